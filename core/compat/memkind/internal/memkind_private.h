@@ -1,0 +1,3 @@
+/* memkind's internal header memkind_private.h: in memkind-fixed these declarations are part of
+ * the public memkind_fixed.h. */
+#include <memkind_fixed.h>

@@ -1,0 +1,534 @@
+/*
+ * memkind_fixed.h - heap allocation on memory that the caller provides.
+ *
+ * memkind-fixed is a maintained successor of the "fixed kind" of Intel's memkind
+ * library. A *kind* is a heap. A *fixed kind* is a heap that lives entirely inside
+ * one or more memory areas (regions) that the program set up itself: a static
+ * array, an mmap'd area bound to a NUMA node, huge pages, a shared or file mapping.
+ * Every block handed out by a fixed kind lies inside its regions, and no byte
+ * outside them is ever written by the library.
+ *
+ * Programs written for memkind's fixed kind compile against this header unchanged:
+ * the names, signatures, error codes and semantics below are memkind's. Point
+ * `#include <memkind.h>` here with the compat/ include folder that ships beside
+ * this header (see README.md). Functions marked EXTENSION do not exist in memkind.
+ *
+ * Conventions
+ * - Functions that return `int` return 0 (MEMKIND_SUCCESS) on success and one of
+ *   the negative MEMKIND_ERROR_* codes on failure, unless stated otherwise.
+ *   memkind_error_message() turns a code into a sentence.
+ * - Allocation functions return NULL and set errno (ENOMEM, EINVAL) on failure,
+ *   like malloc(3). memkind_posix_memalign() returns the errno value instead.
+ * - All functions are thread-safe. A kind may be used from any number of threads
+ *   at once, and a block may be freed by a thread other than the one that
+ *   allocated it. Destroying a kind while another thread still uses it is an error
+ *   of the caller.
+ *
+ * Sections
+ *   1. Version, constants and error codes
+ *   2. Kinds: the handle, the ops table, creation and destruction
+ *   3. Heap management: malloc, calloc, realloc, posix_memalign, free
+ *   4. Statistics
+ *   5. Operations for building kinds (memkind_fixed_*, memkind_arena_*,
+ *      memkind_default_*)
+ *   6. EXTENSIONS: region flags, more regions, region statistics, region helpers
+ */
+#ifndef MEMKIND_FIXED_H
+#define MEMKIND_FIXED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(MEMKIND_FIXED_NO_ATTRIBUTES)
+#define MEMKIND_ATTR_MALLOC __attribute__((malloc))
+#define MEMKIND_ATTR_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
+#define MEMKIND_ATTR_ALLOC_SIZE2(n, m) __attribute__((alloc_size(n, m)))
+#define MEMKIND_ATTR_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define MEMKIND_ATTR_MALLOC
+#define MEMKIND_ATTR_ALLOC_SIZE(n)
+#define MEMKIND_ATTR_ALLOC_SIZE2(n, m)
+#define MEMKIND_ATTR_WARN_UNUSED
+#endif
+
+/* =====================================================================
+ * 1. Version, constants and error codes
+ * ===================================================================== */
+
+/** Version of memkind-fixed itself. */
+#define MEMKIND_FIXED_VERSION_MAJOR 0
+#define MEMKIND_FIXED_VERSION_MINOR 1
+#define MEMKIND_FIXED_VERSION_PATCH 0
+
+/** Limits. MEMKIND_MAX_KIND is larger than memkind's 512: a program may hold
+ *  up to this many kinds alive at once (jemalloc allows about 4095 arenas). */
+enum memkind_const {
+    MEMKIND_MAX_KIND = 4000,           /**< kinds alive at once, built-in ones included */
+    MEMKIND_ERROR_MESSAGE_SIZE = 128,  /**< buffer size that holds any error message */
+    MEMKIND_PMEM_MIN_SIZE = (1024 * 1024 * 16), /**< kept for source compatibility */
+    MEMKIND_NAME_LENGTH = 64           /**< a kind's name, terminating NUL included */
+};
+
+/** Status codes. Values are memkind's; codes below -100 are EXTENSIONS and are only
+ *  ever appended. */
+enum {
+    MEMKIND_SUCCESS = 0,                       /**< the operation succeeded */
+    MEMKIND_ERROR_UNAVAILABLE = -1,            /**< the kind is not available */
+    MEMKIND_ERROR_MBIND = -2,                  /**< mbind() failed */
+    MEMKIND_ERROR_MMAP = -3,                   /**< mmap() failed */
+    MEMKIND_ERROR_MALLOC = -6,                 /**< allocating the library's own metadata failed */
+    MEMKIND_ERROR_ENVIRON = -12,               /**< an environment variable could not be parsed */
+    MEMKIND_ERROR_INVALID = -13,               /**< an argument is invalid */
+    MEMKIND_ERROR_TOOMANY = -15,               /**< MEMKIND_MAX_KIND kinds are already alive */
+    MEMKIND_ERROR_BADOPS = -17,                /**< the memkind_ops table lacks a required operation */
+    MEMKIND_ERROR_HUGETLB = -18,               /**< huge pages could not be had */
+    MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE = -20, /**< the requested memory type is not available */
+    MEMKIND_ERROR_OPERATION_FAILED = -21,      /**< the operation failed */
+    MEMKIND_ERROR_ARENAS_CREATE = -22,         /**< jemalloc could not create an arena */
+    MEMKIND_ERROR_RUNTIME = -255,              /**< an unexpected run-time error */
+    /* EXTENSIONS */
+    MEMKIND_ERROR_REGION_OVERLAP = -101,       /**< the region overlaps a region of a live kind */
+    MEMKIND_ERROR_REGION_TOO_SMALL = -102,     /**< the region holds less than one page once aligned */
+    MEMKIND_ERROR_NOT_FIXED = -103,            /**< the operation needs a fixed kind */
+    MEMKIND_ERROR_DESTROYED = -104             /**< the kind was already destroyed */
+};
+
+/** Statistics that memkind_get_stat() reports. */
+typedef enum memkind_stat_type {
+    MEMKIND_STAT_TYPE_RESIDENT = 0,  /**< bytes in resident pages mapped by the allocator */
+    MEMKIND_STAT_TYPE_ACTIVE = 1,    /**< bytes in active pages (pages with live blocks) */
+    MEMKIND_STAT_TYPE_ALLOCATED = 2, /**< bytes allocated by the application */
+    MEMKIND_STAT_TYPE_MAX_VALUE
+} memkind_stat_type;
+
+/** Memory usage policies (memkind's; accepted, and ignored by fixed kinds). */
+typedef enum memkind_mem_usage_policy {
+    MEMKIND_MEM_USAGE_POLICY_DEFAULT = 0,
+    MEMKIND_MEM_USAGE_POLICY_CONSERVATIVE = 1,
+    MEMKIND_MEM_USAGE_POLICY_MAX_VALUE
+} memkind_mem_usage_policy;
+
+/**
+ * Version of the memkind API that this library implements, as
+ * major * 1000000 + minor * 1000 + patch (memkind 1.14.0 gives 1014000).
+ */
+int memkind_get_version(void);
+
+/**
+ * Write the message for status code `err` into `msg`, truncated to `size` bytes and
+ * always NUL-terminated when size > 0. Positive codes are errno values (as returned
+ * by memkind_posix_memalign()) and get strerror()'s text. An unknown code gets a
+ * message that says so. MEMKIND_ERROR_MESSAGE_SIZE bytes always suffice.
+ */
+void memkind_error_message(int err, char *msg, size_t size);
+
+/* =====================================================================
+ * 2. Kinds
+ * ===================================================================== */
+
+/** A kind: a heap with its own allocation behaviour. Opaque. */
+typedef struct memkind *memkind_t;
+
+/**
+ * The operations of a kind. Same members, in the same order, as memkind's.
+ * A kind built with memkind_create() calls `create` once, `destroy` once, and the
+ * heap functions for every request. Members a kind does not need may be NULL,
+ * except create, destroy, malloc, calloc, posix_memalign, realloc and free.
+ * `init_once` must be NULL for kinds made with memkind_create().
+ */
+struct memkind_ops {
+    int (*create)(struct memkind *kind, struct memkind_ops *ops, const char *name);
+    int (*destroy)(struct memkind *kind);
+    void *(*malloc)(struct memkind *kind, size_t size);
+    void *(*calloc)(struct memkind *kind, size_t num, size_t size);
+    int (*posix_memalign)(struct memkind *kind, void **memptr, size_t alignment,
+                          size_t size);
+    void *(*realloc)(struct memkind *kind, void *ptr, size_t size);
+    void (*free)(struct memkind *kind, void *ptr);
+    void *(*mmap)(struct memkind *kind, void *addr, size_t size);
+    int (*mbind)(struct memkind *kind, void *ptr, size_t size);
+    int (*madvise)(struct memkind *kind, void *addr, size_t size);
+    int (*get_mmap_flags)(struct memkind *kind, int *flags);
+    int (*get_mbind_mode)(struct memkind *kind, int *mode);
+    int (*get_mbind_nodemask)(struct memkind *kind, unsigned long *nodemask,
+                              unsigned long maxnode);
+    int (*get_arena)(struct memkind *kind, unsigned int *arena, size_t size);
+    int (*check_available)(struct memkind *kind);
+    void (*init_once)(void);
+    int (*finalize)(struct memkind *kind);
+    size_t (*malloc_usable_size)(struct memkind *kind, void *ptr);
+    int (*update_memory_usage_policy)(struct memkind *kind,
+                                      memkind_mem_usage_policy policy);
+    int (*get_stat)(memkind_t kind, memkind_stat_type stat, size_t *value);
+    void *(*defrag_reallocate)(struct memkind *kind, void *ptr);
+};
+
+/** The default kind: ordinary process memory, served by the library's private
+ *  jemalloc. Pointers that no other kind owns belong to it. */
+extern memkind_t MEMKIND_DEFAULT;
+
+/**
+ * Create a kind whose heap lives in the memory area [addr, addr + size).
+ *
+ * The area may come from anywhere (a static array, mmap, shared memory, a file
+ * mapping) and must stay valid and writable until memkind_destroy_kind(). The
+ * library never frees or unmaps it. A start that is not page-aligned is rounded up
+ * and the end rounded down to whole pages; the rest is left untouched. The
+ * library's own metadata lives outside the area, so all of it is available to
+ * allocations. When the area is exhausted, allocations return NULL with errno
+ * ENOMEM, and memory freed later serves requests of any size at once.
+ *
+ * Fresh memory of the area is not assumed to be zero (see
+ * memkind_create_fixed_flags() to say that it is).
+ *
+ * Returns 0 and stores the kind in *kind, or:
+ * - MEMKIND_ERROR_INVALID: addr or kind is NULL, size is 0, or the area wraps
+ *   around the address space;
+ * - MEMKIND_ERROR_REGION_TOO_SMALL: less than one whole page once aligned;
+ * - MEMKIND_ERROR_REGION_OVERLAP: the area overlaps a region of a live fixed kind;
+ * - MEMKIND_ERROR_TOOMANY, MEMKIND_ERROR_ARENAS_CREATE, MEMKIND_ERROR_MALLOC.
+ * On failure *kind is left unchanged.
+ */
+int memkind_create_fixed(void *addr, size_t size, memkind_t *kind);
+
+/**
+ * Create a kind from an operations table, memkind's way of defining new kinds
+ * (for example with MEMKIND_FIXED_OPS, or a table of memkind_arena_* functions).
+ * `name` must be unique among live kinds and shorter than MEMKIND_NAME_LENGTH.
+ * Calls ops->create(kind, ops, name); its non-zero result is returned as is.
+ *
+ * Returns 0, MEMKIND_ERROR_INVALID (NULL argument, name too long or already used),
+ * MEMKIND_ERROR_BADOPS (a required operation is missing or init_once is set), or
+ * MEMKIND_ERROR_TOOMANY.
+ */
+int memkind_create(struct memkind_ops *ops, const char *name, memkind_t *kind);
+
+/**
+ * Destroy a kind made by memkind_create() or memkind_create_fixed(), releasing its
+ * arena, its thread caches and its metadata. Blocks still allocated in it are
+ * released with it (memkind allows this too); the region itself is left to the
+ * caller, who may reuse it, even for a new kind, after this returns.
+ *
+ * Returns 0, MEMKIND_ERROR_INVALID for NULL or a built-in kind,
+ * MEMKIND_ERROR_DESTROYED when the kind was already destroyed (detected as long as
+ * its slot has not been reused by a newer kind), or the result of ops->destroy.
+ */
+int memkind_destroy_kind(memkind_t kind);
+
+/**
+ * Return 0 when the kind can serve allocations: a live fixed kind, or any kind whose
+ * ops->check_available says so. MEMKIND_ERROR_INVALID for NULL,
+ * MEMKIND_ERROR_DESTROYED for a destroyed kind.
+ */
+int memkind_check_available(memkind_t kind);
+
+/**
+ * The capacity of a kind in bytes: for a fixed kind the usable size of its
+ * regions (whole pages); for MEMKIND_DEFAULT the machine's physical memory.
+ * -1 for NULL, a destroyed kind, or a kind with no known capacity.
+ */
+ssize_t memkind_get_capacity(memkind_t kind);
+
+/**
+ * Choose what malloc-like functions do with a request of 0 bytes for this kind:
+ * return NULL (false, the default, as in memkind) or a unique pointer to a
+ * minimal block that must be freed (true). A NULL kind is ignored.
+ */
+void memkind_set_allow_zero_allocs(memkind_t kind, bool allow_zero_allocs);
+
+/**
+ * The kind that owns `ptr`, a pointer returned by this library: the fixed kind
+ * whose region holds it, the arena kind whose arena holds it, or MEMKIND_DEFAULT.
+ * NULL for a NULL pointer or one that the library does not know.
+ */
+memkind_t memkind_detect_kind(void *ptr);
+
+/* =====================================================================
+ * 3. Heap management
+ * ===================================================================== */
+
+/**
+ * Allocate `size` bytes of uninitialised memory from `kind`, aligned for any
+ * type. Returns NULL with errno ENOMEM when the kind cannot serve it, errno EINVAL
+ * for a NULL or destroyed kind. `size` 0 returns NULL (errno untouched) unless
+ * memkind_set_allow_zero_allocs() allowed it.
+ */
+void *memkind_malloc(memkind_t kind, size_t size) MEMKIND_ATTR_MALLOC
+    MEMKIND_ATTR_ALLOC_SIZE(2);
+
+/**
+ * Allocate zeroed memory for `num` elements of `size` bytes. NULL with errno
+ * ENOMEM when num * size overflows or the kind is exhausted. Zero is guaranteed
+ * even when the memory was used before (memkind could return old data here).
+ */
+void *memkind_calloc(memkind_t kind, size_t num, size_t size) MEMKIND_ATTR_MALLOC
+    MEMKIND_ATTR_ALLOC_SIZE2(2, 3);
+
+/**
+ * Resize the block at `ptr` to `size` bytes, keeping its contents up to the
+ * smaller size, in place when the kind can (a fixed kind grows a block into free
+ * memory that follows it). `ptr` NULL behaves as memkind_malloc(). `size` 0 frees
+ * `ptr` and returns NULL (unless zero allocations are allowed, then it returns a
+ * minimal block). On failure returns NULL with errno ENOMEM and `ptr` is left
+ * untouched. `kind` may be NULL: the kind is then found from `ptr`.
+ */
+void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
+    MEMKIND_ATTR_ALLOC_SIZE(3) MEMKIND_ATTR_WARN_UNUSED;
+
+/**
+ * Allocate `size` bytes aligned to `alignment`, a power of two and a multiple of
+ * sizeof(void *), and store the address in *memptr. Alignments up to the region's
+ * size work on fixed kinds. Sets *memptr to NULL first. Returns 0, EINVAL (bad
+ * alignment, NULL kind or memptr), or ENOMEM; errno is not changed. `size` 0
+ * returns 0 with *memptr NULL unless zero allocations are allowed.
+ */
+int memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
+                           size_t size);
+
+/**
+ * Release the block at `ptr`. NULL is ignored. `kind` may be NULL: the kind is then
+ * found from the pointer (a fixed kind's region, an arena kind, or the default
+ * heap). Freeing a block twice, or a pointer the library did not return, is
+ * undefined.
+ */
+void memkind_free(memkind_t kind, void *ptr);
+
+/**
+ * The number of usable bytes in the block at `ptr` (at least what was asked).
+ * 0 for NULL. `kind` may be NULL, as for memkind_free().
+ */
+size_t memkind_malloc_usable_size(memkind_t kind, void *ptr);
+
+/**
+ * memkind's defragmentation hint: may move the block to a less fragmented place.
+ * Returns the new address, or NULL when the block was not moved (it is then still
+ * valid at `ptr`).
+ */
+void *memkind_defrag_reallocate(memkind_t kind, void *ptr);
+
+/* =====================================================================
+ * 4. Statistics
+ * ===================================================================== */
+
+/** Refresh the statistics that memkind_get_stat() reads. Returns 0 or
+ *  MEMKIND_ERROR_OPERATION_FAILED. */
+int memkind_update_cached_stats(void);
+
+/**
+ * Read a statistic of `kind`, or of the whole library when `kind` is NULL, as of
+ * the last memkind_update_cached_stats(). Blocks held in thread caches count as
+ * allocated. Returns 0 or MEMKIND_ERROR_INVALID (bad stat, NULL value, destroyed
+ * kind).
+ */
+int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value);
+
+/* =====================================================================
+ * 5. Operations for building kinds
+ *
+ * These are the functions that memkind's ops tables are made of. A program may
+ * build its own table from them, for example MEMKIND_FIXED_OPS with a wrapped
+ * malloc, and pass it to memkind_create().
+ * ===================================================================== */
+
+/** The fixed kind's operations, as memkind_create_fixed() uses them. */
+extern struct memkind_ops MEMKIND_FIXED_OPS;
+
+/** The default kind's operations (the private jemalloc's default arenas). */
+extern struct memkind_ops MEMKIND_DEFAULT_OPS;
+
+/**
+ * The fixed kind's "create" operation: allocates the kind's fixed-region metadata
+ * and creates its jemalloc arena with the library's extent hooks. A kind made by
+ * memkind_create(&MEMKIND_FIXED_OPS, ...) starts with no region: its allocations
+ * fail with ENOMEM until memkind_fixed_add_region() gives it one.
+ * memkind_create_fixed() passes its area here.
+ */
+int memkind_fixed_create(struct memkind *kind, struct memkind_ops *ops,
+                         const char *name);
+
+/**
+ * The fixed kind's "destroy" operation: destroys the arena and the thread caches
+ * and frees the metadata. It does not unmap or free the regions.
+ */
+int memkind_fixed_destroy(struct memkind *kind);
+
+/**
+ * The fixed kind's "mmap" operation: reserve `size` bytes (rounded up to whole
+ * pages) of the kind's regions for the caller, outside the heap. `addr` is
+ * ignored. Returns the address, or MAP_FAILED when no free extent is large enough.
+ * The bytes stay reserved until the kind is destroyed.
+ */
+void *memkind_fixed_mmap(struct memkind *kind, void *addr, size_t size);
+
+/** Default "create": checks the name. Returns 0 or MEMKIND_ERROR_INVALID. */
+int memkind_default_create(struct memkind *kind, struct memkind_ops *ops,
+                           const char *name);
+/** Default "destroy": nothing to release. Returns 0. */
+int memkind_default_destroy(struct memkind *kind);
+/** malloc from the private jemalloc's default arenas. */
+void *memkind_default_malloc(struct memkind *kind, size_t size);
+/** calloc from the private jemalloc's default arenas (overflow-checked). */
+void *memkind_default_calloc(struct memkind *kind, size_t num, size_t size);
+/** posix_memalign from the default arenas; returns 0, EINVAL or ENOMEM. */
+int memkind_default_posix_memalign(struct memkind *kind, void **memptr,
+                                   size_t alignment, size_t size);
+/** realloc in the default arenas, with memkind_realloc()'s rules. */
+void *memkind_default_realloc(struct memkind *kind, void *ptr, size_t size);
+/** free to the default arenas. */
+void memkind_default_free(struct memkind *kind, void *ptr);
+/** Map `size` bytes of anonymous memory (mmap(2) semantics, MAP_FAILED on error). */
+void *memkind_default_mmap(struct memkind *kind, void *addr, size_t size);
+/** Usable size of any block of the library (the kind is not needed). */
+size_t memkind_default_malloc_usable_size(struct memkind *kind, void *ptr);
+/** Statistics of the default arenas, as memkind_get_stat(). */
+int memkind_default_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value);
+/** Returns EINVAL unless `alignment` is a power of two and a multiple of sizeof(void *). */
+int memkind_posix_check_alignment(struct memkind *kind, size_t alignment);
+
+/** jemalloc's extent hooks table (struct extent_hooks_s of jemalloc 5.x). */
+struct extent_hooks_s;
+
+/**
+ * "create" for arena kinds: one jemalloc arena with jemalloc's own extent hooks
+ * (ordinary memory). Returns 0 or MEMKIND_ERROR_ARENAS_CREATE.
+ */
+int memkind_arena_create(struct memkind *kind, struct memkind_ops *ops,
+                         const char *name);
+/**
+ * Give `kind` one jemalloc arena that obtains its memory through `hooks` (which
+ * must outlive the kind). jemalloc's metadata for the arena does not go through
+ * the hooks. Returns 0 or MEMKIND_ERROR_ARENAS_CREATE.
+ */
+int memkind_arena_create_map(struct memkind *kind, struct extent_hooks_s *hooks);
+/** "destroy" for arena kinds: destroys the thread caches and the arena. */
+int memkind_arena_destroy(struct memkind *kind);
+/** malloc in the kind's arena through the calling thread's cache for the kind. */
+void *memkind_arena_malloc(struct memkind *kind, size_t size);
+/** calloc in the kind's arena (overflow-checked, always zeroed). */
+void *memkind_arena_calloc(struct memkind *kind, size_t num, size_t size);
+/** posix_memalign in the kind's arena; returns 0, EINVAL or ENOMEM. */
+int memkind_arena_posix_memalign(struct memkind *kind, void **memptr,
+                                 size_t alignment, size_t size);
+/** realloc in the kind's arena, with memkind_realloc()'s rules. */
+void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t size);
+/** free a block of the kind's arena. */
+void memkind_arena_free(struct memkind *kind, void *ptr);
+/** free a block whose kind is found from the pointer. */
+void memkind_arena_free_with_kind_detect(void *ptr);
+/** The arena that serves `kind` (one per kind here; `size` is not used). */
+int memkind_thread_get_arena(struct memkind *kind, unsigned int *arena, size_t size);
+/** Statistics of the kind's arena, as memkind_get_stat(). */
+int memkind_arena_get_kind_stat(memkind_t kind, memkind_stat_type stat,
+                                size_t *value);
+/** Accepted for compatibility; fixed kinds keep one policy. Returns 0 or
+ *  MEMKIND_ERROR_INVALID for an out-of-range policy. */
+int memkind_arena_update_memory_usage_policy(struct memkind *kind,
+                                             memkind_mem_usage_policy policy);
+/** The defrag_reallocate operation of arena kinds (see memkind_defrag_reallocate). */
+void *memkind_arena_defrag_reallocate(struct memkind *kind, void *ptr);
+
+/* =====================================================================
+ * 6. EXTENSIONS (not in memkind)
+ * ===================================================================== */
+
+/** Region flags (EXTENSION). */
+enum memkind_region_flags {
+    /** The region's memory is known to be zero-filled (for example fresh
+     *  anonymous mmap), so calloc need not clear it the first time. */
+    MEMKIND_REGION_ZEROED = 1u << 0,
+    /** Give freed pages back to the operating system with madvise(2) instead of
+     *  keeping them resident: for shared, tmpfs or file-backed regions, or to keep
+     *  the resident size low. Slower when memory is reused soon. */
+    MEMKIND_REGION_PURGE = 1u << 1
+};
+
+/**
+ * EXTENSION. memkind_create_fixed() with region flags (MEMKIND_REGION_*).
+ * Unknown flag bits give MEMKIND_ERROR_INVALID.
+ */
+int memkind_create_fixed_flags(void *addr, size_t size, unsigned flags,
+                               memkind_t *kind);
+
+/**
+ * EXTENSION. Add the area [addr, addr + size) as a further region of the live fixed
+ * kind `kind`. Same rules and errors as memkind_create_fixed(), plus
+ * MEMKIND_ERROR_NOT_FIXED when `kind` is not a fixed kind. A kind holds at most
+ * 64 regions (MEMKIND_ERROR_TOOMANY after that).
+ */
+int memkind_fixed_add_region(memkind_t kind, void *addr, size_t size,
+                             unsigned flags);
+
+/** Region statistics of a fixed kind (EXTENSION). All sizes in bytes. */
+struct memkind_fixed_stats {
+    size_t capacity;      /**< usable bytes of all regions (whole pages) */
+    size_t used;          /**< bytes of the regions held by the heap (live blocks,
+                               partly used pages, and the heap's cache of freed pages) */
+    size_t free;          /**< capacity - used: bytes no part of the heap holds */
+    size_t largest_free;  /**< the largest contiguous free extent */
+    size_t peak_used;     /**< the highest `used` seen */
+    size_t allocated;     /**< bytes in blocks handed out and not freed (thread
+                               caches count as allocated) */
+    uint64_t failed_allocs; /**< requests that returned NULL / ENOMEM */
+    unsigned regions;     /**< number of regions */
+};
+
+/**
+ * EXTENSION. Fill *out with the region statistics of the fixed kind `kind`, read
+ * now (no memkind_update_cached_stats() needed). Returns 0, MEMKIND_ERROR_INVALID
+ * (NULL argument), MEMKIND_ERROR_DESTROYED, or MEMKIND_ERROR_NOT_FIXED.
+ */
+int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out);
+
+/**
+ * EXTENSION. Return every freed page that the heap still caches to the region now,
+ * so that the memory serves any size at once and, for MEMKIND_REGION_PURGE regions,
+ * leaves the resident set. Allocation does this by itself before it reports
+ * ENOMEM. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED.
+ */
+int memkind_fixed_purge(memkind_t kind);
+
+/** NUMA placement of a region made by memkind_region_map() (EXTENSION). */
+enum memkind_region_policy {
+    MEMKIND_REGION_POLICY_DEFAULT = 0,   /**< the process's policy; node ignored */
+    MEMKIND_REGION_POLICY_BIND = 1,      /**< only on `node` */
+    MEMKIND_REGION_POLICY_PREFERRED = 2, /**< on `node` while it has memory */
+    MEMKIND_REGION_POLICY_INTERLEAVE = 3 /**< page by page over all nodes (node ignored) */
+};
+
+/** Options of memkind_region_map() (EXTENSION). */
+enum memkind_region_map_flags {
+    MEMKIND_REGION_MAP_HUGETLB = 1u << 0  /**< back the region with 2 MiB huge pages */
+};
+
+/**
+ * EXTENSION. Map `size` bytes (rounded up to whole pages, or to 2 MiB with
+ * MEMKIND_REGION_MAP_HUGETLB) of private anonymous memory placed by `policy` on
+ * NUMA `node`, and store its address in *out. The memory is zero-filled: pass
+ * MEMKIND_REGION_ZEROED when making a kind on it. Release it with
+ * memkind_region_unmap() after the kind is destroyed.
+ *
+ * Returns 0, MEMKIND_ERROR_INVALID (NULL out, size 0, bad policy or flags, node
+ * out of range), MEMKIND_ERROR_UNAVAILABLE (NUMA policy asked on a machine
+ * without NUMA support), MEMKIND_ERROR_HUGETLB (no huge pages to be had),
+ * MEMKIND_ERROR_MMAP, or MEMKIND_ERROR_MBIND.
+ */
+int memkind_region_map(void **out, size_t size, int policy, int node,
+                       unsigned flags);
+
+/**
+ * EXTENSION. Unmap a region made by memkind_region_map() with the same size and
+ * flags. Returns 0, MEMKIND_ERROR_INVALID or MEMKIND_ERROR_MMAP.
+ */
+int memkind_region_unmap(void *addr, size_t size, unsigned flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMKIND_FIXED_H */

@@ -1,0 +1,259 @@
+/*
+ * api.c - memkind's public entry points. Each dispatches to the kind's ops table;
+ * a NULL kind means "find it from the pointer" where memkind allows that.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+/* ---- destroyed kinds ---------------------------------------------------------
+ * A destroyed kind's handle keeps pointing at these, so a use after destroy
+ * fails cleanly (until a newer kind reuses the handle's slot). */
+
+static void *dead_malloc(struct memkind *kind, size_t size)
+{
+    (void)kind, (void)size;
+    errno = EINVAL;
+    return NULL;
+}
+static void *dead_calloc(struct memkind *kind, size_t num, size_t size)
+{
+    (void)num;
+    return dead_malloc(kind, size);
+}
+static int dead_posix_memalign(struct memkind *kind, void **memptr, size_t alignment,
+                               size_t size)
+{
+    (void)kind, (void)alignment, (void)size;
+    if (memptr != NULL)
+        *memptr = NULL;
+    return EINVAL;
+}
+static void *dead_realloc(struct memkind *kind, void *ptr, size_t size)
+{
+    (void)ptr;
+    return dead_malloc(kind, size);
+}
+/* The block went away with its kind; a block of a live kind is freed there. */
+static void dead_free(struct memkind *kind, void *ptr)
+{
+    (void)kind;
+    struct memkind *owner = mkf_region_table_lookup(ptr);
+    if (owner != NULL)
+        owner->ops->free(owner, ptr);
+}
+static int dead_create(struct memkind *kind, struct memkind_ops *ops, const char *name)
+{
+    (void)kind, (void)ops, (void)name;
+    return MEMKIND_ERROR_DESTROYED;
+}
+static int dead_destroy(struct memkind *kind)
+{
+    (void)kind;
+    return MEMKIND_ERROR_DESTROYED;
+}
+static size_t dead_usable_size(struct memkind *kind, void *ptr)
+{
+    (void)kind, (void)ptr;
+    return 0;
+}
+static int dead_check_available(struct memkind *kind)
+{
+    (void)kind;
+    return MEMKIND_ERROR_DESTROYED;
+}
+static int dead_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value)
+{
+    (void)kind, (void)stat, (void)value;
+    return MEMKIND_ERROR_DESTROYED;
+}
+
+struct memkind_ops mkf_dead_ops = {
+    .create = dead_create,
+    .destroy = dead_destroy,
+    .malloc = dead_malloc,
+    .calloc = dead_calloc,
+    .posix_memalign = dead_posix_memalign,
+    .realloc = dead_realloc,
+    .free = dead_free,
+    .check_available = dead_check_available,
+    .malloc_usable_size = dead_usable_size,
+    .get_stat = dead_get_stat,
+};
+
+/* ---- finding a pointer's kind ------------------------------------------------ */
+
+/* The owner of `ptr`: a fixed kind's region, an arena kind, or the default kind
+ * (also for pointers the library cannot place, as memkind does). */
+static struct memkind *owner_of(void *ptr)
+{
+    struct memkind *kind = mkf_region_table_lookup(ptr);
+    if (kind != NULL)
+        return kind;
+    unsigned arena;
+    if (mkf_je_arena_lookup(ptr, &arena) == 0) {
+        kind = mkf_kind_by_arena(arena);
+        if (kind != NULL)
+            return kind;
+    }
+    return MEMKIND_DEFAULT;
+}
+
+/* `kind` itself when it may own `ptr`, else the real owner. One comparison for a
+ * fixed kind's first region; a full lookup only when the caller named a wrong
+ * kind or none. */
+static inline struct memkind *resolve(struct memkind *kind, void *ptr)
+{
+    if (MKF_LIKELY(kind != NULL)) {
+        if (MKF_LIKELY((uintptr_t)ptr - kind->region_lo < kind->region_span || !kind->fixed))
+            return kind;
+        if (mkf_fixed_owns(kind, ptr))
+            return kind;
+    }
+    return owner_of(ptr);
+}
+
+MKF_EXPORT memkind_t memkind_detect_kind(void *ptr)
+{
+    if (ptr == NULL)
+        return NULL;
+    struct memkind *kind = mkf_region_table_lookup(ptr);
+    if (kind != NULL)
+        return kind;
+    unsigned arena;
+    if (mkf_je_arena_lookup(ptr, &arena) != 0)
+        return NULL;
+    kind = mkf_kind_by_arena(arena);
+    return kind != NULL ? kind : MEMKIND_DEFAULT;
+}
+
+/* ---- heap management ------------------------------------------------------------ */
+
+MKF_EXPORT void *memkind_malloc(memkind_t kind, size_t size)
+{
+    if (MKF_UNLIKELY(kind == NULL)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return kind->ops->malloc(kind, size);
+}
+
+MKF_EXPORT void *memkind_calloc(memkind_t kind, size_t num, size_t size)
+{
+    if (MKF_UNLIKELY(kind == NULL)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return kind->ops->calloc(kind, num, size);
+}
+
+MKF_EXPORT int memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
+                                      size_t size)
+{
+    if (MKF_UNLIKELY(kind == NULL || memptr == NULL)) {
+        if (memptr != NULL)
+            *memptr = NULL;
+        return EINVAL;
+    }
+    return kind->ops->posix_memalign(kind, memptr, alignment, size);
+}
+
+MKF_EXPORT void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
+{
+    if (ptr == NULL) {
+        if (kind == NULL)
+            kind = MEMKIND_DEFAULT;
+        return kind->ops->realloc(kind, NULL, size);
+    }
+    kind = resolve(kind, ptr);
+    return kind->ops->realloc(kind, ptr, size);
+}
+
+MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
+{
+    if (ptr == NULL)
+        return;
+    kind = resolve(kind, ptr);
+    kind->ops->free(kind, ptr);
+}
+
+MKF_EXPORT size_t memkind_malloc_usable_size(memkind_t kind, void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    kind = resolve(kind, ptr);
+    if (kind->ops->malloc_usable_size != NULL)
+        return kind->ops->malloc_usable_size(kind, ptr);
+    return memkind_default_malloc_usable_size(kind, ptr);
+}
+
+MKF_EXPORT void *memkind_defrag_reallocate(memkind_t kind, void *ptr)
+{
+    if (ptr == NULL)
+        return NULL;
+    kind = resolve(kind, ptr);
+    if (kind->ops->defrag_reallocate == NULL)
+        return NULL;
+    return kind->ops->defrag_reallocate(kind, ptr);
+}
+
+/* ---- kind properties ---------------------------------------------------------------- */
+
+MKF_EXPORT void memkind_set_allow_zero_allocs(memkind_t kind, bool allow_zero_allocs)
+{
+    if (kind != NULL && mkf_kind_is_handle(kind))
+        kind->allow_zero_allocs = allow_zero_allocs;
+}
+
+MKF_EXPORT int memkind_check_available(memkind_t kind)
+{
+    if (kind == NULL || !mkf_kind_is_handle(kind))
+        return MEMKIND_ERROR_INVALID;
+    if (kind->state != MKF_KIND_LIVE)
+        return MEMKIND_ERROR_DESTROYED;
+    if (kind->ops->check_available != NULL)
+        return kind->ops->check_available(kind);
+    return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT ssize_t memkind_get_capacity(memkind_t kind)
+{
+    if (kind == NULL || !mkf_kind_is_live(kind))
+        return -1;
+    if (kind == MEMKIND_DEFAULT) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        return pages > 0 && page > 0 ? (ssize_t)pages * page : -1;
+    }
+    if (!kind->fixed)
+        return -1;
+    struct memkind_fixed_stats st;
+    if (memkind_fixed_get_stats(kind, &st) != MEMKIND_SUCCESS)
+        return -1;
+    return (ssize_t)st.capacity;
+}
+
+/* ---- statistics ------------------------------------------------------------------------ */
+
+MKF_EXPORT int memkind_update_cached_stats(void)
+{
+    mkf_init();
+    return mkf_je_stats_refresh() == 0 ? MEMKIND_SUCCESS : MEMKIND_ERROR_OPERATION_FAILED;
+}
+
+MKF_EXPORT int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value)
+{
+    if (value == NULL || (unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE)
+        return MEMKIND_ERROR_INVALID;
+    mkf_init();
+    if (kind == NULL)
+        return mkf_je_global_stat(stat, value) == 0 ? MEMKIND_SUCCESS
+                                                    : MEMKIND_ERROR_OPERATION_FAILED;
+    if (!mkf_kind_is_handle(kind))
+        return MEMKIND_ERROR_INVALID;
+    if (kind->state != MKF_KIND_LIVE)
+        return MEMKIND_ERROR_DESTROYED;
+    if (kind->ops->get_stat == NULL)
+        return MEMKIND_ERROR_INVALID;
+    return kind->ops->get_stat(kind, stat, value);
+}

@@ -1,0 +1,221 @@
+/*
+ * arena.c - the memkind_arena_* operations: heap functions on a kind's own
+ * jemalloc arena, through the calling thread's cache for that kind (tcache.c).
+ *
+ * Fixed kinds add one rule: before an allocation reports ENOMEM, the thread's
+ * cache for the kind is flushed and the arena purged, which hands every cached
+ * free page back to the region map, and the request is tried once more. This
+ * keeps the fast path free of any purging, yet a region that was filled and
+ * freed serves any size again at once (see docs/design.md).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+
+/* memkind treats sizes from LLONG_MAX up as the result of a negative size. */
+#define MKF_SIZE_LIMIT ((size_t)LLONG_MAX)
+
+static int lg_align(size_t alignment) { return __builtin_ctzll((unsigned long long)alignment); }
+
+/* Make room for a retry: true when something may have been reclaimed. */
+static bool reclaim(struct memkind *kind)
+{
+    if (!kind->fixed || kind->arena == UINT32_MAX)
+        return false;
+    mkf_tcache_flush_mine(kind);
+    return mkf_je_arena_purge(kind->arena) == 0;
+}
+
+static void *fail_enomem(struct memkind *kind)
+{
+    if (kind->fixed && kind->priv != NULL)
+        atomic_fetch_add_explicit(&((struct mkf_fixed *)kind->priv)->failed_allocs, 1,
+                                  memory_order_relaxed);
+    errno = ENOMEM;
+    return NULL;
+}
+
+static void *alloc_slow(struct memkind *kind, size_t size, int flags)
+{
+    void *p = NULL;
+    if (reclaim(kind))
+        p = mkf_je_mallocx(size, flags);
+    return p != NULL ? p : fail_enomem(kind);
+}
+
+/* Applies memkind's rules for size 0 and for out-of-range sizes. Returns false
+ * when the request is answered with NULL (errno set as memkind does). */
+static inline bool size_ok(struct memkind *kind, size_t *size)
+{
+    if (MKF_LIKELY(*size - 1 < MKF_SIZE_LIMIT - 1))
+        return true;
+    if (*size == 0) {
+        if (!kind->allow_zero_allocs)
+            return false;
+        *size = 1;
+        return true;
+    }
+    errno = ENOMEM;
+    return false;
+}
+
+MKF_EXPORT void *memkind_arena_malloc(struct memkind *kind, size_t size)
+{
+    if (MKF_UNLIKELY(!size_ok(kind, &size)))
+        return NULL;
+    int flags = mkf_arena_flags(kind);
+    void *p = mkf_je_mallocx(size, flags);
+    if (MKF_UNLIKELY(p == NULL))
+        return alloc_slow(kind, size, flags);
+    return p;
+}
+
+MKF_EXPORT void *memkind_arena_calloc(struct memkind *kind, size_t num, size_t size)
+{
+    size_t total;
+    if (MKF_UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (MKF_UNLIKELY(!size_ok(kind, &total)))
+        return NULL;
+    int flags = mkf_arena_flags(kind) | MKF_MALLOCX_ZERO;
+    void *p = mkf_je_mallocx(total, flags);
+    if (MKF_UNLIKELY(p == NULL))
+        return alloc_slow(kind, total, flags);
+    return p;
+}
+
+MKF_EXPORT int memkind_posix_check_alignment(struct memkind *kind, size_t alignment)
+{
+    (void)kind;
+    return mkf_is_pow2(alignment) && alignment % sizeof(void *) == 0 ? 0 : EINVAL;
+}
+
+MKF_EXPORT int memkind_arena_posix_memalign(struct memkind *kind, void **memptr,
+                                            size_t alignment, size_t size)
+{
+    if (memptr == NULL)
+        return EINVAL;
+    *memptr = NULL;
+    if (memkind_posix_check_alignment(kind, alignment) != 0)
+        return EINVAL;
+    int saved = errno;
+    if (!size_ok(kind, &size)) {
+        int err = size == 0 ? 0 : ENOMEM;
+        errno = saved;
+        return err;
+    }
+    int flags = mkf_arena_flags(kind) | MKF_MALLOCX_LG_ALIGN(lg_align(alignment));
+    void *p = mkf_je_mallocx(size, flags);
+    if (p == NULL)
+        p = alloc_slow(kind, size, flags);
+    errno = saved;
+    *memptr = p;
+    return p != NULL ? 0 : ENOMEM;
+}
+
+MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t size)
+{
+    if (ptr == NULL)
+        return memkind_arena_malloc(kind, size);
+    if (size == 0 && !kind->allow_zero_allocs) {
+        memkind_arena_free(kind, ptr);
+        return NULL;
+    }
+    if (!size_ok(kind, &size))
+        return NULL;
+    int flags = mkf_arena_flags(kind);
+    void *p = mkf_je_rallocx(ptr, size, flags);
+    if (MKF_UNLIKELY(p == NULL)) {
+        if (reclaim(kind))
+            p = mkf_je_rallocx(ptr, size, flags);
+        if (p == NULL)
+            return fail_enomem(kind);
+    }
+    return p;
+}
+
+MKF_EXPORT void memkind_arena_free(struct memkind *kind, void *ptr)
+{
+    if (ptr == NULL)
+        return;
+    /* Only the cache bits of the flags matter to dallocx(). */
+    mkf_je_dallocx(ptr, mkf_arena_flags(kind));
+}
+
+MKF_EXPORT void memkind_arena_free_with_kind_detect(void *ptr) { memkind_free(NULL, ptr); }
+
+MKF_EXPORT int memkind_thread_get_arena(struct memkind *kind, unsigned int *arena,
+                                        size_t size)
+{
+    (void)size;
+    if (kind == NULL || arena == NULL || kind->arena == UINT32_MAX)
+        return MEMKIND_ERROR_INVALID;
+    *arena = kind->arena;
+    return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT int memkind_arena_create(struct memkind *kind, struct memkind_ops *ops,
+                                    const char *name)
+{
+    int err = memkind_default_create(kind, ops, name);
+    if (err != MEMKIND_SUCCESS)
+        return err;
+    return memkind_arena_create_map(kind, NULL);
+}
+
+MKF_EXPORT int memkind_arena_create_map(struct memkind *kind, struct extent_hooks_s *hooks)
+{
+    if (kind == NULL)
+        return MEMKIND_ERROR_INVALID;
+    mkf_init();
+    unsigned arena;
+    if (mkf_je_arena_create(hooks, &arena) != 0)
+        return MEMKIND_ERROR_ARENAS_CREATE;
+    mkf_kind_set_arena(kind, arena);
+    return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT int memkind_arena_destroy(struct memkind *kind)
+{
+    if (kind == NULL)
+        return MEMKIND_ERROR_INVALID;
+    mkf_registry_lock();
+    /* Caches first: they hold blocks of the arena. */
+    mkf_tcache_destroy_kind(kind);
+    if (kind->arena != UINT32_MAX) {
+        unsigned arena = kind->arena;
+        mkf_kind_set_arena(kind, UINT32_MAX);
+        mkf_je_arena_destroy(arena);
+    }
+    mkf_registry_unlock();
+    return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT int memkind_arena_get_kind_stat(memkind_t kind, memkind_stat_type stat,
+                                           size_t *value)
+{
+    if (kind == NULL || value == NULL || (unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE ||
+        kind->arena == UINT32_MAX)
+        return MEMKIND_ERROR_INVALID;
+    return mkf_je_arena_stat(kind->arena, stat, value) == 0 ? MEMKIND_SUCCESS
+                                                            : MEMKIND_ERROR_INVALID;
+}
+
+MKF_EXPORT int memkind_arena_update_memory_usage_policy(struct memkind *kind,
+                                                        memkind_mem_usage_policy policy)
+{
+    (void)kind;
+    return (unsigned)policy < MEMKIND_MEM_USAGE_POLICY_MAX_VALUE ? MEMKIND_SUCCESS
+                                                                 : MEMKIND_ERROR_INVALID;
+}
+
+MKF_EXPORT void *memkind_arena_defrag_reallocate(struct memkind *kind, void *ptr)
+{
+    /* Moving blocks is never needed to reuse a fixed kind's free memory (the
+     * region map merges freed extents), so blocks stay where they are. */
+    (void)kind, (void)ptr;
+    return NULL;
+}

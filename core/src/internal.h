@@ -1,0 +1,217 @@
+/*
+ * internal.h - what the core's files share and nothing else sees.
+ *
+ * Naming tiers: public functions are memkind_* (declared in memkind_fixed.h);
+ * functions shared between the core's files are mkf_* and hidden; file-local
+ * helpers are static.
+ */
+#ifndef MKF_INTERNAL_H
+#define MKF_INTERNAL_H
+
+#include "memkind_fixed.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MKF_HIDDEN __attribute__((visibility("hidden")))
+#define MKF_EXPORT __attribute__((visibility("default")))
+#define MKF_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MKF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- the private jemalloc (jemalloc_glue.c) ------------------------------ */
+
+/* mallocx() flags, as jemalloc 5.3.0 encodes them (jemalloc.h stays inside
+ * jemalloc_glue.c so that no other file can reach jemalloc directly). */
+#define MKF_MALLOCX_ZERO 0x40
+#define MKF_MALLOCX_TCACHE(tc) ((int)(((tc) + 2) << 8))
+#define MKF_MALLOCX_TCACHE_NONE MKF_MALLOCX_TCACHE(-1)
+#define MKF_MALLOCX_ARENA(a) ((((int)(a)) + 1) << 20)
+#define MKF_MALLOCX_LG_ALIGN(la) ((int)(la))
+
+/* jemalloc's own entry points under the private prefix, called directly on the
+ * allocation paths (no wrapper call in between). */
+void *mkf_je_mallocx(size_t size, int flags);
+void *mkf_je_rallocx(void *ptr, size_t size, int flags);
+size_t mkf_je_xallocx(void *ptr, size_t size, size_t extra, int flags);
+void mkf_je_dallocx(void *ptr, int flags);
+size_t mkf_je_sallocx(const void *ptr, int flags);
+void *mkf_je_malloc(size_t size);
+void *mkf_je_calloc(size_t num, size_t size);
+void *mkf_je_realloc(void *ptr, size_t size);
+int mkf_je_posix_memalign(void **out, size_t alignment, size_t size);
+void mkf_je_free(void *ptr);
+
+/* Arena and thread-cache management, each returning 0 or an errno value. */
+MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
+MKF_HIDDEN int mkf_je_arena_destroy(unsigned arena);
+MKF_HIDDEN int mkf_je_arena_purge(unsigned arena);
+MKF_HIDDEN int mkf_je_arena_lookup(const void *ptr, unsigned *out);
+MKF_HIDDEN unsigned mkf_je_narenas_auto(void);
+MKF_HIDDEN int mkf_je_tcache_create(unsigned *out);
+MKF_HIDDEN void mkf_je_tcache_destroy(unsigned tcache);
+MKF_HIDDEN void mkf_je_tcache_flush(unsigned tcache);
+MKF_HIDDEN int mkf_je_stats_refresh(void);
+/* A statistic of one arena, or of all arenas merged with MKF_ALL_ARENAS. */
+#define MKF_ALL_ARENAS UINT32_MAX
+MKF_HIDDEN int mkf_je_arena_stat(unsigned arena, memkind_stat_type stat, size_t *out);
+MKF_HIDDEN int mkf_je_global_stat(memkind_stat_type stat, size_t *out);
+MKF_HIDDEN size_t mkf_je_page_size(void);
+MKF_HIDDEN void mkf_je_init(void);
+
+/* ---- kinds (registry.c) --------------------------------------------------- */
+
+enum mkf_kind_state { MKF_KIND_FREE = 0, MKF_KIND_LIVE, MKF_KIND_DEAD };
+
+struct memkind {
+    struct memkind_ops *ops;  /* MKF_DEAD_OPS once destroyed */
+    unsigned int partition;   /* slot in the registry, as memkind names it */
+    char name[MEMKIND_NAME_LENGTH];
+    pthread_once_t init_once;
+    void *priv;               /* owned by the ops (struct mkf_fixed for fixed kinds) */
+    unsigned int arena;       /* the kind's jemalloc arena; UINT32_MAX if none */
+    uint64_t gen;             /* unique per creation; thread caches key on it */
+    enum mkf_kind_state state;
+    bool allow_zero_allocs;
+    bool builtin;             /* MEMKIND_DEFAULT: never destroyed */
+    /* Region and flags passed from memkind_create_fixed*() to memkind_fixed_create(). */
+    void *pending_addr;
+    size_t pending_size;
+    unsigned pending_flags;
+    /* Thread caches made for this kind (tcache.c), under the registry lock. */
+    struct mkf_tcache_node *tcaches;
+    /* Fixed kinds: the first region's bounds, for a one-comparison ownership check
+     * on the free path (region_span is 0 for other kinds). */
+    bool fixed;
+    uintptr_t region_lo, region_span;
+};
+
+MKF_HIDDEN extern struct memkind_ops mkf_dead_ops;
+
+/* The registry lock guards kind creation and destruction, thread-cache
+ * bookkeeping and the region table's writers. */
+MKF_HIDDEN void mkf_registry_lock(void);
+MKF_HIDDEN void mkf_registry_unlock(void);
+/* True when `kind` points into the registry's storage and is live. */
+MKF_HIDDEN bool mkf_kind_is_live(const struct memkind *kind);
+MKF_HIDDEN bool mkf_kind_is_handle(const struct memkind *kind);
+/* The live kind that owns jemalloc arena `arena`, or NULL. */
+MKF_HIDDEN struct memkind *mkf_kind_by_arena(unsigned arena);
+/* The kind in registry slot `slot` (live or not), or NULL out of range. */
+MKF_HIDDEN struct memkind *mkf_kind_by_slot(unsigned slot);
+MKF_HIDDEN void mkf_kind_set_arena(struct memkind *kind, unsigned arena);
+/* Create a kind with its pending region fields set before ops->create runs. */
+MKF_HIDDEN int mkf_kind_create(struct memkind_ops *ops, const char *name,
+                               void *addr, size_t size, unsigned flags,
+                               memkind_t *out);
+MKF_HIDDEN void mkf_init(void);
+
+/* ---- per-thread caches (tcache.c) ------------------------------------------ */
+
+/* The mallocx() flags that select `kind`'s arena and the calling thread's cache
+ * for it. The fast path is one TLS load and one comparison. */
+MKF_HIDDEN int mkf_tcache_flags_slow(struct memkind *kind);
+struct mkf_tc_entry {
+    uint64_t gen;                 /* the kind's generation when this was made */
+    int flags;                    /* MALLOCX_ARENA | MALLOCX_TCACHE (or _NONE) */
+    struct mkf_tcache_node *node; /* NULL: no cache */
+};
+struct mkf_thread_caches {
+    size_t cap;
+    struct mkf_tc_entry *entries; /* indexed by kind->partition */
+};
+MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
+
+static inline int mkf_arena_flags(struct memkind *kind)
+{
+    struct mkf_thread_caches *t = mkf_tls_caches;
+    if (MKF_LIKELY(t != NULL && kind->partition < t->cap)) {
+        const struct mkf_tc_entry *e = &t->entries[kind->partition];
+        if (MKF_LIKELY(e->gen == kind->gen))
+            return e->flags;
+    }
+    return mkf_tcache_flags_slow(kind);
+}
+
+/* Destroy every thread cache of `kind` (registry lock held). */
+MKF_HIDDEN void mkf_tcache_destroy_kind(struct memkind *kind);
+/* Flush the calling thread's cache for `kind`, if it has one. */
+MKF_HIDDEN void mkf_tcache_flush_mine(struct memkind *kind);
+MKF_HIDDEN void mkf_tcache_init(void);
+
+/* ---- regions (region_map.c) ------------------------------------------------- */
+
+struct mkf_range {
+    uintptr_t start, end;
+    bool zeroed; /* known to hold only zero bytes */
+};
+
+struct mkf_region {
+    uintptr_t start, end; /* page-aligned */
+    unsigned flags;       /* MEMKIND_REGION_* */
+    struct mkf_range *free; /* sorted, disjoint, never adjacent */
+    size_t nfree, capfree;
+};
+
+#define MKF_MAX_REGIONS 64
+
+/* The state of a fixed kind (its kind->priv). The extent hooks come first so that
+ * a hook finds its kind from the hooks pointer jemalloc passes it. */
+struct mkf_fixed {
+    struct mkf_hooks_holder {
+        /* jemalloc's extent_hooks_t: nine function pointers (extent_hooks.c). */
+        void *fns[9];
+    } hooks;
+    struct memkind *kind;
+    pthread_mutex_t lock; /* guards regions, counters */
+    struct mkf_region regions[MKF_MAX_REGIONS];
+    atomic_uint nregions; /* appended under `lock` with a release store */
+    size_t capacity, used, peak_used, reserved;
+    atomic_uint_fast64_t failed_allocs;
+};
+
+MKF_HIDDEN int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size,
+                              unsigned flags);
+/* Carve [size] bytes aligned to `alignment` (or exactly at new_addr when it is not
+ * NULL); *zeroed tells whether the bytes are known zero. NULL when none fits. */
+MKF_HIDDEN void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
+                                 size_t alignment, bool *zeroed);
+MKF_HIDDEN void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size,
+                                bool zeroed);
+MKF_HIDDEN bool mkf_region_same(struct mkf_fixed *fx, uintptr_t a, uintptr_t b);
+MKF_HIDDEN struct mkf_region *mkf_region_of(struct mkf_fixed *fx, uintptr_t addr);
+MKF_HIDDEN size_t mkf_region_largest_free(struct mkf_fixed *fx);
+MKF_HIDDEN void mkf_region_release_all(struct mkf_fixed *fx);
+
+/* The process-wide table of live regions: pointer -> kind lookups and overlap
+ * checks. Writers hold the registry lock. */
+MKF_HIDDEN int mkf_region_table_insert(uintptr_t start, uintptr_t end,
+                                       struct memkind *kind);
+MKF_HIDDEN void mkf_region_table_remove_kind(struct memkind *kind);
+MKF_HIDDEN bool mkf_region_table_overlaps(uintptr_t start, uintptr_t end);
+MKF_HIDDEN struct memkind *mkf_region_table_lookup(const void *ptr);
+
+/* Is `ptr` inside one of `kind`'s regions? Lock-free reads of the region bounds,
+ * which only change under the registry lock while the kind is not in use. */
+MKF_HIDDEN bool mkf_fixed_owns(struct memkind *kind, const void *ptr);
+MKF_HIDDEN bool mkf_kind_is_fixed(const struct memkind *kind);
+
+/* ---- extent hooks (extent_hooks.c) ----------------------------------------- */
+
+MKF_HIDDEN void mkf_hooks_init(struct mkf_fixed *fx);
+
+/* ---- fork (fork.c) ------------------------------------------------------------ */
+
+MKF_HIDDEN void mkf_fork_register_early(void);
+MKF_HIDDEN void mkf_fork_register_late(void);
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static inline bool mkf_is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+#endif /* MKF_INTERNAL_H */

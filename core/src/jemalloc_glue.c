@@ -1,0 +1,161 @@
+/*
+ * jemalloc_glue.c - the one file that talks to the private jemalloc.
+ *
+ * jemalloc is built by tools/setup.sh with the symbol prefix mkf_je_, so its
+ * functions are mkf_je_mallocx() and so on; none of them leave our shared library.
+ * Its string-keyed je_mallctl() interface stays here, behind typed functions.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define JEMALLOC_NO_DEMANGLE
+#include <jemalloc/jemalloc.h>
+
+/*
+ * Options of the private jemalloc, read once at its start.
+ *
+ * retain:false - jemalloc hands freed extents back through the dalloc hook instead
+ *   of keeping them as "retained" address space inside the arena. Our region map
+ *   takes them back and merges them, so freed memory serves any size and, since
+ *   the region map is the only source of memory, honours in-place growth
+ *   (jemalloc only passes new_addr to the alloc hook when retain is off).
+ *   See docs/design.md.
+ */
+const char *je_malloc_conf = "retain:false";
+
+_Static_assert(MALLOCX_ZERO == MKF_MALLOCX_ZERO, "mallocx flag mismatch");
+_Static_assert(MALLOCX_TCACHE(5) == MKF_MALLOCX_TCACHE(5), "mallocx flag mismatch");
+_Static_assert(MALLOCX_TCACHE_NONE == MKF_MALLOCX_TCACHE_NONE, "mallocx flag mismatch");
+_Static_assert(MALLOCX_ARENA(7) == MKF_MALLOCX_ARENA(7), "mallocx flag mismatch");
+
+
+/* jemalloc 5.3.0's arena_config_t, the argument of experimental.arenas_create_ext.
+ * jemalloc checks the size we pass, so a layout change fails cleanly with EINVAL. */
+struct mkf_arena_config {
+    struct extent_hooks_s *extent_hooks;
+    bool metadata_use_hooks;
+};
+
+int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out)
+{
+    size_t len = sizeof(*out);
+    if (hooks == NULL)
+        return je_mallctl("arenas.create", out, &len, NULL, 0);
+    /* Metadata through jemalloc's default hooks: the region is all for the heap. */
+    struct mkf_arena_config cfg = {hooks, false};
+    return je_mallctl("experimental.arenas_create_ext", out, &len, &cfg, sizeof(cfg));
+}
+
+static int arena_ctl(const char *fmt, unsigned arena)
+{
+    char name[64];
+    snprintf(name, sizeof(name), fmt, arena);
+    return je_mallctl(name, NULL, NULL, NULL, 0);
+}
+
+int mkf_je_arena_destroy(unsigned arena) { return arena_ctl("arena.%u.destroy", arena); }
+int mkf_je_arena_purge(unsigned arena) { return arena_ctl("arena.%u.purge", arena); }
+
+int mkf_je_arena_lookup(const void *ptr, unsigned *out)
+{
+    size_t len = sizeof(*out);
+    return je_mallctl("arenas.lookup", out, &len, (void *)&ptr, sizeof(ptr));
+}
+
+unsigned mkf_je_narenas_auto(void)
+{
+    unsigned n = 0;
+    size_t len = sizeof(n);
+    if (je_mallctl("opt.narenas", &n, &len, NULL, 0) != 0)
+        return 1;
+    return n;
+}
+
+int mkf_je_tcache_create(unsigned *out)
+{
+    size_t len = sizeof(*out);
+    return je_mallctl("tcache.create", out, &len, NULL, 0);
+}
+
+void mkf_je_tcache_destroy(unsigned tcache)
+{
+    je_mallctl("tcache.destroy", NULL, NULL, &tcache, sizeof(tcache));
+}
+
+void mkf_je_tcache_flush(unsigned tcache)
+{
+    je_mallctl("tcache.flush", NULL, NULL, &tcache, sizeof(tcache));
+}
+
+int mkf_je_stats_refresh(void)
+{
+    uint64_t epoch = 1;
+    size_t len = sizeof(epoch);
+    return je_mallctl("epoch", &epoch, &len, &epoch, sizeof(epoch));
+}
+
+static int read_size(const char *name, size_t *out)
+{
+    size_t len = sizeof(*out);
+    return je_mallctl(name, out, &len, NULL, 0);
+}
+
+int mkf_je_arena_stat(unsigned arena, memkind_stat_type stat, size_t *out)
+{
+    char name[96];
+    char idx[16];
+    if (arena == MKF_ALL_ARENAS)
+        snprintf(idx, sizeof(idx), "%u", (unsigned)MALLCTL_ARENAS_ALL);
+    else
+        snprintf(idx, sizeof(idx), "%u", arena);
+    switch (stat) {
+    case MEMKIND_STAT_TYPE_RESIDENT:
+        snprintf(name, sizeof(name), "stats.arenas.%s.resident", idx);
+        return read_size(name, out);
+    case MEMKIND_STAT_TYPE_ACTIVE: {
+        size_t pactive = 0;
+        snprintf(name, sizeof(name), "stats.arenas.%s.pactive", idx);
+        int err = read_size(name, &pactive);
+        *out = pactive * mkf_je_page_size();
+        return err;
+    }
+    case MEMKIND_STAT_TYPE_ALLOCATED: {
+        size_t small = 0, large = 0;
+        snprintf(name, sizeof(name), "stats.arenas.%s.small.allocated", idx);
+        int err = read_size(name, &small);
+        snprintf(name, sizeof(name), "stats.arenas.%s.large.allocated", idx);
+        if (err == 0)
+            err = read_size(name, &large);
+        *out = small + large;
+        return err;
+    }
+    default:
+        return EINVAL;
+    }
+}
+
+int mkf_je_global_stat(memkind_stat_type stat, size_t *out)
+{
+    switch (stat) {
+    case MEMKIND_STAT_TYPE_RESIDENT: return read_size("stats.resident", out);
+    case MEMKIND_STAT_TYPE_ACTIVE: return read_size("stats.active", out);
+    case MEMKIND_STAT_TYPE_ALLOCATED: return read_size("stats.allocated", out);
+    default: return EINVAL;
+    }
+}
+
+static size_t g_page;
+
+void mkf_je_init(void)
+{
+    size_t p = 0;
+    if (read_size("arenas.page", &p) != 0 || p == 0)
+        p = (size_t)sysconf(_SC_PAGESIZE);
+    g_page = p;
+}
+
+size_t mkf_je_page_size(void) { return g_page; }

@@ -1,0 +1,9 @@
+"""rules_java stand-in: every rule is Bazel's built-in rule of the same name."""
+
+java_binary = native.java_binary
+java_import = native.java_import
+java_library = native.java_library
+java_plugin = native.java_plugin
+java_runtime = native.java_runtime
+java_test = native.java_test
+java_toolchain = native.java_toolchain

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Set up a Debian 12 machine to build and test memkind-fixed.
+#
+# Idempotent: each step checks whether its result is already there, so a second run
+# takes seconds. Run as root (or with sudo available) from anywhere:
+#
+#     tools/setup.sh
+#
+# What it does:
+#   1. installs the Debian packages the build and tests need;
+#   2. fetches Debian's jemalloc 5.3.0 source package, checks it against the checksums
+#      in its .dsc, and builds a private static jemalloc into .deps/jemalloc
+#      (symbol prefix mkf_je_, nothing exported, no initial-exec TLS);
+#   3. installs the pinned Python packages;
+#   4. fetches the pinned Rust crates so that cargo and Bazel work offline.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+deps="$top/.deps"
+mkdir -p "$deps"
+
+log() { printf '[setup] %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---------------------------------------------------------------- 1. Debian packages
+debian_packages=(
+    bazel-bootstrap      # Bazel 4.2.3, WORKSPACE mode (see third_party/bazel_shims)
+    build-essential pkg-config
+    clang libclang-rt-14-dev  # sanitizers, libFuzzer
+    libclang-dev bindgen      # Rust bindings generator
+    swig                      # bindings for further runtimes
+    libnuma-dev numactl       # NUMA-placed regions
+    dpkg-dev bzip2            # apt-get source, the jemalloc tarball
+    valgrind
+)
+missing=()
+for p in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+src_list=/etc/apt/sources.list.d/memkind-fixed-src.sources
+need_update=0
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+    log "adding a deb-src entry for bookworm main"
+    as_root tee "$src_list" >/dev/null <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    need_update=1
+fi
+if [ "${#missing[@]}" -gt 0 ] || [ "$need_update" -eq 1 ]; then
+    log "apt-get update"
+    as_root apt-get update -qq
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- 2. private jemalloc
+je_version=5.3.0
+je_prefix=mkf_je_
+je_out="$deps/jemalloc"
+je_stamp="$je_out/.built-$je_version-$je_prefix"
+if [ ! -f "$je_stamp" ]; then
+    je_src="$deps/jemalloc-src"
+    rm -rf "$je_src" && mkdir -p "$je_src"
+    (
+        cd "$je_src"
+        log "fetching Debian's jemalloc $je_version source package"
+        if ! apt-get source --download-only "jemalloc=$je_version-1" >/dev/null 2>&1; then
+            as_root apt-get update -qq
+            apt-get source --download-only "jemalloc=$je_version-1" >/dev/null
+        fi
+        dsc=$(ls jemalloc_*.dsc)
+        tarball="jemalloc_$je_version.orig.tar.bz2"
+        # The .dsc lists "sha256 size name" lines under Checksums-Sha256.
+        want=$(awk '/^Checksums-Sha256:/{on=1; next} /^[^ ]/{on=0} on && $3 == f {print $1}' f="$tarball" "$dsc")
+        have=$(sha256sum "$tarball" | cut -d' ' -f1)
+        [ -n "$want" ] && [ "$want" = "$have" ] || { echo "checksum mismatch for $tarball: $have != $want" >&2; exit 1; }
+        log "checksum ok ($have)"
+        tar xjf "$tarball"
+    )
+    build="$je_src/jemalloc-$je_version"
+    log "building jemalloc (a few minutes, once per machine)"
+    (
+        cd "$build"
+        # -fPIC: the archive is linked into shared libraries and Python extensions.
+        CFLAGS="-O2 -g -fPIC" ./configure -q \
+            --prefix="$je_out" \
+            --with-jemalloc-prefix="$je_prefix" \
+            --with-private-namespace="${je_prefix}internal_" \
+            --without-export \
+            --disable-initial-exec-tls \
+            --disable-cxx \
+            --disable-doc \
+            --disable-libdl >/dev/null
+        make -s -j"$(nproc)" build_lib_static >/dev/null
+    )
+    rm -rf "$je_out" && mkdir -p "$je_out/lib" "$je_out/include/jemalloc"
+    cp "$build/lib/libjemalloc_pic.a" "$je_out/lib/libmkf_jemalloc.a"
+    cp "$build/include/jemalloc/jemalloc.h" "$je_out/include/jemalloc/"
+    cp "$build/COPYING" "$je_out/COPYING"
+    touch "$je_stamp"
+    rm -rf "$je_src"
+    log "jemalloc ready in .deps/jemalloc"
+fi
+
+# ---------------------------------------------------------------- 3. Python packages
+py_reqs="$top/tools/requirements.txt"
+py_stamp="$deps/.python-$(sha256sum "$py_reqs" | cut -c1-16)"
+if [ ! -f "$py_stamp" ]; then
+    log "installing pinned Python packages"
+    python3 -m pip install -q --disable-pip-version-check -r "$py_reqs"
+    touch "$py_stamp"
+fi
+
+# ---------------------------------------------------------------- 4. Rust crates
+if [ -f "$top/rust/Cargo.lock" ] && command -v cargo >/dev/null; then
+    log "fetching pinned crates"
+    (cd "$top/rust" && cargo fetch --locked -q)
+fi
+
+log "done"
