@@ -12,7 +12,7 @@
 #      in its .dsc, and builds a private static jemalloc into .deps/jemalloc
 #      (symbol prefix mkf_je_, nothing exported, no initial-exec TLS);
 #   3. installs the pinned Python packages;
-#   4. fetches the pinned Rust crates so that cargo and Bazel work offline.
+#   4. runs the per-language steps in tools/setup.d/ (pinned crates, Java, ...).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -118,10 +118,13 @@ if [ ! -f "$py_stamp" ]; then
     touch "$py_stamp"
 fi
 
-# ---------------------------------------------------------------- 4. Rust crates
-if [ -f "$top/rust/Cargo.lock" ] && command -v cargo >/dev/null; then
-    log "fetching pinned crates"
-    (cd "$top/rust" && cargo fetch --locked -q)
-fi
+# ---------------------------------------------------------------- 4. per-language steps
+# Each binding adds what it needs in tools/setup.d/<language>.sh, run here in name
+# order with $top, $deps, log and as_root available.
+for step in "$top"/tools/setup.d/*.sh; do
+    [ -e "$step" ] || continue
+    # shellcheck source=/dev/null
+    . "$step"
+done
 
 log "done"

@@ -1,0 +1,46 @@
+/*
+ * region.h - test regions: anonymous mappings, optionally between PROT_NONE
+ * guard pages so that any byte written outside the region faults at once.
+ */
+#ifndef MKF_TEST_REGION_H
+#define MKF_TEST_REGION_H
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct test_region {
+    void *base;   /* the usable region */
+    size_t size;
+    void *map;    /* the whole mapping, guards included */
+    size_t map_size;
+};
+
+/* `size` bytes (a multiple of the page size) with a guard page on each side,
+ * pre-filled with `fill` so that "fresh memory is zero" is never true by luck. */
+static inline struct test_region region_new(size_t size, int fill)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    struct test_region r = {0};
+    r.map_size = size + 2 * page;
+    r.map = mmap(NULL, r.map_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+    if (r.map == MAP_FAILED)
+        return (struct test_region){0};
+    r.base = (char *)r.map + page;
+    r.size = size;
+    if (mprotect(r.base, size, PROT_READ | PROT_WRITE) != 0)
+        return (struct test_region){0};
+    if (fill >= 0)
+        memset(r.base, fill, size);
+    return r;
+}
+
+static inline void region_free(struct test_region *r)
+{
+    if (r->map != NULL)
+        munmap(r->map, r->map_size);
+    r->map = r->base = NULL;
+}
+
+#endif
