@@ -8,7 +8,8 @@
  * own (pthread_atfork runs "prepare" handlers in reverse order of registration):
  *   registered early (before jemalloc starts): region map locks, prepared last;
  *   jemalloc's handlers (registered when it starts);
- *   registered late: the registry lock, prepared first.
+ *   registered late: the registry lock and the region table's lock, prepared
+ *   first (registry.c).
  * The child keeps all kinds and can allocate and free in them.
  */
 #include "internal.h"
@@ -24,21 +25,18 @@ static void for_each_fixed(void (*fn)(pthread_mutex_t *))
 
 static void lock(pthread_mutex_t *m) { pthread_mutex_lock(m); }
 static void unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+/* In the child the locks are owned by a thread id that no longer exists: they
+ * are made anew instead of unlocked. */
+static void reinit(pthread_mutex_t *m) { pthread_mutex_init(m, NULL); }
 
 static void maps_prepare(void) { for_each_fixed(lock); }
 static void maps_parent(void) { for_each_fixed(unlock); }
-static void maps_child(void)
-{
-    /* Re-initialising is the portable way to recover a mutex in the child. */
-    for_each_fixed(unlock);
-}
+static void maps_child(void) { for_each_fixed(reinit); }
 
-static void registry_prepare(void) { mkf_registry_lock(); }
-static void registry_parent(void) { mkf_registry_unlock(); }
-static void registry_child(void) { mkf_registry_unlock(); }
 
 void mkf_fork_register_early(void) { pthread_atfork(maps_prepare, maps_parent, maps_child); }
 void mkf_fork_register_late(void)
 {
-    pthread_atfork(registry_prepare, registry_parent, registry_child);
+    pthread_atfork(mkf_registry_fork_prepare, mkf_registry_fork_parent,
+                   mkf_registry_fork_child);
 }

@@ -93,6 +93,10 @@ MKF_HIDDEN extern struct memkind_ops mkf_dead_ops;
 /* The registry lock guards kind creation and destruction, thread-cache
  * bookkeeping and the region table's writers. */
 MKF_HIDDEN void mkf_registry_lock(void);
+/* fork handlers for the registry and region-table locks (fork.c). */
+MKF_HIDDEN void mkf_registry_fork_prepare(void);
+MKF_HIDDEN void mkf_registry_fork_parent(void);
+MKF_HIDDEN void mkf_registry_fork_child(void);
 MKF_HIDDEN void mkf_registry_unlock(void);
 /* True when `kind` points into the registry's storage and is live. */
 MKF_HIDDEN bool mkf_kind_is_live(const struct memkind *kind);

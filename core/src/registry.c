@@ -37,7 +37,9 @@ static unsigned g_next_slot = 1;  /* under the registry lock */
 #define MKF_ARENA_MAP_SIZE 4096
 static _Atomic(struct memkind *) g_arena_kind[MKF_ARENA_MAP_SIZE];
 
-static void init_once(void)
+/* Also used in a fork child: the lock is held there by a thread id that no
+ * longer exists, so it is made anew rather than unlocked. */
+static void registry_lock_init(void)
 {
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
@@ -45,6 +47,11 @@ static void init_once(void)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&g_registry_lock, &attr);
     pthread_mutexattr_destroy(&attr);
+}
+
+static void init_once(void)
+{
+    registry_lock_init();
 
     /* Fork handlers around jemalloc's own: see fork.c for the order. */
     mkf_fork_register_early();
@@ -278,6 +285,25 @@ void mkf_region_table_remove_kind(struct memkind *kind)
     }
     g_table_len = j;
     pthread_rwlock_unlock(&g_table_lock);
+}
+
+/* fork(): the registry lock and the table lock, in their normal order. */
+void mkf_registry_fork_prepare(void)
+{
+    mkf_registry_lock();
+    pthread_rwlock_wrlock(&g_table_lock);
+}
+
+void mkf_registry_fork_parent(void)
+{
+    pthread_rwlock_unlock(&g_table_lock);
+    mkf_registry_unlock();
+}
+
+void mkf_registry_fork_child(void)
+{
+    pthread_rwlock_init(&g_table_lock, NULL);
+    registry_lock_init();
 }
 
 struct memkind *mkf_region_table_lookup(const void *ptr)
