@@ -465,6 +465,71 @@ static void test_error_messages(void)
     CHECK_EQ(memkind_get_version(), 1014000);
 }
 
+static void test_region_helpers(void)
+{
+    void *p = NULL;
+    CHECK_EQ(memkind_region_map(NULL, MiB, 0, 0, 0), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_region_map(&p, 0, 0, 0, 0), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_region_map(&p, MiB, 7, 0, 0), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_region_map(&p, MiB, -1, 0, 0), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_region_map(&p, MiB, 0, 0, 1u << 5), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_region_map(&p, SIZE_MAX, 0, 0, 0), MEMKIND_ERROR_INVALID);
+    int rc = memkind_region_map(&p, MiB, MEMKIND_REGION_POLICY_BIND, 100000, 0);
+    CHECK(rc == MEMKIND_ERROR_INVALID || rc == MEMKIND_ERROR_UNAVAILABLE);
+    CHECK(p == NULL);
+
+    /* Node 0 exists wherever NUMA is supported; elsewhere the error says so. */
+    int policies[] = {MEMKIND_REGION_POLICY_DEFAULT, MEMKIND_REGION_POLICY_BIND,
+                      MEMKIND_REGION_POLICY_PREFERRED, MEMKIND_REGION_POLICY_INTERLEAVE};
+    for (int i = 0; i < 4; i++) {
+        p = NULL;
+        rc = memkind_region_map(&p, 3 * MiB + 5, policies[i], 0, 0);
+        CHECK(rc == MEMKIND_SUCCESS || (i > 0 && rc == MEMKIND_ERROR_UNAVAILABLE));
+        if (rc != MEMKIND_SUCCESS)
+            continue;
+        memkind_t kind;
+        CHECK_EQ(memkind_create_fixed_flags(p, 3 * MiB + 5, MEMKIND_REGION_ZEROED, &kind), 0);
+        unsigned char *z = memkind_calloc(kind, 1, 2 * MiB);
+        CHECK(in_range(z, 2 * MiB, p, 3 * MiB + 5) && z[0] == 0 && z[2 * MiB - 1] == 0);
+        memkind_free(kind, z);
+        CHECK_EQ(memkind_destroy_kind(kind), 0);
+        CHECK_EQ(memkind_region_unmap(p, 3 * MiB + 5, 0), 0);
+    }
+    /* Huge pages: a region, or a clear error where none are reserved. */
+    p = NULL;
+    rc = memkind_region_map(&p, 4 * MiB, 0, 0, MEMKIND_REGION_MAP_HUGETLB);
+    CHECK(rc == MEMKIND_SUCCESS || rc == MEMKIND_ERROR_HUGETLB);
+    if (rc == MEMKIND_SUCCESS)
+        CHECK_EQ(memkind_region_unmap(p, 4 * MiB, MEMKIND_REGION_MAP_HUGETLB), 0);
+    CHECK_EQ(memkind_region_unmap(NULL, MiB, 0), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_region_unmap(p, 0, 0), MEMKIND_ERROR_INVALID);
+}
+
+static void test_region_limit(void)
+{
+    struct test_region r = region_new(70 * 64 * 1024, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t kind;
+    REQUIRE(memkind_create_fixed(r.base, 64 * 1024, &kind) == 0);
+    int added = 1, rc = 0;
+    for (int i = 1; i < 70 && rc == 0; i++) {
+        rc = memkind_fixed_add_region(kind, (char *)r.base + (size_t)i * 64 * 1024, 64 * 1024, 0);
+        added += rc == 0;
+    }
+    CHECK_EQ(added, 64);
+    CHECK_EQ(rc, MEMKIND_ERROR_TOOMANY);
+    /* Blocks from every region, then all freed. */
+    void *blocks[64];
+    int n = 0;
+    while (n < 64 && (blocks[n] = memkind_malloc(kind, 40 * 1024)) != NULL)
+        n++;
+    CHECK_EQ(n, 64);
+    while (n > 0)
+        memkind_free(NULL, blocks[--n]);
+    CHECK_EQ(memkind_destroy_kind(kind), 0);
+    region_free(&r);
+}
+
 int main(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -488,5 +553,7 @@ int main(void)
     test_fixed_mmap_and_regions();
     test_memkind_create_ops();
     test_error_messages();
+    test_region_helpers();
+    test_region_limit();
     return check_done("api_test");
 }
