@@ -8,6 +8,7 @@
 
 #include <memkind_fixed.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,8 +106,50 @@ static void test_create_destroy_cycles(void)
     region_free(&r);
 }
 
+/* More (thread, kind) pairs than jemalloc has explicit thread caches (about
+ * 4094): the pairs past the limit run without a cache, and every allocation
+ * still succeeds inside its own region. */
+enum { CACHE_KINDS = 2100 };
+static memkind_t cache_kinds[CACHE_KINDS];
+static struct test_region cache_region;
+
+static void *use_all_kinds(void *arg)
+{
+    int *bad = arg;
+    for (int i = 0; i < CACHE_KINDS; i++) {
+        char *base = (char *)cache_region.base + (size_t)i * 64 * KiB;
+        void *p = memkind_malloc(cache_kinds[i], 48);
+        *bad += !in_range(p, 48, base, 64 * KiB);
+        memkind_free(cache_kinds[i], p);
+    }
+    return NULL;
+}
+
+static void test_thread_cache_limit(void)
+{
+    cache_region = region_new((size_t)CACHE_KINDS * 64 * KiB, -1);
+    REQUIRE(cache_region.base != NULL);
+    for (int i = 0; i < CACHE_KINDS; i++)
+        REQUIRE(memkind_create_fixed((char *)cache_region.base + (size_t)i * 64 * KiB,
+                                     64 * KiB, &cache_kinds[i]) == 0);
+    pthread_t t[3];
+    int bad[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) /* one after the other: 3 x 2100 pairs */
+        pthread_create(&t[i], NULL, use_all_kinds, &bad[i]), pthread_join(t[i], NULL);
+    pthread_create(&t[0], NULL, use_all_kinds, &bad[0]);
+    pthread_create(&t[1], NULL, use_all_kinds, &bad[1]);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    use_all_kinds(&bad[2]);
+    CHECK_EQ(bad[0] + bad[1] + bad[2], 0);
+    for (int i = 0; i < CACHE_KINDS; i++)
+        CHECK_EQ(memkind_destroy_kind(cache_kinds[i]), 0);
+    region_free(&cache_region);
+}
+
 int main(void)
 {
+    test_thread_cache_limit();
     test_many_alive();
     test_create_destroy_cycles();
     return check_done("kinds_test");
