@@ -132,7 +132,9 @@ MKF_EXPORT memkind_t memkind_detect_kind(void *ptr)
 
 MKF_EXPORT void *memkind_malloc(memkind_t kind, size_t size)
 {
-    if (MKF_UNLIKELY(kind == NULL)) {
+    if (MKF_LIKELY(kind != NULL && kind->arena_fastpath))
+        return mkf_arena_malloc_fast(kind, size);
+    if (kind == NULL) {
         errno = EINVAL;
         return NULL;
     }
@@ -175,7 +177,10 @@ MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
     if (ptr == NULL)
         return;
     kind = resolve(kind, ptr);
-    kind->ops->free(kind, ptr);
+    if (MKF_LIKELY(kind->arena_fastpath))
+        mkf_arena_free_fast(kind, ptr);
+    else
+        kind->ops->free(kind, ptr);
 }
 
 MKF_EXPORT size_t memkind_malloc_usable_size(memkind_t kind, void *ptr)

@@ -60,15 +60,19 @@ static inline bool size_ok(struct memkind *kind, size_t *size)
     return false;
 }
 
-MKF_EXPORT void *memkind_arena_malloc(struct memkind *kind, size_t size)
+void *mkf_arena_malloc_slow(struct memkind *kind, size_t size, void *unused)
 {
-    if (MKF_UNLIKELY(!size_ok(kind, &size)))
+    (void)unused;
+    if (!size_ok(kind, &size))
         return NULL;
     int flags = mkf_arena_flags(kind);
     void *p = mkf_je_mallocx(size, flags);
-    if (MKF_UNLIKELY(p == NULL))
-        return alloc_slow(kind, size, flags);
-    return p;
+    return p != NULL ? p : alloc_slow(kind, size, flags);
+}
+
+MKF_EXPORT void *memkind_arena_malloc(struct memkind *kind, size_t size)
+{
+    return mkf_arena_malloc_fast(kind, size);
 }
 
 MKF_EXPORT void *memkind_arena_calloc(struct memkind *kind, size_t num, size_t size)
@@ -139,10 +143,8 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
 
 MKF_EXPORT void memkind_arena_free(struct memkind *kind, void *ptr)
 {
-    if (ptr == NULL)
-        return;
-    /* Only the cache bits of the flags matter to dallocx(). */
-    mkf_je_dallocx(ptr, mkf_arena_flags(kind));
+    if (ptr != NULL)
+        mkf_arena_free_fast(kind, ptr);
 }
 
 MKF_EXPORT void memkind_arena_free_with_kind_detect(void *ptr) { memkind_free(NULL, ptr); }

@@ -86,6 +86,10 @@ struct memkind {
      * on the free path (region_span is 0 for other kinds). */
     bool fixed;
     uintptr_t region_lo, region_span;
+    /* ops->malloc and ops->free are memkind_arena_malloc / memkind_arena_free:
+     * memkind_malloc() and memkind_free() take the inline path below instead of
+     * two indirect calls. Set at creation. */
+    bool arena_fastpath;
 };
 
 MKF_HIDDEN extern struct memkind_ops mkf_dead_ops;
@@ -137,6 +141,28 @@ static inline int mkf_arena_flags(struct memkind *kind)
             return e->flags;
     }
     return mkf_tcache_flags_slow(kind);
+}
+
+/* The allocation fast path of arena kinds, shared by memkind_malloc() /
+ * memkind_free() (api.c) and memkind_arena_malloc() / memkind_arena_free()
+ * (arena.c). Everything unusual goes to mkf_arena_malloc_slow(). */
+MKF_HIDDEN void *mkf_arena_malloc_slow(struct memkind *kind, size_t size, void *failed);
+
+static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
+{
+    /* 1 <= size < LLONG_MAX; 0 and huge sizes go the slow way. */
+    if (MKF_LIKELY(size - 1 < (size_t)INT64_MAX - 1)) {
+        void *p = mkf_je_mallocx(size, mkf_arena_flags(kind));
+        if (MKF_LIKELY(p != NULL))
+            return p;
+    }
+    return mkf_arena_malloc_slow(kind, size, NULL);
+}
+
+static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
+{
+    /* Only the cache bits of the flags matter to dallocx(). */
+    mkf_je_dallocx(ptr, mkf_arena_flags(kind));
 }
 
 /* Destroy every thread cache of `kind` (registry lock held). */

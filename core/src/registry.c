@@ -165,6 +165,7 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, void *addr,
     kind->pending_size = size;
     kind->pending_flags = flags;
 
+    kind->arena_fastpath = ops->malloc == memkind_arena_malloc && ops->free == memkind_arena_free;
     err = ops->create(kind, ops, name);
     kind->pending_addr = NULL;
     kind->pending_size = 0;
@@ -172,6 +173,7 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, void *addr,
         memkind_arena_destroy(kind);
         kind->state = before == MKF_KIND_DEAD ? MKF_KIND_DEAD : MKF_KIND_FREE;
         kind->ops = &mkf_dead_ops;
+        kind->arena_fastpath = false;
         kind->gen = g_next_gen++;
         kind->name[0] = '\0';
         goto out;
@@ -205,6 +207,7 @@ MKF_EXPORT int memkind_destroy_kind(memkind_t kind)
     memkind_arena_destroy(kind);
     mkf_region_table_remove_kind(kind);
     kind->ops = &mkf_dead_ops;
+    kind->arena_fastpath = false;
     kind->priv = NULL;
     kind->gen = g_next_gen++;
     kind->state = MKF_KIND_DEAD;
