@@ -476,6 +476,7 @@ struct memkind_fixed_stats {
                                caches count as allocated) */
     uint64_t failed_allocs; /**< requests that returned NULL / ENOMEM */
     unsigned regions;     /**< number of regions */
+    size_t resident;      /**< bytes of the regions in resident pages (mincore(2)) */
 };
 
 /**
@@ -492,6 +493,23 @@ int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out);
  * ENOMEM. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED.
  */
 int memkind_fixed_purge(memkind_t kind);
+
+/**
+ * EXTENSION. Called when an allocation of `size` bytes fails on the fixed kind
+ * `kind` even after the kind's cached free pages went back to its regions. The
+ * callback may add a region (memkind_fixed_add_region()) or free memory, and
+ * returns 0 to have the allocation tried once more, or non-zero to let it fail with
+ * ENOMEM. It runs on the allocating thread with no lock of the library held; it
+ * must not destroy `kind`.
+ */
+typedef int (*memkind_fixed_oom_fn)(memkind_t kind, size_t size, void *arg);
+
+/**
+ * EXTENSION. Set (or with NULL clear) the out-of-memory callback of a fixed kind.
+ * Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED or
+ * MEMKIND_ERROR_NOT_FIXED.
+ */
+int memkind_fixed_set_oom_callback(memkind_t kind, memkind_fixed_oom_fn fn, void *arg);
 
 /** NUMA placement of a region made by memkind_region_map() (EXTENSION). */
 enum memkind_region_policy {

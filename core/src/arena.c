@@ -36,10 +36,25 @@ static void *fail_enomem(struct memkind *kind)
     return NULL;
 }
 
+/* The kind's out-of-memory callback, if any: true when it asks for a retry. */
+static bool oom_callback(struct memkind *kind, size_t size)
+{
+    if (!kind->fixed || kind->priv == NULL)
+        return false;
+    struct mkf_fixed *fx = kind->priv;
+    pthread_mutex_lock(&fx->lock);
+    memkind_fixed_oom_fn fn = fx->oom_fn;
+    void *arg = fx->oom_arg;
+    pthread_mutex_unlock(&fx->lock);
+    return fn != NULL && fn(kind, size, arg) == 0;
+}
+
 static void *alloc_slow(struct memkind *kind, size_t size, int flags)
 {
     void *p = NULL;
     if (reclaim(kind))
+        p = mkf_je_mallocx(size, flags);
+    if (p == NULL && oom_callback(kind, size))
         p = mkf_je_mallocx(size, flags);
     return p != NULL ? p : fail_enomem(kind);
 }
@@ -134,6 +149,8 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
     void *p = mkf_je_rallocx(ptr, size, flags);
     if (MKF_UNLIKELY(p == NULL)) {
         if (reclaim(kind))
+            p = mkf_je_rallocx(ptr, size, flags);
+        if (p == NULL && oom_callback(kind, size))
             p = mkf_je_rallocx(ptr, size, flags);
         if (p == NULL)
             return fail_enomem(kind);

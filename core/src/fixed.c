@@ -185,6 +185,7 @@ static int do_stats(struct memkind *kind, void *arg)
     pthread_mutex_unlock(&fx->lock);
     out->allocated = allocated;
     out->failed_allocs = atomic_load(&fx->failed_allocs);
+    out->resident = mkf_region_resident(fx);
     return MEMKIND_SUCCESS;
 }
 
@@ -193,6 +194,29 @@ MKF_EXPORT int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stat
     if (out == NULL)
         return MEMKIND_ERROR_INVALID;
     return with_fixed(kind, do_stats, out);
+}
+
+struct oom_args {
+    memkind_fixed_oom_fn fn;
+    void *arg;
+};
+
+static int do_set_oom(struct memkind *kind, void *arg)
+{
+    struct oom_args *a = arg;
+    struct mkf_fixed *fx = kind->priv;
+    pthread_mutex_lock(&fx->lock);
+    fx->oom_fn = a->fn;
+    fx->oom_arg = a->arg;
+    pthread_mutex_unlock(&fx->lock);
+    return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT int memkind_fixed_set_oom_callback(memkind_t kind, memkind_fixed_oom_fn fn,
+                                              void *arg)
+{
+    struct oom_args a = {fn, arg};
+    return with_fixed(kind, do_set_oom, &a);
 }
 
 static int do_purge(struct memkind *kind, void *arg)

@@ -200,6 +200,9 @@ struct mkf_fixed {
     atomic_uint nregions; /* appended under `lock` with a release store */
     size_t capacity, used, peak_used, reserved;
     atomic_uint_fast64_t failed_allocs;
+    /* Out-of-memory callback, set under `lock`, read on the slow path. */
+    memkind_fixed_oom_fn oom_fn;
+    void *oom_arg;
 };
 
 MKF_HIDDEN int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size,
@@ -213,6 +216,7 @@ MKF_HIDDEN void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size,
 MKF_HIDDEN bool mkf_region_same(struct mkf_fixed *fx, uintptr_t a, uintptr_t b);
 MKF_HIDDEN struct mkf_region *mkf_region_of(struct mkf_fixed *fx, uintptr_t addr);
 MKF_HIDDEN size_t mkf_region_largest_free(struct mkf_fixed *fx);
+MKF_HIDDEN size_t mkf_region_resident(struct mkf_fixed *fx);
 MKF_HIDDEN void mkf_region_release_all(struct mkf_fixed *fx);
 
 /* The process-wide table of live regions: pointer -> kind lookups and overlap

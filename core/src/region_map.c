@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static uintptr_t align_up(uintptr_t x, size_t a) { return (x + a - 1) & ~(uintptr_t)(a - 1); }
 
@@ -236,6 +237,27 @@ size_t mkf_region_largest_free(struct mkf_fixed *fx)
         }
     }
     return best;
+}
+
+/* Resident bytes of the regions, by mincore(2) in steps of 4096 pages. */
+size_t mkf_region_resident(struct mkf_fixed *fx)
+{
+    enum { STEP = 4096 };
+    unsigned char vec[STEP];
+    size_t page = mkf_je_page_size(), resident = 0;
+    unsigned n = atomic_load_explicit(&fx->nregions, memory_order_acquire);
+    for (unsigned ri = 0; ri < n; ri++) {
+        for (uintptr_t a = fx->regions[ri].start; a < fx->regions[ri].end;) {
+            size_t pages = (fx->regions[ri].end - a) / page;
+            if (pages > STEP)
+                pages = STEP;
+            if (mincore((void *)a, pages * page, vec) == 0)
+                for (size_t i = 0; i < pages; i++)
+                    resident += (vec[i] & 1) * page;
+            a += pages * page;
+        }
+    }
+    return resident;
 }
 
 void mkf_region_release_all(struct mkf_fixed *fx)

@@ -530,6 +530,87 @@ static void test_region_limit(void)
     region_free(&r);
 }
 
+/* The out-of-memory callback adds a region from a spare area, once. */
+struct spare {
+    void *addr;
+    size_t size;
+    int calls;
+};
+
+static int add_spare(memkind_t kind, size_t size, void *arg)
+{
+    struct spare *s = arg;
+    s->calls++;
+    if (s->addr == NULL || size > s->size)
+        return 1;
+    int rc = memkind_fixed_add_region(kind, s->addr, s->size, 0);
+    s->addr = NULL;
+    return rc;
+}
+
+static void test_oom_callback(void)
+{
+    struct test_region r = region_new(8 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t kind;
+    REQUIRE(memkind_create_fixed(r.base, 2 * MiB, &kind) == 0);
+    struct spare spare = {(char *)r.base + 2 * MiB, 6 * MiB, 0};
+    CHECK_EQ(memkind_fixed_set_oom_callback(kind, add_spare, &spare), 0);
+    CHECK_EQ(memkind_fixed_set_oom_callback(MEMKIND_DEFAULT, add_spare, &spare),
+             MEMKIND_ERROR_NOT_FIXED);
+    CHECK_EQ(memkind_fixed_set_oom_callback(NULL, add_spare, &spare), MEMKIND_ERROR_INVALID);
+    void *small = memkind_malloc(kind, 100);
+    CHECK_EQ(spare.calls, 0); /* not called while the region has room */
+    void *big = memkind_malloc(kind, 4 * MiB);
+    CHECK_EQ(spare.calls, 1);
+    CHECK(in_range(big, 4 * MiB, (char *)r.base + 2 * MiB, 6 * MiB));
+    errno = 0;
+    CHECK(memkind_malloc(kind, 5 * MiB) == NULL); /* the callback has nothing left */
+    CHECK_EQ(errno, ENOMEM);
+    CHECK_EQ(spare.calls, 2);
+    CHECK_EQ(memkind_fixed_set_oom_callback(kind, NULL, NULL), 0);
+    CHECK(memkind_malloc(kind, 5 * MiB) == NULL);
+    CHECK_EQ(spare.calls, 2);
+    memkind_free(kind, big);
+    memkind_free(kind, small);
+    CHECK_EQ(memkind_destroy_kind(kind), 0);
+    region_free(&r);
+}
+
+/* MEMKIND_REGION_PURGE gives freed pages back to the system; the default keeps
+ * them resident for fast reuse. Both show in the `resident` statistic. */
+static void test_purge_policy(void)
+{
+    unsigned flags[2] = {0, MEMKIND_REGION_PURGE};
+    size_t resident_after[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        struct test_region r = region_new(16 * MiB, -1);
+        REQUIRE(r.base != NULL);
+        memkind_t kind;
+        REQUIRE(memkind_create_fixed_flags(r.base, r.size, flags[i], &kind) == 0);
+        struct memkind_fixed_stats st;
+        CHECK_EQ(memkind_fixed_get_stats(kind, &st), 0);
+        CHECK(st.resident < MiB); /* nothing touched yet */
+        char *p = memkind_malloc(kind, 8 * MiB);
+        REQUIRE(p != NULL);
+        memset(p, 0x5c, 8 * MiB);
+        CHECK_EQ(memkind_fixed_get_stats(kind, &st), 0);
+        CHECK(st.resident >= 8 * MiB);
+        memkind_free(kind, p);
+        CHECK_EQ(memkind_fixed_purge(kind), 0);
+        CHECK_EQ(memkind_fixed_get_stats(kind, &st), 0);
+        resident_after[i] = st.resident;
+        /* Reused memory is intact either way: calloc still zeroes it. */
+        unsigned char *z = memkind_calloc(kind, 1, 8 * MiB);
+        CHECK(z != NULL && z[0] == 0 && z[8 * MiB - 1] == 0);
+        memkind_free(kind, z);
+        CHECK_EQ(memkind_destroy_kind(kind), 0);
+        region_free(&r);
+    }
+    CHECK(resident_after[0] >= 8 * MiB);
+    CHECK(resident_after[1] < MiB);
+}
+
 int main(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -555,5 +636,7 @@ int main(void)
     test_error_messages();
     test_region_helpers();
     test_region_limit();
+    test_oom_callback();
+    test_purge_policy();
     return check_done("api_test");
 }
