@@ -57,9 +57,14 @@ MKF_EXPORT int memkind_region_map(void **out, size_t size, int policy, int node,
     size_t len = rounded(size, flags);
     if (len == 0)
         return MEMKIND_ERROR_INVALID;
-    int mflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    /* Huge pages are reserved at mmap time (no MAP_NORESERVE), so a machine
+     * without free huge pages fails here with a clear error instead of raising
+     * SIGBUS at the first touch. */
+    int mflags = MAP_PRIVATE | MAP_ANONYMOUS;
     if (flags & MEMKIND_REGION_MAP_HUGETLB)
         mflags |= MAP_HUGETLB;
+    else
+        mflags |= MAP_NORESERVE;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, mflags, -1, 0);
     if (p == MAP_FAILED) {
         if (flags & MEMKIND_REGION_MAP_HUGETLB)
