@@ -1,0 +1,430 @@
+/*
+ * mkf_python.c - the parts of memkind_fixed._native that cffi cannot express.
+ *
+ * cffi binds the C API (see memkind_fixed.cdef); two things need Python objects
+ * written in C and are added to the module by mkf_python_init():
+ *
+ * - Block, the base type of memkind_fixed.Allocation: one block of a kind that
+ *   exports its bytes through the buffer protocol and counts the exports, so that
+ *   freeing or moving the block while a memoryview or numpy array still points at
+ *   it raises BufferError instead of leaving a dangling view (Python 3.11 classes
+ *   cannot implement the buffer protocol in Python). A block holds a reference to
+ *   its owner, the Python object that keeps the kind alive, and frees itself when
+ *   it is collected: no block outlives its kind.
+ *
+ * - numpy's NEP 49 memory handler (a PyDataMem_Handler in a "mem_handler"
+ *   capsule) whose malloc/calloc/realloc/free serve a kind. numpy stores the
+ *   capsule on every array whose data it allocated and frees the data through it,
+ *   even after the handler is no longer installed. The capsule holds a reference
+ *   to the owner, so the kind lives at least as long as any such array; it also
+ *   counts its live blocks and never drops the owner while one remains.
+ *
+ * Everything here runs with the GIL held (mkf_python_init takes it itself because
+ * cffi releases it around calls), except the memkind calls that may take long,
+ * which release it. numpy is only touched when a handler is installed, so the
+ * module imports without numpy.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "memkind_fixed.h"
+
+/* Build against numpy 2.x headers, run on numpy >= 1.22 (NEP 49 appeared there). */
+#define NPY_NO_DEPRECATED_API NPY_1_22_API_VERSION
+#define NPY_TARGET_VERSION NPY_1_22_API_VERSION
+#include <numpy/arrayobject.h>
+
+int mkf_python_init(void);
+int mkf_populate(void *addr, size_t size);
+
+#define MKF_MODULE "memkind_fixed._native"
+#define MKF_HANDLER_NAME "memkind_fixed"
+
+/* ------------------------------------------------------------------ Block */
+
+typedef struct {
+    PyObject_HEAD
+    char *ptr;            /* the block; NULL once released or moved */
+    Py_ssize_t size;      /* bytes exported through the buffer protocol */
+    memkind_t kind;
+    PyObject *owner;      /* keeps `kind` alive; NULL once released */
+    Py_ssize_t exports;   /* live Py_buffer views of the block */
+} Block;
+
+static int block_check_movable(Block *self)
+{
+    if (self->ptr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the allocation was already released");
+        return -1;
+    }
+    if (self->exports > 0) {
+        PyErr_Format(PyExc_BufferError,
+                     "the allocation is still exported %zd time(s) (memoryview, numpy "
+                     "array, ...): release those first",
+                     self->exports);
+        return -1;
+    }
+    return 0;
+}
+
+/* Block(owner, kind_address, address, size): takes ownership of the block at
+ * `address`, which must come from memkind on `kind_address`. Private: the
+ * memkind_fixed package is the only caller. */
+static PyObject *block_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *owner;
+    unsigned long long kind, address;
+    Py_ssize_t size;
+    static char *kwlist[] = {"owner", "kind_address", "address", "size", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OKKn", kwlist, &owner, &kind, &address,
+                                     &size))
+        return NULL;
+    if (address == 0 || kind == 0 || size < 0) {
+        PyErr_SetString(PyExc_ValueError, "bad block");
+        return NULL;
+    }
+    Block *self = (Block *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->ptr = (char *)(uintptr_t)address;
+    self->size = size;
+    self->kind = (memkind_t)(uintptr_t)kind;
+    Py_INCREF(owner);
+    self->owner = owner;
+    self->exports = 0;
+    return (PyObject *)self;
+}
+
+static void block_dealloc(Block *self)
+{
+    /* No export can exist: every view holds a reference to the block. */
+    if (self->ptr != NULL)
+        memkind_free(self->kind, self->ptr);
+    self->ptr = NULL;
+    Py_CLEAR(self->owner); /* after the free: this may destroy the kind */
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *block_release(Block *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->ptr == NULL)
+        Py_RETURN_NONE; /* releasing twice is harmless, as for files */
+    if (block_check_movable(self) < 0)
+        return NULL;
+    char *ptr = self->ptr;
+    self->ptr = NULL;
+    self->size = 0;
+    Py_BEGIN_ALLOW_THREADS
+    memkind_free(self->kind, ptr);
+    Py_END_ALLOW_THREADS
+    Py_CLEAR(self->owner);
+    Py_RETURN_NONE;
+}
+
+/* _realloc(size) -> new address, or None when the kind is out of memory (the block
+ * is then unchanged). On success this block is dead and the caller owns the new
+ * address. */
+static PyObject *block_realloc(Block *self, PyObject *arg)
+{
+    Py_ssize_t size = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    if (block_check_movable(self) < 0)
+        return NULL;
+    char *old = self->ptr;
+    void *moved;
+    self->ptr = NULL; /* no new export while the GIL is released */
+    Py_BEGIN_ALLOW_THREADS
+    moved = memkind_realloc(self->kind, old, (size_t)size);
+    Py_END_ALLOW_THREADS
+    if (moved == NULL) {
+        self->ptr = old;
+        Py_RETURN_NONE;
+    }
+    self->size = 0;
+    Py_CLEAR(self->owner);
+    return PyLong_FromUnsignedLongLong((uintptr_t)moved);
+}
+
+static PyObject *block_get_address(Block *self, void *Py_UNUSED(closure))
+{
+    if (self->ptr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the allocation was already released");
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong((uintptr_t)self->ptr);
+}
+
+static PyObject *block_get_size(Block *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(self->ptr == NULL ? 0 : self->size);
+}
+
+static PyObject *block_get_exports(Block *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(self->exports);
+}
+
+static PyObject *block_get_released(Block *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->ptr == NULL);
+}
+
+static PyObject *block_get_kind_address(Block *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromUnsignedLongLong((uintptr_t)self->kind);
+}
+
+static int block_getbuffer(Block *self, Py_buffer *view, int flags)
+{
+    if (self->ptr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the allocation was already released");
+        view->obj = NULL;
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, self->ptr, self->size, 0, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void block_releasebuffer(Block *self, Py_buffer *Py_UNUSED(view))
+{
+    self->exports--;
+}
+
+static PyBufferProcs block_as_buffer = {
+    .bf_getbuffer = (getbufferproc)block_getbuffer,
+    .bf_releasebuffer = (releasebufferproc)block_releasebuffer,
+};
+
+static PyMethodDef block_methods[] = {
+    {"release", (PyCFunction)block_release, METH_NOARGS,
+     "Free the block now. BufferError while exported; no-op once released."},
+    {"_realloc", (PyCFunction)block_realloc, METH_O,
+     "Move the block; returns the new address or None when out of memory."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef block_getset[] = {
+    {"address", (getter)block_get_address, NULL, "start address of the block", NULL},
+    {"size", (getter)block_get_size, NULL, "bytes requested (0 once released)", NULL},
+    {"exports", (getter)block_get_exports, NULL, "live buffer exports", NULL},
+    {"released", (getter)block_get_released, NULL, "True once freed or moved", NULL},
+    {"_kind_address", (getter)block_get_kind_address, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = MKF_MODULE ".Block",
+    .tp_basicsize = sizeof(Block),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A block of a fixed kind that exports its bytes (base of Allocation).",
+    .tp_new = block_new,
+    .tp_dealloc = (destructor)block_dealloc,
+    .tp_as_buffer = &block_as_buffer,
+    .tp_methods = block_methods,
+    .tp_getset = block_getset,
+};
+
+/* ------------------------------------------------------------------ NEP 49 handler */
+
+typedef struct {
+    PyDataMem_Handler handler; /* handler.allocator.ctx points back here */
+    memkind_t kind;
+    PyObject *owner;           /* keeps the kind alive */
+    atomic_long live;          /* blocks allocated through this handler, not freed */
+} Handler;
+
+/* numpy asks for 0 bytes for empty arrays; a minimal block keeps "NULL means out
+ * of memory" true. */
+static void *handler_malloc(void *ctx, size_t size)
+{
+    Handler *h = ctx;
+    void *p = memkind_malloc(h->kind, size ? size : 1);
+    if (p != NULL)
+        atomic_fetch_add(&h->live, 1);
+    return p;
+}
+
+static void *handler_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    Handler *h = ctx;
+    void *p = (nelem == 0 || elsize == 0) ? memkind_calloc(h->kind, 1, 1)
+                                          : memkind_calloc(h->kind, nelem, elsize);
+    if (p != NULL)
+        atomic_fetch_add(&h->live, 1);
+    return p;
+}
+
+static void *handler_realloc(void *ctx, void *ptr, size_t new_size)
+{
+    Handler *h = ctx;
+    void *p = memkind_realloc(h->kind, ptr, new_size ? new_size : 1);
+    if (p != NULL && ptr == NULL)
+        atomic_fetch_add(&h->live, 1);
+    return p;
+}
+
+static void handler_free(void *ctx, void *ptr, size_t Py_UNUSED(size))
+{
+    Handler *h = ctx;
+    if (ptr == NULL)
+        return;
+    memkind_free(h->kind, ptr);
+    atomic_fetch_sub(&h->live, 1);
+}
+
+static void handler_capsule_destructor(PyObject *capsule)
+{
+    Handler *h = PyCapsule_GetPointer(capsule, "mem_handler");
+    if (h == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    /* Arrays hold the capsule, so no block can remain here; should numpy ever
+     * keep one, leaking the kind beats freeing memory that is in use. */
+    if (atomic_load(&h->live) == 0)
+        Py_CLEAR(h->owner);
+    PyMem_RawFree(h);
+}
+
+static int numpy_ready(void)
+{
+    if (PyArray_API != NULL)
+        return 0;
+    if (_import_array() < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ImportError, "numpy's C API could not be imported");
+        return -1;
+    }
+    return 0;
+}
+
+/* numpy_handler(owner, kind_address) -> a "mem_handler" capsule serving the kind */
+static PyObject *mkf_numpy_handler(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *owner;
+    unsigned long long kind;
+    if (!PyArg_ParseTuple(args, "OK", &owner, &kind))
+        return NULL;
+    if (kind == 0) {
+        PyErr_SetString(PyExc_ValueError, "no kind");
+        return NULL;
+    }
+    Handler *h = PyMem_RawCalloc(1, sizeof(*h));
+    if (h == NULL)
+        return PyErr_NoMemory();
+    strncpy(h->handler.name, MKF_HANDLER_NAME, sizeof(h->handler.name) - 1);
+    h->handler.version = 1;
+    h->handler.allocator.ctx = h;
+    h->handler.allocator.malloc = handler_malloc;
+    h->handler.allocator.calloc = handler_calloc;
+    h->handler.allocator.realloc = handler_realloc;
+    h->handler.allocator.free = handler_free;
+    h->kind = (memkind_t)(uintptr_t)kind;
+    atomic_init(&h->live, 0);
+    PyObject *capsule = PyCapsule_New(h, "mem_handler", handler_capsule_destructor);
+    if (capsule == NULL) {
+        PyMem_RawFree(h);
+        return NULL;
+    }
+    Py_INCREF(owner);
+    h->owner = owner;
+    return capsule;
+}
+
+/* numpy_set_handler(capsule or None) -> the handler it replaces (None: numpy's
+ * default). Applies to the current context (thread, asyncio task) only. */
+static PyObject *mkf_numpy_set_handler(PyObject *Py_UNUSED(module), PyObject *handler)
+{
+    if (numpy_ready() < 0)
+        return NULL;
+    if (handler != Py_None && !PyCapsule_IsValid(handler, "mem_handler")) {
+        PyErr_SetString(PyExc_TypeError, "expected a mem_handler capsule or None");
+        return NULL;
+    }
+    return PyDataMem_SetHandler(handler == Py_None ? NULL : handler);
+}
+
+/* handler_live_blocks(capsule) -> blocks allocated through a handler of this module
+ * and not freed yet */
+static PyObject *mkf_handler_live_blocks(PyObject *Py_UNUSED(module), PyObject *capsule)
+{
+    Handler *h = PyCapsule_GetPointer(capsule, "mem_handler");
+    if (h == NULL)
+        return NULL;
+    if (h->handler.allocator.malloc != handler_malloc) {
+        PyErr_SetString(PyExc_TypeError, "not a memkind_fixed handler");
+        return NULL;
+    }
+    return PyLong_FromLong(atomic_load(&h->live));
+}
+
+static PyMethodDef module_functions[] = {
+    {"numpy_handler", mkf_numpy_handler, METH_VARARGS,
+     "numpy_handler(owner, kind_address) -> mem_handler capsule"},
+    {"numpy_set_handler", mkf_numpy_set_handler, METH_O,
+     "numpy_set_handler(capsule or None) -> previous handler"},
+    {"handler_live_blocks", mkf_handler_live_blocks, METH_O,
+     "handler_live_blocks(capsule) -> int"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ huge pages */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* Fault in [addr, addr + size) for writing. Returns 0 or an errno value. A huge-page
+ * mapping made while the huge-page pool is short succeeds, and the first write to a
+ * missing page kills the process with SIGBUS; populating reports that as ENOMEM or
+ * EFAULT instead (EINVAL: the kernel is older than 5.14 and cannot tell). */
+int mkf_populate(void *addr, size_t size)
+{
+    return madvise(addr, size, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
+}
+
+/* ------------------------------------------------------------------ registration */
+
+/* Called through cffi (without the GIL) once the module is imported: adds Block and
+ * the handler functions to it. Returns 0, or -1 after printing the Python error. */
+int mkf_python_init(void)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int rc = -1;
+    PyObject *module = PyImport_ImportModule(MKF_MODULE);
+    if (module == NULL)
+        goto out;
+    if (PyObject_HasAttrString(module, "Block")) {
+        rc = 0;
+        goto out;
+    }
+    if (PyType_Ready(&BlockType) < 0)
+        goto out;
+    Py_INCREF(&BlockType);
+    if (PyModule_AddObject(module, "Block", (PyObject *)&BlockType) < 0) {
+        Py_DECREF(&BlockType);
+        goto out;
+    }
+    if (PyModule_AddFunctions(module, module_functions) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0)
+        PyErr_Print();
+    Py_XDECREF(module);
+    PyGILState_Release(gil);
+    return rc;
+}

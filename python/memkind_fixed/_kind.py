@@ -1,0 +1,481 @@
+"""FixedKind, Allocation and the lifetime rules that keep them memory safe.
+
+Ownership, in one picture::
+
+    FixedKind ──► _Heap ◄── Allocation (its C part holds the reference)
+                    ▲  ◄── numpy handler capsule (held by every array it allocated)
+                    └─ owns the memkind kind, the mapped region or the user's buffer
+
+A _Heap is destroyed (memkind_destroy_kind, then the region unmapped or the buffer
+released) when the last of these references goes. FixedKind.close() drops only the
+FixedKind's reference: new allocations are refused at once, and the kind itself goes
+when its last allocation does. An Allocation frees its block when it is released or
+collected, never while a buffer export (memoryview, numpy array) still points at it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno as _errno
+import mmap as _mmap
+import operator
+import os
+import sys
+import weakref
+from typing import Any, Optional, Tuple, Union
+
+from . import _native
+from ._errors import MemkindError, OutOfMemoryError, check, raise_for
+from ._native import ffi, lib
+
+if lib.mkf_python_init() != 0:  # adds Block and the numpy handler functions
+    raise ImportError("memkind_fixed._native could not initialise (see the error above)")
+
+__all__ = ["Allocation", "FixedKind", "KindStats", "POLICIES"]
+
+#: NUMA policies of FixedKind(size=..., policy=...).
+POLICIES = {
+    "default": lib.MEMKIND_REGION_POLICY_DEFAULT,
+    "bind": lib.MEMKIND_REGION_POLICY_BIND,
+    "preferred": lib.MEMKIND_REGION_POLICY_PREFERRED,
+    "interleave": lib.MEMKIND_REGION_POLICY_INTERLEAVE,
+}
+
+_HUGE_PAGE = 2 << 20
+_POINTER_SIZE = ffi.sizeof("void *")
+_SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
+
+
+def _size_arg(value: Any, what: str = "size") -> int:
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}") from None
+    if n < 0:
+        raise ValueError(f"{what} must not be negative, got {n}")
+    if n > sys.maxsize:
+        raise OutOfMemoryError(_errno.ENOMEM, f"{what} {n} is larger than any buffer")
+    return n
+
+
+def _address(ptr: Any) -> int:
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+class _Heap:
+    """One memkind kind and its region. Private: see the module docstring."""
+
+    __slots__ = ("kind", "kind_address", "start", "size", "zeroed", "__weakref__")
+
+    def __init__(self, kind: Any, start: int, size: int, zeroed: bool) -> None:
+        self.kind = kind
+        self.kind_address = _address(kind)
+        self.start = start
+        self.size = size
+        self.zeroed = zeroed
+
+
+def _destroy(kind: Any, region: Optional[Tuple[Any, int, int]], buffer: Any) -> None:
+    # Runs once, when the _Heap is collected: no block of the kind is alive then.
+    lib.memkind_destroy_kind(kind)
+    if region is not None:
+        lib.memkind_region_unmap(*region)
+    if buffer is not None:
+        cdata, view = buffer
+        ffi.release(cdata)
+        view.release()
+
+
+@dataclasses.dataclass(frozen=True)
+class KindStats:
+    """Region statistics of a kind (memkind_fixed_get_stats), in bytes."""
+
+    capacity: int       #: usable bytes of the region (whole pages)
+    used: int           #: bytes the heap holds (blocks, partly used pages, cached pages)
+    free: int           #: capacity - used
+    largest_free: int   #: the largest contiguous free extent
+    peak_used: int      #: the highest `used` seen
+    allocated: int      #: bytes in live blocks (thread caches count as allocated)
+    failed_allocs: int  #: requests that failed with ENOMEM
+    regions: int        #: number of regions (1 for a FixedKind)
+    resident: int       #: bytes of the region in resident pages (mincore)
+
+
+class Allocation(_native.Block):
+    """A block of memory in a FixedKind's region.
+
+    Supports the buffer protocol (``memoryview(a)``, ``bytes(a)``, ``numpy.frombuffer``,
+    ``readinto``...), ``len(a)`` and ``a.address``. Made by FixedKind.malloc, calloc,
+    realloc and memalign, never directly.
+
+    The block is freed by ``release()`` (or ``kind.free(a)``, or leaving a ``with``
+    block), or when the object is collected. Releasing while a memoryview or numpy
+    array of it is alive raises BufferError; after release every access raises
+    ValueError and ``a.released`` is True. An allocation keeps its kind alive.
+    """
+
+    __slots__ = ()
+
+    # Provided by the C base type (mkf_python.c), declared for type checkers.
+    address: int
+    size: int
+    exports: int
+    released: bool
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __enter__(self) -> "Allocation":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        if self.released:
+            return "<memkind_fixed.Allocation released>"
+        return f"<memkind_fixed.Allocation size={self.size} address={self.address:#x}>"
+
+
+def _span(obj: Any) -> Tuple[int, int]:
+    """(start address, length) of the memory behind obj."""
+    if isinstance(obj, Allocation):
+        return obj.address, obj.size
+    if isinstance(obj, int):
+        return obj, 1
+    interface = getattr(obj, "__array_interface__", None)
+    if interface is not None:
+        import numpy
+        try:
+            from numpy.lib.array_utils import byte_bounds
+        except ImportError:  # numpy < 2
+            byte_bounds = numpy.byte_bounds
+        low, high = byte_bounds(numpy.asarray(obj))
+        return low, high - low
+    with memoryview(obj) as view:
+        cdata = ffi.from_buffer(view.cast("B") if view.ndim != 1 or view.format != "B"
+                                else view)
+        try:
+            return _address(cdata), view.nbytes
+        finally:
+            ffi.release(cdata)
+
+
+class FixedKind:
+    """A heap that lives entirely inside one memory region.
+
+    ``FixedKind(size=n)`` maps an anonymous region of n bytes (rounded up to pages)
+    with memkind_region_map(); ``numa_node`` and ``policy`` place it on NUMA nodes,
+    ``huge_pages=True`` backs it with 2 MiB huge pages (MemkindError when the system
+    has none). ``FixedKind(buffer=obj)`` makes the heap inside a writable, contiguous
+    buffer (bytearray, mmap.mmap, numpy array...), kept alive and unresizable while
+    the kind lives. ``purge=True`` gives freed pages back to the OS (madvise).
+
+    Use it as a context manager or call close(). close() refuses new allocations at
+    once; the kind and its region are destroyed when the last Allocation or numpy
+    array in it is gone (so nothing can ever point into a destroyed region).
+    All methods are thread-safe.
+    """
+
+    def __init__(
+        self,
+        size: Optional[int] = None,
+        *,
+        buffer: Any = None,
+        numa_node: Optional[int] = None,
+        policy: Union[str, int, None] = None,
+        huge_pages: bool = False,
+        purge: bool = False,
+    ) -> None:
+        self._heap_ref: Optional[_Heap] = None
+        flags = lib.MEMKIND_REGION_PURGE if purge else 0
+        if (size is None) == (buffer is None):
+            raise TypeError("FixedKind needs exactly one of size= and buffer=")
+        if buffer is not None:
+            if numa_node is not None or policy is not None or huge_pages:
+                raise TypeError("numa_node, policy and huge_pages need size=, not buffer=")
+            self._init_buffer(buffer, flags)
+        else:
+            self._init_mapped(_size_arg(size), numa_node, policy, huge_pages, flags)
+
+    # ------------------------------------------------------------ construction
+
+    def _init_mapped(self, size: int, numa_node: Optional[int], policy: Union[str, int, None],
+                     huge_pages: bool, flags: int) -> None:
+        if size == 0:
+            raise ValueError("size must be positive")
+        if numa_node is not None:
+            numa_node = operator.index(numa_node)
+            if numa_node < 0:
+                raise ValueError(f"numa_node must not be negative, got {numa_node}")
+        if policy is None:
+            policy = "bind" if numa_node is not None else "default"
+        if isinstance(policy, str):
+            if policy not in POLICIES:
+                raise ValueError(f"policy must be one of {sorted(POLICIES)}, got {policy!r}")
+            policy_code = POLICIES[policy]
+        else:
+            policy_code = operator.index(policy)
+            if policy_code not in POLICIES.values():
+                raise ValueError(f"unknown policy {policy_code}")
+        if policy_code in (lib.MEMKIND_REGION_POLICY_BIND,
+                           lib.MEMKIND_REGION_POLICY_PREFERRED) and numa_node is None:
+            raise ValueError(f"policy {policy!r} needs numa_node")
+        map_flags = lib.MEMKIND_REGION_MAP_HUGETLB if huge_pages else 0
+        unit = _HUGE_PAGE if huge_pages else _mmap.PAGESIZE
+        if size > _SIZE_MAX - unit:
+            raise OutOfMemoryError(_errno.ENOMEM, f"a region of {size} bytes")
+        size = (size + unit - 1) // unit * unit
+        out = ffi.new("void **")
+        check(lib.memkind_region_map(out, size, policy_code,
+                                     numa_node if numa_node is not None else 0, map_flags),
+              f"mapping a region of {size} bytes")
+        region = (out[0], size, map_flags)
+        try:
+            if huge_pages:
+                # Fail now rather than with SIGBUS at the first write to a huge page
+                # that the pool could not supply.
+                err = lib.mkf_populate(out[0], size)
+                if err:
+                    raise MemkindError(lib.MEMKIND_ERROR_HUGETLB,
+                                       f"backing {size} bytes with 2 MiB huge pages "
+                                       f"({os.strerror(err)})")
+            self._make_heap(out[0], size, flags | lib.MEMKIND_REGION_ZEROED, region, None)
+        except BaseException:
+            lib.memkind_region_unmap(*region)
+            raise
+
+    def _init_buffer(self, buffer: Any, flags: int) -> None:
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError(
+                f"buffer must support the buffer protocol, not {type(buffer).__name__}"
+            ) from None
+        try:
+            if view.readonly:
+                raise TypeError(f"buffer must be writable; {type(buffer).__name__} is read-only")
+            if not view.contiguous:
+                raise ValueError("buffer must be contiguous")
+            if view.nbytes == 0:
+                raise ValueError("buffer is empty")
+            cdata = ffi.from_buffer("char[]", view, require_writable=True)
+        except BaseException:
+            view.release()
+            raise
+        try:
+            self._make_heap(cdata, view.nbytes, flags, None, (cdata, view))
+        except BaseException:
+            ffi.release(cdata)
+            view.release()
+            raise
+
+    def _make_heap(self, start: Any, size: int, flags: int,
+                   region: Optional[Tuple[Any, int, int]], buffer: Any) -> None:
+        out = ffi.new("memkind_t *")
+        check(lib.memkind_create_fixed_flags(start, size, flags, out),
+              f"creating a kind on {size} bytes at {_address(start):#x}")
+        kind = out[0]
+        # malloc(0) gives a unique empty block, as bytearray() would: no NULL special case.
+        lib.memkind_set_allow_zero_allocs(kind, True)
+        heap = _Heap(kind, _address(start), size, bool(flags & lib.MEMKIND_REGION_ZEROED))
+        finalizer = weakref.finalize(heap, _destroy, kind, region, buffer)
+        # At interpreter exit numpy arrays may still use the region: leave it be.
+        finalizer.atexit = False
+        self._heap_ref = heap
+
+    # ------------------------------------------------------------ state
+
+    def _heap(self) -> _Heap:
+        heap = self._heap_ref
+        if heap is None:
+            raise ValueError("operation on a closed FixedKind")
+        return heap
+
+    @property
+    def closed(self) -> bool:
+        """True after close()."""
+        return self._heap_ref is None
+
+    @property
+    def address(self) -> int:
+        """Start address of the region."""
+        return self._heap().start
+
+    @property
+    def size(self) -> int:
+        """Size of the region in bytes."""
+        return self._heap().size
+
+    @property
+    def capacity(self) -> int:
+        """Usable bytes of the region (whole pages), as memkind_get_capacity()."""
+        return int(lib.memkind_get_capacity(self._heap().kind))
+
+    def close(self) -> None:
+        """Refuse new allocations from now on. Idempotent.
+
+        The kind and its region are destroyed once no Allocation, numpy array
+        (from zeros/empty/array or numpy_allocator) or installed numpy handler uses
+        them any more; right away when there is none.
+        """
+        self._heap_ref = None
+
+    def __enter__(self) -> "FixedKind":
+        self._heap()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        heap = self._heap_ref
+        if heap is None:
+            return "<memkind_fixed.FixedKind closed>"
+        return (f"<memkind_fixed.FixedKind size={heap.size} "
+                f"address={heap.start:#x}-{heap.start + heap.size:#x}>")
+
+    # ------------------------------------------------------------ heap
+
+    def _wrap(self, heap: _Heap, ptr: Any, size: int, what: str) -> Allocation:
+        if ptr == ffi.NULL:
+            err = ffi.errno or _errno.ENOMEM
+            raise_for(err, f"{what} in a region of {heap.size} bytes")
+        return Allocation(heap, heap.kind_address, _address(ptr), size)
+
+    def malloc(self, size: int) -> Allocation:
+        """Allocate `size` uninitialised bytes (16-byte aligned)."""
+        size = _size_arg(size)
+        heap = self._heap()
+        return self._wrap(heap, lib.memkind_malloc(heap.kind, size), size, f"malloc({size})")
+
+    def calloc(self, num: int, size: int) -> Allocation:
+        """Allocate `num` * `size` zeroed bytes."""
+        num = _size_arg(num, "num")
+        size = _size_arg(size)
+        total = _size_arg(num * size, "num * size")
+        heap = self._heap()
+        return self._wrap(heap, lib.memkind_calloc(heap.kind, num, size), total,
+                          f"calloc({num}, {size})")
+
+    def memalign(self, alignment: int, size: int) -> Allocation:
+        """Allocate `size` bytes at a multiple of `alignment` (a power of two, at
+        least the size of a pointer)."""
+        alignment = operator.index(alignment)
+        size = _size_arg(size)
+        if alignment < _POINTER_SIZE or alignment & (alignment - 1):
+            raise ValueError(
+                f"alignment must be a power of two and at least {_POINTER_SIZE}, got {alignment}")
+        heap = self._heap()
+        out = ffi.new("void **")
+        err = lib.memkind_posix_memalign(heap.kind, out, alignment, size)
+        if err != 0:
+            raise_for(err, f"memalign({alignment}, {size}) in a region of {heap.size} bytes")
+        return self._wrap(heap, out[0], size, f"memalign({alignment}, {size})")
+
+    def _own(self, allocation: Allocation, heap: _Heap) -> None:
+        if not isinstance(allocation, Allocation):
+            raise TypeError(f"expected an Allocation, not {type(allocation).__name__}")
+        if allocation._kind_address != heap.kind_address:
+            raise ValueError("the allocation belongs to another kind")
+
+    def realloc(self, allocation: Allocation, size: int) -> Allocation:
+        """Resize a block, keeping its contents up to the smaller size.
+
+        Returns a new Allocation; the old one is released (even when the block did
+        not move). BufferError while the old one is exported; on OutOfMemoryError
+        the old one is left as it was.
+        """
+        size = _size_arg(size)
+        heap = self._heap()
+        self._own(allocation, heap)
+        moved = allocation._realloc(size)
+        if moved is None:
+            raise OutOfMemoryError(_errno.ENOMEM,
+                                   f"realloc to {size} in a region of {heap.size} bytes")
+        return Allocation(heap, heap.kind_address, moved, size)
+
+    def free(self, allocation: Allocation) -> None:
+        """Free a block now (same as allocation.release())."""
+        self._own(allocation, self._heap())
+        allocation.release()
+
+    def usable_size(self, allocation: Allocation) -> int:
+        """Bytes usable in the block (at least its size; the buffer exposes its size)."""
+        heap = self._heap()
+        self._own(allocation, heap)
+        return int(lib.memkind_malloc_usable_size(heap.kind, ffi.cast("void *",
+                                                                      allocation.address)))
+
+    def contains(self, obj: Any) -> bool:
+        """True when all of obj's memory lies in this kind's region. obj is an
+        Allocation, a numpy array, an address (int) or any buffer."""
+        heap = self._heap()
+        start, length = _span(obj)
+        end = heap.start + heap.size
+        if length == 0:
+            return heap.start <= start < end
+        return heap.start <= start and start + length <= end
+
+    def stats(self) -> KindStats:
+        """Region statistics, read now."""
+        heap = self._heap()
+        out = ffi.new("struct memkind_fixed_stats *")
+        check(lib.memkind_fixed_get_stats(heap.kind, out), "reading statistics")
+        return KindStats(
+            capacity=out.capacity, used=out.used, free=out.free,
+            largest_free=out.largest_free, peak_used=out.peak_used,
+            allocated=out.allocated, failed_allocs=int(out.failed_allocs),
+            regions=out.regions, resident=out.resident,
+        )
+
+    def purge(self) -> None:
+        """Return the heap's cached free pages to the region now
+        (memkind_fixed_purge); allocation also does this before failing."""
+        check(lib.memkind_fixed_purge(self._heap().kind), "purging")
+
+    # ------------------------------------------------------------ numpy
+
+    def empty(self, shape: Any, dtype: Any = float) -> Any:
+        """A C-ordered numpy array of uninitialised data in the region."""
+        return self._array(shape, dtype, zero=False)
+
+    def zeros(self, shape: Any, dtype: Any = float) -> Any:
+        """A C-ordered numpy array of zeros in the region."""
+        return self._array(shape, dtype, zero=True)
+
+    def array(self, obj: Any, dtype: Any = None) -> Any:
+        """A copy of obj (anything numpy.asarray takes) in the region."""
+        import numpy
+        source = numpy.asarray(obj, dtype=dtype)
+        result = self._array(source.shape, source.dtype, zero=False)
+        result[...] = source
+        return result
+
+    def _array(self, shape: Any, dtype: Any, zero: bool) -> Any:
+        try:
+            import numpy
+        except ImportError as e:
+            raise ImportError("FixedKind.empty/zeros/array need numpy") from e
+        dt = numpy.dtype(dtype)
+        if dt.hasobject:
+            raise TypeError("arrays of Python objects cannot live in a region")
+        shape = (operator.index(shape),) if not isinstance(shape, tuple) else tuple(
+            operator.index(n) for n in shape)
+        if any(n < 0 for n in shape):
+            raise ValueError(f"negative dimensions are not allowed: {shape}")
+        count = 1
+        for n in shape:
+            count *= n
+        nbytes = count * dt.itemsize
+        if dt.alignment > 16:
+            block = self.memalign(dt.alignment, nbytes)
+            if zero:
+                memoryview(block).cast("B")[:] = bytes(nbytes)
+        elif zero:
+            block = self.calloc(1, nbytes)
+        else:
+            block = self.malloc(nbytes)
+        # frombuffer holds a buffer export: the block can't be freed under the array.
+        flat = numpy.frombuffer(block, dtype=dt, count=count)
+        return flat.reshape(shape)
