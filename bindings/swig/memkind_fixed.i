@@ -1,0 +1,443 @@
+/*
+ * memkind_fixed.i - the one SWIG interface to memkind_fixed.h, for every target
+ * language SWIG supports (Java first; Perl 5 is built and tested too).
+ *
+ * The declarations come from the public header itself (%include below): nothing
+ * that the header says is copied here. This file only adds what SWIG cannot read
+ * from C:
+ *   1. what is left out (kind-building operations that take C function pointers);
+ *   2. the C conventions turned into the target language's:
+ *      - a function that returns a status code raises the language's exception when
+ *        the code is not 0, and returns nothing (or its output parameter);
+ *      - an allocator that returns NULL with errno set raises the exception with
+ *        that errno value as code (ENOMEM: out of memory);
+ *      - output parameters (memkind_t *kind, void **out, ...) become return values;
+ *   3. ownership: kinds returned by memkind_create_fixed*() belong to the proxy,
+ *      whose destructor is memkind_destroy_kind(); memkind_destroy_kind() takes the
+ *      kind back from the proxy (%delobject). Statistics structs are copies owned
+ *      by their proxy.
+ *   4. per language: how an exception is raised, and (Java) how memory crosses as
+ *      direct java.nio.ByteBuffers.
+ *
+ * Exceptions carry the status code and memkind_error_message()'s sentence. Java:
+ * org.memkind.fixed.MemkindException(code, message), and its subclass
+ * MemkindOutOfMemoryException for ENOMEM. Other languages: the language's runtime
+ * error (MemoryError where it has one, for ENOMEM) with the message
+ * "<function>: <sentence> (code <n>)".
+ *
+ * Generating (java/BUILD and bindings/swig/perl/BUILD do this; Java names its module
+ * class MemkindFixed with -module):
+ *   swig -java -package org.memkind.fixed -module MemkindFixed \
+ *        -Icore/include -o memkind_fixed_wrap.c -outdir <dir> bindings/swig/memkind_fixed.i
+ *   swig -perl5 -Icore/include -o memkind_fixed_perl.c bindings/swig/memkind_fixed.i
+ */
+%module memkind_fixed
+
+%{
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memkind_fixed.h"
+%}
+
+/* SWIG's parser does not need GCC's allocation attributes. */
+#define MEMKIND_FIXED_NO_ATTRIBUTES
+
+/* The library is built for LP64 Linux: uint64_t is unsigned long and ssize_t is
+ * long there (ssize_t comes from <sys/types.h>, which SWIG does not read). */
+#define SWIGWORDSIZE64
+%include <stdint.i>
+typedef long long ssize_t;  /* long long: Java's long (SWIG maps C long to Java int) */
+
+%include <exception.i>
+
+/* ------------------------------------------------------------------------------
+ * 1. Left out: building kinds from ops tables, and the out-of-memory callback, need
+ *    C function pointers and raw struct memkind, which target languages cannot
+ *    provide. memkind_defrag_reallocate returns a moved block without its size (no
+ *    buffer can be made of it).
+ *    A new int-returning function in the header must be listed in section 3 (or
+ *    here); otherwise it is wrapped returning its raw status code.
+ * ------------------------------------------------------------------------------ */
+%ignore memkind_ops;
+%ignore MEMKIND_FIXED_OPS;
+%ignore MEMKIND_DEFAULT_OPS;
+%ignore memkind_create;
+%ignore memkind_fixed_create;
+%ignore memkind_fixed_destroy;
+%ignore memkind_fixed_mmap;
+%ignore memkind_posix_check_alignment;
+%ignore memkind_thread_get_arena;
+%ignore memkind_defrag_reallocate;
+%ignore memkind_fixed_set_oom_callback;
+%ignore memkind_fixed_oom_fn;
+%ignore extent_hooks_s;
+%rename("$ignore", regextarget=1) "^memkind_(default|arena)_";
+
+/* ------------------------------------------------------------------------------
+ * 2. How each language raises an error: MKF_RAISE(function name, code).
+ * ------------------------------------------------------------------------------ */
+#if defined(SWIGJAVA)
+%{
+/* Throw org.memkind.fixed.MemkindException(code, message), or its
+ * MemkindOutOfMemoryException subclass for ENOMEM. */
+static void mkf_java_throw(JNIEnv *jenv, int code) {
+    char msg[MEMKIND_ERROR_MESSAGE_SIZE];
+    jclass cls;
+    jmethodID ctor;
+    jstring jmsg;
+    jobject ex;
+
+    memkind_error_message(code, msg, sizeof msg);
+    cls = (*jenv)->FindClass(jenv, code == ENOMEM
+                                       ? "org/memkind/fixed/MemkindOutOfMemoryException"
+                                       : "org/memkind/fixed/MemkindException");
+    if (!cls)
+        return; /* NoClassDefFoundError is pending */
+    ctor = (*jenv)->GetMethodID(jenv, cls, "<init>", "(ILjava/lang/String;)V");
+    jmsg = ctor ? (*jenv)->NewStringUTF(jenv, msg) : NULL;
+    ex = jmsg ? (*jenv)->NewObject(jenv, cls, ctor, (jint)code, jmsg) : NULL;
+    if (ex)
+        (*jenv)->Throw(jenv, (jthrowable)ex);
+}
+
+/* A direct ByteBuffer over [ptr, ptr + size), or NULL with an exception pending. */
+static jobject mkf_java_buffer(JNIEnv *jenv, void *ptr, size_t size) {
+    if (size > (size_t)INT32_MAX) {
+        SWIG_JavaThrowException(jenv, SWIG_JavaIllegalArgumentException,
+                                "a ByteBuffer holds at most 2^31 - 1 bytes");
+        return NULL;
+    }
+    return (*jenv)->NewDirectByteBuffer(jenv, ptr, (jlong)size);
+}
+
+/* The address of a direct ByteBuffer, NULL for a Java null; throws
+ * IllegalArgumentException for a heap buffer. */
+static int mkf_java_address(JNIEnv *jenv, jobject buf, void **out) {
+    *out = NULL;
+    if (!buf)
+        return 1;
+    *out = (*jenv)->GetDirectBufferAddress(jenv, buf);
+    if (!*out) {
+        SWIG_JavaThrowException(jenv, SWIG_JavaIllegalArgumentException,
+                                "a direct ByteBuffer is required");
+        return 0;
+    }
+    return 1;
+}
+%}
+%define MKF_RAISE(fn, code)
+{ mkf_java_throw(jenv, (code)); return $null; }
+%enddef
+#else
+%{
+/* "<function>: <sentence> (code <n>)" */
+static const char *mkf_describe(const char *fn, int code, char *buf, size_t size) {
+    char msg[MEMKIND_ERROR_MESSAGE_SIZE];
+    memkind_error_message(code, msg, sizeof msg);
+    snprintf(buf, size, "%s: %s (code %d)", fn, msg, code);
+    return buf;
+}
+%}
+%define MKF_RAISE(fn, code)
+{
+    char mkf_text_[MEMKIND_ERROR_MESSAGE_SIZE + 64];
+    int mkf_code_ = (code);
+    SWIG_exception_fail(mkf_code_ == ENOMEM ? SWIG_MemoryError : SWIG_RuntimeError,
+                        mkf_describe(#fn, mkf_code_, mkf_text_, sizeof mkf_text_));
+}
+%enddef
+#endif
+
+/* ------------------------------------------------------------------------------
+ * 3. Conventions of the header, function by function.
+ * ------------------------------------------------------------------------------ */
+
+/* int fn(...) returns 0 or an error code: raise on error, return nothing. */
+%define MKF_STATUS(fn)
+%exception fn {
+    $action
+    if (result != 0) MKF_RAISE(fn, result)
+}
+#if defined(SWIGJAVA)
+%typemap(jni) int fn "void"
+%typemap(jtype) int fn "void"
+%typemap(jstype) int fn "void"
+%typemap(javaout) int fn { $jnicall; }
+%typemap(out) int fn ""
+#else
+%typemap(out) int fn = void;
+#endif
+%enddef
+
+/* int fn(..., T *out) returns 0 or an error code and fills an output parameter:
+ * raise on error, return the output. The output parameter's typemaps (below) make
+ * the result; in Java its jni/jtype/jstype/javaout become the function's. */
+%define MKF_STATUS_OUT(fn)
+%exception fn {
+    $action
+    if (result != 0) MKF_RAISE(fn, result)
+}
+#if defined(SWIGJAVA)
+%typemap(out) int fn ""
+#else
+%typemap(out) int fn = void;
+#endif
+%enddef
+
+/* void *fn(...) returns NULL with errno set on failure. NULL without errno is no
+ * error (a request of 0 bytes, or realloc to 0 bytes). */
+%define MKF_ALLOCATOR(fn)
+%exception fn {
+    errno = 0;
+    $action
+    if (!result && errno != 0) MKF_RAISE(fn, errno)
+}
+%newobject fn;
+%enddef
+
+MKF_STATUS(memkind_destroy_kind)
+MKF_STATUS(memkind_check_available)
+MKF_STATUS(memkind_update_cached_stats)
+MKF_STATUS(memkind_fixed_add_region)
+MKF_STATUS(memkind_fixed_purge)
+MKF_STATUS(memkind_region_unmap)
+MKF_STATUS_OUT(memkind_create_fixed)
+MKF_STATUS_OUT(memkind_create_fixed_flags)
+MKF_STATUS_OUT(memkind_posix_memalign)
+MKF_STATUS_OUT(memkind_get_stat)
+MKF_STATUS_OUT(memkind_fixed_get_stats)
+MKF_STATUS_OUT(memkind_region_map)
+MKF_ALLOCATOR(memkind_malloc)
+MKF_ALLOCATOR(memkind_calloc)
+MKF_ALLOCATOR(memkind_realloc)
+
+/* ------------------------------------------------------------------------------
+ * 4. The kind handle: an opaque struct whose proxy owns kinds it was given by
+ *    memkind_create_fixed*() and destroys them.
+ * ------------------------------------------------------------------------------ */
+#if defined(SWIGJAVA)
+%rename(Memkind) memkind;
+%rename(MemkindFixedStats) memkind_fixed_stats;
+#endif
+%nodefaultctor memkind;
+%nodefaultctor memkind_fixed_stats;
+struct memkind {};  /* complete for SWIG only, so that it gets a proxy class */
+%extend memkind {
+    /* A kind whose proxy goes away unused is destroyed; its region stays. */
+    ~memkind() { (void)memkind_destroy_kind($self); }
+}
+%newobject memkind_create_fixed;
+%newobject memkind_create_fixed_flags;
+%newobject memkind_posix_memalign;
+%newobject memkind_fixed_get_stats;
+%delobject memkind_destroy_kind;
+
+/* Output parameters: the C side gets a local to fill. */
+%typemap(in, numinputs=0) memkind_t *kind (memkind_t temp = NULL) "$1 = &temp;"
+%typemap(in, numinputs=0) void **memptr (void *temp = NULL) "$1 = &temp;"
+%typemap(in, numinputs=0) void **out (void *temp = NULL) "$1 = &temp;"
+%typemap(in, numinputs=0) size_t *value (size_t temp = 0) "$1 = &temp;"
+%typemap(in, numinputs=0) struct memkind_fixed_stats *out (struct memkind_fixed_stats temp)
+    "memset(&temp, 0, sizeof temp); $1 = &temp;"
+%typemap(in, numinputs=0) (char *msg, size_t size) (char temp[MEMKIND_ERROR_MESSAGE_SIZE])
+    "$1 = temp; $2 = sizeof temp;"
+
+/* A statistics struct is read-only, and handed out as a copy its proxy owns. */
+%immutable memkind_fixed_stats;
+%{
+static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_stats *s) {
+    struct memkind_fixed_stats *copy = malloc(sizeof *copy);
+    if (copy)
+        *copy = *s;
+    return copy;
+}
+%}
+
+#if defined(SWIGJAVA)
+/* ------------------------------------------------------------------------------
+ * 5. Java: memory crosses as direct ByteBuffers, kinds as Memkind proxies.
+ *    Generated classes are package-private in org.memkind.fixed except the
+ *    constants; org.memkind.fixed.FixedKind is the API.
+ * ------------------------------------------------------------------------------ */
+%rename("%(lowercamelcase)s", %$ismember) "";
+%rename(MemkindConst) memkind_const;
+%rename(MemkindStatType) memkind_stat_type;
+%rename(MemkindMemUsagePolicy) memkind_mem_usage_policy;
+%rename(MemkindRegionFlags) memkind_region_flags;
+%rename(MemkindRegionPolicy) memkind_region_policy;
+%rename(MemkindRegionMapFlags) memkind_region_map_flags;
+/* Enums are int constants, compile-time ones where the C expression is also Java
+ * (`1u << 0` is not: those are read from the library when the class loads). */
+%include <enumtypeunsafe.swg>
+%javaconst(1);
+%javaconst(0) MEMKIND_REGION_ZEROED;
+%javaconst(0) MEMKIND_REGION_PURGE;
+%javaconst(0) MEMKIND_REGION_MAP_HUGETLB;
+%pragma(java) moduleclassmodifiers = "final class"
+%pragma(java) jniclassclassmodifiers = "final class"
+/* The JNI library loads with the first class that needs it: the file named by the
+ * system property org.memkind.fixed.library, else libmemkind_fixed_jni.so from
+ * java.library.path. */
+%pragma(java) jniclasscode = %{
+  static {
+    String path = System.getProperty("org.memkind.fixed.library");
+    if (path != null) {
+      System.load(path);
+    } else {
+      System.loadLibrary("memkind_fixed_jni");
+    }
+  }
+%}
+/* A kind is destroyed by its proxy, Memkind.delete(): one way, and the proxy
+ * cannot be left owning a destroyed kind. */
+%ignore memkind_destroy_kind;
+%typemap(javaclassmodifiers) struct memkind "final class"
+%typemap(javaclassmodifiers) struct memkind_fixed_stats "final class"
+/* No finalizers: a kind must not be destroyed behind the back of ByteBuffers that
+ * still point into its region; FixedKind.close() says when. */
+%typemap(javafinalize) SWIGTYPE ""
+
+/* (void *addr, size_t size): a direct ByteBuffer, the whole of its capacity. */
+%typemap(jni) (void *addr, size_t size) "jobject"
+%typemap(jtype) (void *addr, size_t size) "java.nio.ByteBuffer"
+%typemap(jstype) (void *addr, size_t size) "java.nio.ByteBuffer"
+%typemap(javain) (void *addr, size_t size) "$javainput"
+%typemap(in) (void *addr, size_t size) {
+    if (!mkf_java_address(jenv, $input, (void **)&$1))
+        return $null;
+    $2 = $1 ? (size_t)(*jenv)->GetDirectBufferCapacity(jenv, $input) : 0;
+}
+
+/* void *ptr: a direct ByteBuffer (its address), or null for NULL. */
+%typemap(jni) void *ptr "jobject"
+%typemap(jtype) void *ptr "java.nio.ByteBuffer"
+%typemap(jstype) void *ptr "java.nio.ByteBuffer"
+%typemap(javain) void *ptr "$javainput"
+%typemap(in) void *ptr {
+    if (!mkf_java_address(jenv, $input, &$1))
+        return $null;
+}
+
+/* The Java side of a function that returns a ByteBuffer. */
+%define MKF_JAVA_RETURNS_BUFFER(decl)
+%typemap(jni) decl "jobject"
+%typemap(jtype) decl "java.nio.ByteBuffer"
+%typemap(jstype) decl "java.nio.ByteBuffer"
+%typemap(javaout) decl { return $jnicall; }
+%enddef
+
+/* Allocators: a ByteBuffer of the requested size over the block (null for NULL). */
+%define MKF_JAVA_BLOCK(fn, capacity)
+MKF_JAVA_RETURNS_BUFFER(void *fn)
+%typemap(out) void *fn {
+    $result = NULL;
+    if ($1) {
+        $result = mkf_java_buffer(jenv, $1, (capacity));
+        if (!$result)
+            memkind_free(NULL, $1);
+    }
+}
+%enddef
+MKF_JAVA_BLOCK(memkind_malloc, arg2)
+MKF_JAVA_BLOCK(memkind_calloc, arg2 * arg3)
+MKF_JAVA_BLOCK(memkind_realloc, arg3)
+
+MKF_JAVA_RETURNS_BUFFER(int memkind_posix_memalign)
+%typemap(argout) void **memptr {
+    if (*$1) {
+        $result = mkf_java_buffer(jenv, *$1, arg4);
+        if (!$result)
+            memkind_free(arg1, *$1);
+    }
+}
+
+MKF_JAVA_RETURNS_BUFFER(int memkind_region_map)
+%typemap(argout) void **out {
+    $result = mkf_java_buffer(jenv, *$1, arg2);
+    if (!$result)
+        (void)memkind_region_unmap(*$1, arg2, arg5);
+}
+
+/* A new kind: a Memkind proxy that owns it ($owner from %newobject). */
+%define MKF_JAVA_RETURNS_KIND(fn)
+%typemap(jni) int fn "jlong"
+%typemap(jtype) int fn "long"
+%typemap(jstype) int fn "Memkind"
+%typemap(javaout) int fn {
+    long cPtr = $jnicall;
+    return (cPtr == 0) ? null : new Memkind(cPtr, $owner);
+}
+%enddef
+MKF_JAVA_RETURNS_KIND(memkind_create_fixed)
+MKF_JAVA_RETURNS_KIND(memkind_create_fixed_flags)
+%typemap(argout) memkind_t *kind "*(memkind_t *)&$result = *$1;"
+
+%typemap(jni) int memkind_get_stat "jlong"
+%typemap(jtype) int memkind_get_stat "long"
+%typemap(jstype) int memkind_get_stat "long"
+%typemap(javaout) int memkind_get_stat { return $jnicall; }
+%typemap(argout) size_t *value "$result = (jlong)*$1;"
+
+%typemap(jni) int memkind_fixed_get_stats "jlong"
+%typemap(jtype) int memkind_fixed_get_stats "long"
+%typemap(jstype) int memkind_fixed_get_stats "MemkindFixedStats"
+%typemap(javaout) int memkind_fixed_get_stats {
+    long cPtr = $jnicall;
+    return (cPtr == 0) ? null : new MemkindFixedStats(cPtr, $owner);
+}
+%typemap(argout) struct memkind_fixed_stats *out {
+    struct memkind_fixed_stats *copy = mkf_stats_copy($1);
+    if (!copy) {
+        SWIG_JavaThrowException(jenv, SWIG_JavaOutOfMemoryError, "statistics copy");
+        return $null;
+    }
+    *(struct memkind_fixed_stats **)&$result = copy;
+}
+
+%typemap(jni) void memkind_error_message "jstring"
+%typemap(jtype) void memkind_error_message "String"
+%typemap(jstype) void memkind_error_message "String"
+%typemap(javaout) void memkind_error_message { return $jnicall; }
+%typemap(argout) (char *msg, size_t size) "$result = (*jenv)->NewStringUTF(jenv, $1);"
+
+#else
+/* ------------------------------------------------------------------------------
+ * 5. Other languages (SWIG's unified typemap library): outputs are appended to
+ *    the result; memory stays a pointer object (use cdata.i's cdata()/memmove()).
+ * ------------------------------------------------------------------------------ */
+%include <cdata.i>
+
+%typemap(argout, noblock=1) memkind_t *kind {
+    %append_output(SWIG_NewPointerObj(SWIG_as_voidptr(*$1), $descriptor(struct memkind *), SWIG_POINTER_OWN));
+}
+%typemap(argout, noblock=1) void **memptr {
+    %append_output(SWIG_NewPointerObj(*$1, $descriptor(void *), 0));
+}
+%typemap(argout, noblock=1) void **out {
+    %append_output(SWIG_NewPointerObj(*$1, $descriptor(void *), 0));
+}
+%typemap(argout, noblock=1, fragment=SWIG_From_frag(size_t)) size_t *value {
+    %append_output(SWIG_From(size_t)(*$1));
+}
+%typemap(argout) struct memkind_fixed_stats *out {
+    struct memkind_fixed_stats *copy = mkf_stats_copy($1);
+    if (!copy)
+        SWIG_exception_fail(SWIG_MemoryError, "statistics copy");
+    %append_output(SWIG_NewPointerObj(copy, $descriptor(struct memkind_fixed_stats *), SWIG_POINTER_OWN));
+}
+%typemap(argout, noblock=1, fragment="SWIG_FromCharPtr") (char *msg, size_t size) {
+    %append_output(SWIG_FromCharPtr($1));
+}
+#endif
+
+/* ------------------------------------------------------------------------------
+ * 6. The header itself. Everything in it is read-only from target languages
+ *    (MEMKIND_DEFAULT, struct members).
+ * ------------------------------------------------------------------------------ */
+%immutable;
+%include "memkind_fixed.h"
+%mutable;
