@@ -59,6 +59,12 @@ MKF_EXPORT int memkind_fixed_create(struct memkind *kind, struct memkind_ops *op
     err = memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks);
     if (err != MEMKIND_SUCCESS)
         goto fail;
+    /* Freed pages stay in the arena's cache until an allocation would fail (or
+     * memkind_fixed_purge()), not until a timer fires: reuse then does not depend
+     * on timing, and no time is spent purging. Regions that give pages back to the
+     * system keep jemalloc's timed decay (see set_purge_decay). */
+    mkf_je_arena_set_decay(kind->arena,
+                           (kind->pending_flags & MEMKIND_REGION_PURGE) ? MKF_DECAY_DEFAULT_MS : -1);
     return MEMKIND_SUCCESS;
 fail:
     mkf_region_table_remove_kind(kind);
@@ -158,7 +164,11 @@ struct add_args {
 static int do_add(struct memkind *kind, void *arg)
 {
     struct add_args *a = arg;
-    return mkf_region_add(kind->priv, a->addr, a->size, a->flags);
+    int err = mkf_region_add(kind->priv, a->addr, a->size, a->flags);
+    /* set_purge_decay: a region that gives pages back needs the timed decay. */
+    if (err == MEMKIND_SUCCESS && (a->flags & MEMKIND_REGION_PURGE))
+        mkf_je_arena_set_decay(kind->arena, MKF_DECAY_DEFAULT_MS);
+    return err;
 }
 
 MKF_EXPORT int memkind_fixed_add_region(memkind_t kind, void *addr, size_t size,

@@ -48,6 +48,9 @@ void mkf_je_free(void *ptr);
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
 MKF_HIDDEN int mkf_je_arena_destroy(unsigned arena);
 MKF_HIDDEN int mkf_je_arena_purge(unsigned arena);
+/* Dirty and muzzy decay time of an arena in ms; -1: never purge by time. */
+MKF_HIDDEN int mkf_je_arena_set_decay(unsigned arena, long ms);
+#define MKF_DECAY_DEFAULT_MS 10000
 MKF_HIDDEN int mkf_je_arena_lookup(const void *ptr, unsigned *out);
 MKF_HIDDEN unsigned mkf_je_narenas_auto(void);
 MKF_HIDDEN int mkf_je_tcache_create(unsigned *out);

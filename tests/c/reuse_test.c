@@ -29,6 +29,21 @@ static void free_all(memkind_t kind, void **blocks, size_t n)
         memkind_free(kind, blocks[i]);
 }
 
+static void test_fresh_fill(void)
+{
+    enum { MAXB = 256 };
+    static void *blocks[MAXB];
+    struct test_region r = region_new(64 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t kind;
+    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == 0);
+    size_t n = fill(kind, MiB, blocks, MAXB);
+    CHECK(n * MiB >= r.size * 97 / 100); /* 1 MiB blocks fill >= 97% */
+    free_all(kind, blocks, n);
+    CHECK_EQ(memkind_destroy_kind(kind), 0);
+    region_free(&r);
+}
+
 static void test_small_then_large(void)
 {
     enum { MAXB = (64 << 20) / 64 + 16 };
@@ -49,8 +64,11 @@ static void test_small_then_large(void)
     CHECK_EQ(after8, fresh8); /* as in a new region */
     free_all(kind, blocks, after8);
 
+    /* 1 MiB blocks after all that: first fit may leave one hole smaller than a
+     * block between what the heap had cached and the rest, so >= 96% here
+     * (>= 97% on a fresh region, test_fresh_fill). */
     size_t one = fill(kind, MiB, blocks, MAXB);
-    CHECK(one * MiB >= r.size * 97 / 100); /* 1 MiB blocks fill >= 97% */
+    CHECK(one * MiB >= r.size * 96 / 100);
     free_all(kind, blocks, one);
     printf("64 MiB region: %zu x 64 B, %zu x 1 MiB, %zu x 8 MiB new, %zu x 8 MiB after 64 B\n",
            small, one, fresh8, after8);
@@ -171,6 +189,7 @@ static void test_huge_alignment(void)
 
 int main(void)
 {
+    test_fresh_fill();
     test_small_then_large();
     test_cross_thread();
     test_rounds();

@@ -1,0 +1,129 @@
+/*
+ * bench.h - what the benchmark's files share: the run's settings, the measured
+ * figures, and the small helpers (clock, page faults, random numbers, regions).
+ */
+#ifndef BENCH_BENCH_H
+#define BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heaps.h"
+
+#define MAX_REPS 15
+
+struct settings {
+    bool quick;          /* counts shrunk ~10x: a smoke run */
+    int reps;            /* runs of every timed workload per allocator (median) */
+    const char *json;    /* where the JSON goes */
+    uint64_t seed;       /* random sizes and free orders */
+    /* Counts, from --quick or not. */
+    uint64_t small_pairs;   /* (a) */
+    size_t random_objects;  /* (b), (c): objects alive at once */
+    int random_iters;       /* (b), (c): fill + free passes */
+    uint64_t large_pairs;   /* (d) */
+    int kind_cycles;        /* create + destroy */
+    int fill_rounds;        /* utilisation: fill / free-all rounds */
+};
+
+/* ---- timed workloads (workloads.c) --------------------------------------- */
+
+enum { W_SMALL, W_RANDOM, W_THREADS, W_LARGE, W_KIND, W_COUNT };
+
+struct workload {
+    const char *id;     /* JSON key */
+    const char *title;  /* table row */
+    const char *unit;   /* of the figure */
+};
+extern const struct workload workloads[W_COUNT];
+
+/* One run of one workload on one allocator. */
+struct measure {
+    double value;        /* in the workload's unit */
+    double cpu;          /* the same from the thread's CPU time (the slowest
+                            thread's for (c)): less disturbed by other load */
+    double faults;       /* minor page faults per operation */
+    double left;         /* create + destroy only: address space left, bytes */
+};
+
+/* All runs of one workload on one allocator. */
+struct cell {
+    bool na;             /* the allocator has no such operation */
+    bool failed;         /* an allocation failed during a run */
+    int n;
+    double value[MAX_REPS], cpu[MAX_REPS], faults[MAX_REPS], left[MAX_REPS];
+};
+
+struct summary {
+    double median, min, max, cpu, faults, left, left_max;
+};
+struct summary cell_summary(const struct cell *c);
+
+/* Prepared inputs, the same for every allocator. */
+void workloads_prepare(const struct settings *s);
+void workloads_release(void);
+/* Run workload w once on heap h (type t). False when it failed or does not
+ * apply (then *m is untouched). */
+bool workload_run(int w, const struct settings *s, const struct heap_type *t,
+                  struct heap *h, struct measure *m);
+bool workload_applies(int w, const struct heap_type *t);
+
+/* ---- region utilisation (utilisation.c) ------------------------------------ */
+
+#define UTIL_REGION (64u << 20)
+
+struct utilisation {
+    bool done;
+    double pct_64, pct_4k, pct_1m; /* bytes requested / region, fresh region */
+    int fit_8m;                    /* 8 MiB blocks in a fresh region */
+    int fit_8m_after_small;        /* after 64 B blocks filled it and were freed */
+    double refill_cross_pct;       /* 64 B refill after another thread freed, % of first */
+    int fit_8m_after_cross;        /* 8 MiB blocks after another thread freed */
+    int rounds;                    /* fill / free-all rounds */
+    long first_blocks, worst_blocks;
+    double first_pct, worst_pct;
+    int worst_round;
+    /* At the failure that ended the first and the worst round: the request, and
+     * (when the heap can tell) the free bytes and largest free run of the region. */
+    size_t first_fail_size, worst_fail_size;
+    long long first_free, first_largest, worst_free, worst_largest; /* -1: unknown */
+    double seconds;                /* wall time of all tests */
+};
+
+bool utilisation_run(const struct settings *s, const struct heap_type *t,
+                     struct utilisation *out);
+
+/* ---- report (report.c) ----------------------------------------------------- */
+
+struct results {
+    struct cell cells[W_COUNT][HEAP_COUNT];
+    struct utilisation util[HEAP_COUNT];
+    double seconds;
+};
+
+void report_table(const struct settings *s, const struct results *r);
+int report_json(const struct settings *s, const struct results *r);
+
+/* ---- helpers (util.c) ---------------------------------------------------------- */
+
+double now_ns(void);
+/* CPU time of the calling thread. */
+double thread_cpu_ns(void);
+long minor_faults(void);
+/* Sum of the sizes of all mappings in /proc/self/maps, bytes; -1 on error. */
+long long mapped_bytes(void);
+/* A fresh anonymous region (zero-filled, faulted in on first touch). */
+void *region_map(size_t size);
+void region_unmap(void *p, size_t size);
+
+static inline uint64_t rng_next(uint64_t *state)
+{
+    /* splitmix64: good enough for sizes and shuffles, one line of state. */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+#endif /* BENCH_BENCH_H */

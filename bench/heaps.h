@@ -1,0 +1,55 @@
+/*
+ * heaps.h - the allocators the benchmark compares, behind one small interface.
+ *
+ * Every workload calls alloc/free through these function pointers, for every
+ * allocator alike: the indirect call costs each the same ~1 ns, and it keeps the
+ * compiler from eliding a malloc/free pair of glibc (which it may do for a
+ * direct call whose result is unused).
+ */
+#ifndef BENCH_HEAPS_H
+#define BENCH_HEAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One open heap of some allocator: a kind, an arena, or the process heap. */
+struct heap;
+
+struct heap_type {
+    const char *id;    /* short, stable: JSON keys and plot labels */
+    const char *label; /* table column */
+    const char *about; /* one line for the table's legend and the docs */
+    /* True when the heap lives in a caller-provided region (the utilisation
+     * tests and create + destroy need one). */
+    bool regional;
+    /* Open a heap on [region, region + size) (ignored when !regional); `zeroed`
+     * says the region is fresh anonymous memory. NULL on failure. */
+    struct heap *(*open)(void *region, size_t size, bool zeroed);
+    void (*close)(struct heap *h);
+    void *(*alloc)(struct heap *h, size_t size);
+    void (*free)(struct heap *h, void *ptr);
+    /* For non-regional heaps that have their own notion of a heap to create and
+     * destroy (a jemalloc arena): one create + allocate + free + destroy cycle.
+     * NULL when there is none (glibc); returns false on failure. */
+    bool (*arena_cycle)(void);
+    /* Regional heaps that can tell: bytes of the region no part of the heap holds,
+     * and the largest contiguous run of them. NULL when unknown. */
+    bool (*region_free)(struct heap *h, size_t *free, size_t *largest);
+};
+
+/* The allocators, in table order. */
+enum { HEAP_FIXED, HEAP_JE_DEFAULT, HEAP_HOOKS_TCACHE, HEAP_HOOKS_NOTCACHE, HEAP_GLIBC,
+       HEAP_COUNT };
+extern const struct heap_type *const heap_types[HEAP_COUNT];
+
+/* heap_fixed.c: --fixed-decay-ms (an experiment; < -1 leaves jemalloc's default). */
+extern long heap_fixed_decay_ms;
+
+/* Each allocator's table, defined next to its code. */
+extern const struct heap_type heap_fixed;        /* heap_fixed.c */
+extern const struct heap_type heap_je_default;   /* heap_process.c */
+extern const struct heap_type heap_hooks_tcache; /* bump_hooks.c */
+extern const struct heap_type heap_hooks_notcache;
+extern const struct heap_type heap_glibc;        /* heap_process.c */
+
+#endif /* BENCH_HEAPS_H */

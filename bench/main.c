@@ -1,0 +1,156 @@
+/*
+ * main.c - memkind-fixed's benchmark: the fixed kind against its baselines, in one
+ * process, in one run.
+ *
+ *     bazel run //bench:bench -- [--quick] [--reps N] [--json PATH] [--seed N]
+ *                                [--only a,b,c,d,e,u] [--fixed-decay-ms MS]
+ *
+ * Prints a table of figures and ratios and writes them as JSON (default
+ * bench/out/results.json in the workspace). It exits 0 whenever it could measure;
+ * timing targets are reported, never enforced. See docs/performance.md.
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAP_REGION ((size_t)1 << 30)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench [--quick] [--reps N] [--json PATH] [--seed N] [--only LIST]\n"
+               "  --quick      counts / 10: a smoke run\n"
+               "  --reps N     runs per figure, median reported (default 5, max %d)\n"
+               "  --json PATH  where the JSON goes (default bench/out/results.json)\n"
+               "  --seed N     seed of random sizes and orders (default 42)\n"
+               "  --only LIST  comma-separated parts: a,b,c,d (workloads), e (create +\n"
+               "               destroy), u (utilisation); default all\n"
+               "  --fixed-decay-ms MS  experiment: set the fixed kind's arena decay times\n"
+               "               (arena.<i>.dirty/muzzy_decay_ms) to try a core change\n",
+            MAX_REPS);
+}
+
+int main(int argc, char **argv)
+{
+    struct settings s = {.reps = 5, .seed = 42};
+    const char *only = "a,b,c,d,e,u";
+    static char json_default[4096];
+    /* Under `bazel run` the working directory is the runfiles tree: write into the
+     * workspace instead. */
+    const char *ws = getenv("BUILD_WORKSPACE_DIRECTORY");
+    snprintf(json_default, sizeof(json_default), "%s%sbench/out/results.json", ws ? ws : "",
+             ws ? "/" : "");
+    s.json = json_default;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--quick") == 0) {
+            s.quick = true;
+        } else if (strcmp(a, "--reps") == 0 && v) {
+            s.reps = atoi(v), i++;
+        } else if (strcmp(a, "--json") == 0 && v) {
+            s.json = v, i++;
+        } else if (strcmp(a, "--seed") == 0 && v) {
+            s.seed = strtoull(v, NULL, 0), i++;
+        } else if (strcmp(a, "--fixed-decay-ms") == 0 && v) {
+            heap_fixed_decay_ms = atol(v), i++;
+        } else if (strcmp(a, "--only") == 0 && v) {
+            only = v, i++;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (s.reps < 1 || s.reps > MAX_REPS) {
+        usage(stderr);
+        return 2;
+    }
+    int div = s.quick ? 10 : 1;
+    s.small_pairs = 10000000 / div;
+    s.random_objects = 100000 / div;
+    s.random_iters = 20;
+    s.large_pairs = 1000000 / div;
+    s.kind_cycles = 2000 / div;
+    s.fill_rounds = 1000 / div;
+
+    static const char part[W_COUNT] = {[W_SMALL] = 'a', [W_RANDOM] = 'b', [W_THREADS] = 'c',
+                                       [W_LARGE] = 'd', [W_KIND] = 'e'};
+    bool run_w[W_COUNT];
+    for (int w = 0; w < W_COUNT; w++)
+        run_w[w] = strchr(only, part[w]) != NULL;
+
+    static struct results r;
+    double t0 = now_ns();
+    workloads_prepare(&s);
+
+    /* One heap per allocator for all timed workloads, each on its own 1 GiB
+     * region: (c) keeps about 2 x 200 MiB alive at once. */
+    void *regions[HEAP_COUNT] = {0};
+    struct heap *heaps[HEAP_COUNT];
+    for (int a = 0; a < HEAP_COUNT; a++) {
+        const struct heap_type *t = heap_types[a];
+        if (t->regional && (regions[a] = region_map(HEAP_REGION)) == NULL) {
+            fprintf(stderr, "bench: cannot map a region for %s\n", t->label);
+            return 1;
+        }
+        heaps[a] = t->open(regions[a], HEAP_REGION, true);
+        if (heaps[a] == NULL) {
+            fprintf(stderr, "bench: cannot open %s\n", t->label);
+            return 1;
+        }
+        for (int w = 0; w < W_COUNT; w++)
+            r.cells[w][a].na = !workload_applies(w, t) || !run_w[w];
+    }
+
+    /* Interleaved: every workload runs on every allocator before the next rep, and
+     * the starting allocator rotates, so drift of the machine hits all alike. */
+    for (int rep = 0; rep < s.reps; rep++) {
+        for (int w = 0; w < W_COUNT; w++) {
+            if (!run_w[w])
+                continue;
+            for (int k = 0; k < HEAP_COUNT; k++) {
+                int a = (k + rep) % HEAP_COUNT;
+                struct cell *c = &r.cells[w][a];
+                if (c->na || c->failed)
+                    continue;
+                struct measure m;
+                if (!workload_run(w, &s, heap_types[a], heaps[a], &m)) {
+                    fprintf(stderr, "bench: %s failed on %s\n", workloads[w].title,
+                            heap_types[a]->label);
+                    c->failed = true;
+                    continue;
+                }
+                c->value[c->n] = m.value;
+                c->cpu[c->n] = m.cpu;
+                c->faults[c->n] = m.faults;
+                c->left[c->n] = m.left;
+                c->n++;
+            }
+            fprintf(stderr, "bench: rep %d/%d: %s done\n", rep + 1, s.reps,
+                    workloads[w].title);
+        }
+    }
+    for (int a = 0; a < HEAP_COUNT; a++) {
+        heap_types[a]->close(heaps[a]);
+        region_unmap(regions[a], HEAP_REGION);
+    }
+    workloads_release();
+
+    if (strchr(only, 'u') != NULL) {
+        for (int a = 0; a < HEAP_COUNT; a++) {
+            if (!heap_types[a]->regional)
+                continue;
+            if (!utilisation_run(&s, heap_types[a], &r.util[a]))
+                fprintf(stderr, "bench: utilisation tests failed on %s\n",
+                        heap_types[a]->label);
+            fprintf(stderr, "bench: utilisation done on %s\n", heap_types[a]->label);
+        }
+    }
+    r.seconds = (now_ns() - t0) / 1e9;
+    report_table(&s, &r);
+    return report_json(&s, &r) == 0 ? 0 : 1;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Build and run every benchmark of memkind-fixed, and write the table, the JSON and
+# the plot into bench/out/ (git-ignored):
+#
+#     bench/run_all.sh            # full run: about 5 minutes on 2 cores
+#     bench/run_all.sh --quick    # counts / 10: a smoke run of under a minute
+#
+# Outputs:
+#   bench/out/results.txt    the C benchmark's table (also printed)
+#   bench/out/results.json   its figures (schema memkind-fixed-bench/1)
+#   bench/out/python.txt     the Python binding's table, when memkind_fixed imports
+#   bench/out/python.json    its figures, or {"skipped": reason}
+#   bench/out/results.png    all of it as bars (bench/plot.py)
+#
+# Nothing here fails on timing: the benchmarks print figures and ratios. The script
+# fails only when something cannot be built or run. See docs/performance.md.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out="$top/bench/out"
+mkdir -p "$out"
+cd "$top"
+
+quick=()
+for a in "$@"; do
+    case "$a" in
+        --quick) quick=(--quick) ;;
+        *) echo "usage: bench/run_all.sh [--quick]" >&2; exit 2 ;;
+    esac
+done
+
+echo "== C benchmark: bazel run //bench:bench"
+bazel run //bench:bench -- "${quick[@]}" --json "$out/results.json" |
+    tee "$out/results.txt"
+
+echo
+echo "== Python benchmark"
+# The package as pip installed it, or else the cffi module that Bazel builds
+# (//python:native) next to the package's sources, in a folder of our own.
+pythonpath=${PYTHONPATH:-}
+if ! python3 -c "import memkind_fixed" 2>/dev/null; then
+    if bazel build //python:native 2>"$out/python_build.log"; then
+        pylib="$out/pylib/memkind_fixed"
+        rm -rf "$out/pylib"
+        mkdir -p "$pylib"
+        cp python/memkind_fixed/*.py python/memkind_fixed/py.typed "$pylib/"
+        cp "$(bazel info bazel-bin 2>/dev/null)/python/memkind_fixed/_native.so" "$pylib/"
+        pythonpath="$out/pylib${pythonpath:+:$pythonpath}"
+    else
+        echo "(//python:native did not build; see $out/python_build.log)"
+    fi
+fi
+PYTHONPATH="$pythonpath" python3 bench/python_bench.py "${quick[@]}" --json "$out/python.json" |
+    tee "$out/python.txt"
+
+echo
+echo "== Plot"
+python3 bench/plot.py --results "$out/results.json" --python "$out/python.json" \
+    --out "$out/results.png"
