@@ -56,6 +56,7 @@ bazel_tests "all" //...
 if [ "${1:-}" != "--quick" ]; then
     sanitized=(//tests/c/...)
     [ -d tests/stress ] && sanitized+=(//tests/stress/...)
+    [ -d tests/fuzz ] && sanitized+=(//tests/fuzz/...)
     bazel_tests "asan" --config=asan "${sanitized[@]}"
     bazel_tests "tsan" --config=tsan "${sanitized[@]}"
     [ -x tests/fuzz/run.sh ] && check "fuzz" tests/fuzz/run.sh --ci
