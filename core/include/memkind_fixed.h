@@ -481,8 +481,10 @@ struct memkind_fixed_stats {
 
 /**
  * EXTENSION. Fill *out with the region statistics of the fixed kind `kind`, read
- * now (no memkind_update_cached_stats() needed). Returns 0, MEMKIND_ERROR_INVALID
- * (NULL argument), MEMKIND_ERROR_DESTROYED, or MEMKIND_ERROR_NOT_FIXED.
+ * now (no memkind_update_cached_stats() needed). `resident` asks the kernel about
+ * every page (mincore(2)): on regions of many GiB this call takes milliseconds or
+ * more. Returns 0, MEMKIND_ERROR_INVALID (NULL argument), MEMKIND_ERROR_DESTROYED,
+ * or MEMKIND_ERROR_NOT_FIXED.
  */
 int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out);
 
@@ -490,7 +492,8 @@ int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out);
  * EXTENSION. Return every freed page that the heap still caches to the region now,
  * so that the memory serves any size at once and, for MEMKIND_REGION_PURGE regions,
  * leaves the resident set. Allocation does this by itself before it reports
- * ENOMEM. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED.
+ * ENOMEM. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED,
+ * MEMKIND_ERROR_NOT_FIXED.
  */
 int memkind_fixed_purge(memkind_t kind);
 

@@ -232,10 +232,10 @@ MKF_EXPORT ssize_t memkind_get_capacity(memkind_t kind)
     }
     if (!kind->fixed)
         return -1;
-    struct memkind_fixed_stats st;
-    if (memkind_fixed_get_stats(kind, &st) != MEMKIND_SUCCESS)
+    size_t capacity;
+    if (mkf_fixed_capacity(kind, &capacity) != MEMKIND_SUCCESS)
         return -1;
-    return (ssize_t)st.capacity;
+    return (ssize_t)capacity;
 }
 
 /* ---- statistics ------------------------------------------------------------------------ */

@@ -195,15 +195,30 @@ static int do_stats(struct memkind *kind, void *arg)
     pthread_mutex_unlock(&fx->lock);
     out->allocated = allocated;
     out->failed_allocs = atomic_load(&fx->failed_allocs);
-    out->resident = mkf_region_resident(fx);
     return MEMKIND_SUCCESS;
 }
+
+static int do_capacity(struct memkind *kind, void *arg)
+{
+    struct mkf_fixed *fx = kind->priv;
+    pthread_mutex_lock(&fx->lock);
+    *(size_t *)arg = fx->capacity;
+    pthread_mutex_unlock(&fx->lock);
+    return MEMKIND_SUCCESS;
+}
+
+int mkf_fixed_capacity(memkind_t kind, size_t *out) { return with_fixed(kind, do_capacity, out); }
 
 MKF_EXPORT int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out)
 {
     if (out == NULL)
         return MEMKIND_ERROR_INVALID;
-    return with_fixed(kind, do_stats, out);
+    int err = with_fixed(kind, do_stats, out);
+    /* mincore() over every page takes time in proportion to the regions' size:
+     * done outside the registry lock (a live kind's regions only grow). */
+    if (err == MEMKIND_SUCCESS)
+        out->resident = mkf_region_resident(kind->priv);
+    return err;
 }
 
 struct oom_args {

@@ -26,9 +26,10 @@
 /* mallocx() flags, as jemalloc 5.3.0 encodes them (jemalloc.h stays inside
  * jemalloc_glue.c so that no other file can reach jemalloc directly). */
 #define MKF_MALLOCX_ZERO 0x40
-#define MKF_MALLOCX_TCACHE(tc) ((int)(((tc) + 2) << 8))
+#define MKF_MALLOCX_TCACHE(tc) ((int)(((unsigned)(tc) + 2u) << 8))
 #define MKF_MALLOCX_TCACHE_NONE MKF_MALLOCX_TCACHE(-1)
-#define MKF_MALLOCX_ARENA(a) ((((int)(a)) + 1) << 20)
+/* Shifted as unsigned: arena indices from 2047 up would overflow an int shift. */
+#define MKF_MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1u) << 20))
 #define MKF_MALLOCX_LG_ALIGN(la) ((int)(la))
 
 /* jemalloc's own entry points under the private prefix, called directly on the
@@ -43,6 +44,16 @@ void *mkf_je_calloc(size_t num, size_t size);
 void *mkf_je_realloc(void *ptr, size_t size);
 int mkf_je_posix_memalign(void **out, size_t alignment, size_t size);
 void mkf_je_free(void *ptr);
+/* Our fast path for explicit thread caches (third_party/jemalloc/mkf_tcache_fast.c,
+ * compiled into the private jemalloc): pop / push the bin of cache `tcache` for
+ * small sizes, else mallocx() / dallocx() with MALLOCX_ARENA(arena) |
+ * MALLOCX_TCACHE(tcache). tcache UINT32_MAX: no cache. Cache `tcache` must only
+ * ever be used with arena `arena`. Absent from the Rust crate's bundled jemalloc,
+ * which defines MKF_NO_TC_FASTPATH. */
+#ifndef MKF_NO_TC_FASTPATH
+void *mkf_je_tc_malloc(size_t size, unsigned tcache, unsigned arena);
+void mkf_je_tc_free(void *ptr, unsigned tcache, unsigned arena);
+#endif
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
@@ -121,12 +132,19 @@ MKF_HIDDEN void mkf_init(void);
 
 /* ---- per-thread caches (tcache.c) ------------------------------------------ */
 
-/* The mallocx() flags that select `kind`'s arena and the calling thread's cache
- * for it. The fast path is one TLS load and one comparison. */
-MKF_HIDDEN int mkf_tcache_flags_slow(struct memkind *kind);
+/* How the calling thread reaches `kind`'s arena: the arena, the thread's explicit
+ * cache for it (MKF_NO_TCACHE: none) and the mallocx() flags naming both. The fast
+ * path is one TLS load and one comparison. */
+#define MKF_NO_TCACHE UINT32_MAX
+struct mkf_tc_sel {
+    int flags;       /* MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tcache) (or _NONE) */
+    unsigned tcache; /* MKF_NO_TCACHE: no cache */
+    unsigned arena;
+};
+MKF_HIDDEN struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind);
 struct mkf_tc_entry {
     uint64_t gen;                 /* the kind's generation when this was made */
-    int flags;                    /* MALLOCX_ARENA | MALLOCX_TCACHE (or _NONE) */
+    struct mkf_tc_sel sel;
     struct mkf_tcache_node *node; /* NULL: no cache */
 };
 struct mkf_thread_caches {
@@ -135,15 +153,22 @@ struct mkf_thread_caches {
 };
 MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
 
-static inline int mkf_arena_flags(struct memkind *kind)
+static inline struct mkf_tc_sel mkf_arena_sel(struct memkind *kind)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
     if (MKF_LIKELY(t != NULL && kind->partition < t->cap)) {
         const struct mkf_tc_entry *e = &t->entries[kind->partition];
         if (MKF_LIKELY(e->gen == kind->gen))
-            return e->flags;
+            return e->sel;
     }
-    return mkf_tcache_flags_slow(kind);
+    return mkf_tcache_sel_slow(kind);
+}
+
+/* The mallocx() flags that select `kind`'s arena and the calling thread's cache
+ * for it. */
+static inline int mkf_arena_flags(struct memkind *kind)
+{
+    return mkf_arena_sel(kind).flags;
 }
 
 /* The allocation fast path of arena kinds, shared by memkind_malloc() /
@@ -155,7 +180,12 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     /* 1 <= size < LLONG_MAX; 0 and huge sizes go the slow way. */
     if (MKF_LIKELY(size - 1 < (size_t)INT64_MAX - 1)) {
-        void *p = mkf_je_mallocx(size, mkf_arena_flags(kind));
+        struct mkf_tc_sel sel = mkf_arena_sel(kind);
+#ifndef MKF_NO_TC_FASTPATH
+        void *p = mkf_je_tc_malloc(size, sel.tcache, sel.arena);
+#else
+        void *p = mkf_je_mallocx(size, sel.flags);
+#endif
         if (MKF_LIKELY(p != NULL))
             return p;
     }
@@ -164,8 +194,13 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
+    struct mkf_tc_sel sel = mkf_arena_sel(kind);
+#ifndef MKF_NO_TC_FASTPATH
+    mkf_je_tc_free(ptr, sel.tcache, sel.arena);
+#else
     /* Only the cache bits of the flags matter to dallocx(). */
-    mkf_je_dallocx(ptr, mkf_arena_flags(kind));
+    mkf_je_dallocx(ptr, sel.flags);
+#endif
 }
 
 /* Destroy every thread cache of `kind` (registry lock held). */
@@ -220,6 +255,8 @@ MKF_HIDDEN bool mkf_region_same(struct mkf_fixed *fx, uintptr_t a, uintptr_t b);
 MKF_HIDDEN struct mkf_region *mkf_region_of(struct mkf_fixed *fx, uintptr_t addr);
 MKF_HIDDEN size_t mkf_region_largest_free(struct mkf_fixed *fx);
 MKF_HIDDEN size_t mkf_region_resident(struct mkf_fixed *fx);
+/* The capacity of a live fixed kind, without the cost of the full statistics. */
+MKF_HIDDEN int mkf_fixed_capacity(memkind_t kind, size_t *out);
 MKF_HIDDEN void mkf_region_release_all(struct mkf_fixed *fx);
 
 /* The process-wide table of live regions: pointer -> kind lookups and overlap

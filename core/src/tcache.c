@@ -7,7 +7,8 @@
  * a block of one arena to a request for another. So each thread gets its own
  * explicit cache (tcache.create) for each kind it uses, made on first use:
  *
- * - The thread's table, indexed by the kind's slot, holds the mallocx() flags.
+ * - The thread's table, indexed by the kind's slot, holds the arena, the cache
+ *   and the mallocx() flags naming both (struct mkf_tc_sel).
  *   An entry is valid while its generation equals the kind's: a destroyed kind
  *   changes generation, so stale entries are never used.
  * - The kind keeps a list of its caches so that memkind_destroy_kind() can destroy
@@ -86,11 +87,22 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
     return &t->entries[kind->partition];
 }
 
-int mkf_tcache_flags_slow(struct memkind *kind)
+static struct mkf_tc_sel make_sel(unsigned arena, unsigned tcache)
+{
+    struct mkf_tc_sel sel;
+    sel.arena = arena;
+    sel.tcache = tcache;
+    sel.flags = MKF_MALLOCX_ARENA(arena) | (tcache == MKF_NO_TCACHE
+                                                ? MKF_MALLOCX_TCACHE_NONE
+                                                : MKF_MALLOCX_TCACHE(tcache));
+    return sel;
+}
+
+struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
 {
     mkf_init();
     mkf_registry_lock();
-    int flags = MKF_MALLOCX_ARENA(kind->arena) | MKF_MALLOCX_TCACHE_NONE;
+    struct mkf_tc_sel sel = make_sel(kind->arena, MKF_NO_TCACHE);
     if (!mkf_kind_is_live(kind) || kind->arena == UINT32_MAX)
         goto out;
     struct mkf_tc_entry *e = entry_for(kind);
@@ -105,17 +117,17 @@ int mkf_tcache_flags_slow(struct memkind *kind)
         if (kind->tcaches)
             kind->tcaches->prev = node;
         kind->tcaches = node;
-        flags = MKF_MALLOCX_ARENA(kind->arena) | MKF_MALLOCX_TCACHE(tc);
+        sel = make_sel(kind->arena, tc);
     } else {
         free(node);
         node = NULL;
     }
     e->gen = kind->gen;
-    e->flags = flags;
+    e->sel = sel;
     e->node = node;
 out:
     mkf_registry_unlock();
-    return flags;
+    return sel;
 }
 
 void mkf_tcache_destroy_kind(struct memkind *kind)

@@ -26,6 +26,10 @@ const SYSTEM_LIBS: &[&str] = &["numa", "pthread", "dl", "m"];
 
 /// jemalloc's entry points that the core declares itself (core/src/internal.h)
 /// under the prefix of tools/setup.sh's build; renamed for the bundled jemalloc.
+/// Not listed: mkf_je_tc_malloc / mkf_je_tc_free, the explicit-tcache fast path
+/// that tools/setup.sh adds to its build (third_party/jemalloc/mkf_tcache_fast.c).
+/// The bundled jemalloc lacks them, so the core is compiled with
+/// MKF_NO_TC_FASTPATH there and calls mallocx()/dallocx() instead.
 const JE_ENTRY_POINTS: &[&str] = &[
     "mallocx",
     "rallocx",
@@ -178,6 +182,8 @@ fn build_core(core: &Path, jemalloc: &Jemalloc) {
                     Some(format!("_rjem_{name}").as_str()),
                 );
             }
+            // No explicit-tcache fast path in this jemalloc (see JE_ENTRY_POINTS).
+            build.define("MKF_NO_TC_FASTPATH", None);
             build.include(include);
             build.compile("memkind_fixed_core");
         }

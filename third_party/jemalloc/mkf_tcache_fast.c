@@ -1,0 +1,172 @@
+/*
+ * mkf_tcache_fast.c - a fast path for jemalloc's explicit thread caches.
+ *
+ * Written for memkind-fixed; not part of jemalloc. tools/setup.sh compiles it
+ * inside the configured jemalloc 5.3.0 source tree, with jemalloc's own flags and
+ * private namespace, and adds the object to libmkf_jemalloc.a.
+ *
+ * jemalloc's malloc()/free() have a fast path for the implicit per-thread cache,
+ * but mallocx()/dallocx() with MALLOCX_TCACHE(t) always take the general path.
+ * memkind-fixed uses one explicit cache per (thread, kind), so these two functions
+ * give that pair the same treatment:
+ *
+ *   mkf_je_tc_malloc(size, t, a)  pops a block off cache t's bin for `size`;
+ *   mkf_je_tc_free(ptr, t, a)     pushes a small block onto cache t's bin,
+ *
+ * and otherwise call mallocx()/dallocx() with MALLOCX_ARENA(a) | MALLOCX_TCACHE(t),
+ * which is always correct. t = UINT_MAX means "no cache" (MALLOCX_TCACHE_NONE).
+ *
+ * Which requests take the fast path:
+ * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin), the bin not empty;
+ * - free: the rtree cache of this thread knows the pointer and says "slab" (a
+ *   small block), the bin not full;
+ * - both: the thread's tsd is nominal and no thread event (tcache GC, decay,
+ *   profiling sample, stats interval, ...) is due. jemalloc folds both into one
+ *   comparison: the "next event fast" thresholds in the tsd are 0 whenever the
+ *   tsd is not nominal, before jemalloc is initialised, or in a reentrant call.
+ *   The fast path advances thread_allocated / thread_deallocated exactly as the
+ *   slow path would, so events keep firing on schedule.
+ *
+ * Correctness rests on one rule that the caller keeps: cache t is only ever used
+ * with arena a. The slow path fills cache t's bins from arena a, so a block popped
+ * here comes from arena a; a block pushed here is one the caller frees to the kind
+ * that owns arena a (the same contract dallocx(ptr, MALLOCX_TCACHE(t)) has).
+ */
+#include "jemalloc/internal/jemalloc_preamble.h"
+#include "jemalloc/internal/jemalloc_internal_includes.h"
+
+#include "jemalloc/internal/assert.h"
+#include "jemalloc/internal/cache_bin.h"
+#include "jemalloc/internal/emap.h"
+#include "jemalloc/internal/sz.h"
+#include "jemalloc/internal/thread_event.h"
+
+/* Our entry points: global, and hidden like the rest of the archive. */
+#define MKF_TC_ENTRY __attribute__((visibility("hidden")))
+
+MKF_TC_ENTRY void *mkf_je_tc_malloc(size_t size, unsigned tcache_ind,
+    unsigned arena_ind);
+MKF_TC_ENTRY void mkf_je_tc_free(void *ptr, unsigned tcache_ind,
+    unsigned arena_ind);
+
+/*
+ * The calling thread's tsd, fetched once: the empty asm hides that the pointer is
+ * a TLS address, so the compiler keeps it in a register instead of computing it
+ * again (in a shared object, a second __tls_get_addr call).
+ */
+static inline tsd_t *
+mkf_tc_tsd(void) {
+	tsd_t *tsd = tsd_get(false);
+	__asm__("" : "+r"(tsd));
+	return tsd;
+}
+
+/*
+ * MALLOCX_ARENA(arena_ind) | MALLOCX_TCACHE(tcache_ind), shifted as unsigned (the
+ * macros' int shift overflows from arena 2047 up). tcache_ind UINT_MAX gives
+ * MALLOCX_TCACHE_NONE.
+ */
+static inline int
+mkf_tc_flags(unsigned tcache_ind, unsigned arena_ind) {
+	return (int)(((arena_ind + 1U) << 20) | ((tcache_ind + 2U) << 8));
+}
+
+/*
+ * The explicit cache behind index `ind`, or NULL when the fast path cannot use it:
+ * no cache (UINT_MAX), none created yet, or flushed (tcache.flush leaves a marker
+ * that the slow path replaces with a fresh cache).
+ */
+static inline tcache_t *
+mkf_tc_explicit(unsigned ind) {
+	if (unlikely(ind > MALLOCX_TCACHE_MAX)) {
+		return NULL;
+	}
+	tcaches_t *table = tcaches;
+	if (unlikely(table == NULL)) {
+		return NULL;
+	}
+	tcache_t *tc = table[ind].tcache;
+	if (unlikely((uintptr_t)tc <= (uintptr_t)TCACHES_ELM_NEED_REINIT)) {
+		return NULL;
+	}
+	return tc;
+}
+
+void *
+mkf_je_tc_malloc(size_t size, unsigned tcache_ind, unsigned arena_ind) {
+	/* size 0 is left to mallocx(); the lookup table starts at 1 byte. */
+	if (likely(size - 1 < SC_LOOKUP_MAXCLASS)
+	    && !(tsd_get_allocates() && unlikely(!malloc_initialized()))) {
+		tsd_t *tsd = mkf_tc_tsd();
+		if (likely(tsd != NULL)) {
+			szind_t binind;
+			size_t usize;
+			sz_size2index_usize_fastpath(size, &binind, &usize);
+			uint64_t allocated, threshold;
+			te_malloc_fastpath_ctx(tsd, &allocated, &threshold);
+			uint64_t allocated_after = allocated + usize;
+			/* Also false when the tsd is not nominal (threshold 0). */
+			if (likely(allocated_after < threshold)) {
+				assert(tsd_fast(tsd));
+				assert(binind < SC_NBINS);
+				tcache_t *tc = mkf_tc_explicit(tcache_ind);
+				if (likely(tc != NULL)) {
+					cache_bin_t *bin = &tc->bins[binind];
+					bool hit;
+					/* Above the low-water mark: no bookkeeping. */
+					void *ret = cache_bin_alloc_easy(bin, &hit);
+					if (unlikely(!hit)) {
+						ret = cache_bin_alloc(bin, &hit);
+					}
+					if (likely(hit)) {
+						*tsd_thread_allocatedp_get(tsd) =
+						    allocated_after;
+						if (config_stats) {
+							bin->tstats.nrequests++;
+						}
+						return ret;
+					}
+				}
+			}
+		}
+	}
+	return je_mallocx(size, mkf_tc_flags(tcache_ind, arena_ind));
+}
+
+void
+mkf_je_tc_free(void *ptr, unsigned tcache_ind, unsigned arena_ind) {
+	tsd_t *tsd = mkf_tc_tsd();
+	/*
+	 * Size checks (--enable-opt-size-checks) compare against a full emap
+	 * lookup; leave that configuration to dallocx().
+	 */
+	if (likely(tsd != NULL) && !config_opt_size_checks) {
+		emap_alloc_ctx_t ctx;
+		bool miss = emap_alloc_ctx_try_lookup_fast(tsd, &arena_emap_global,
+		    ptr, &ctx);
+		/*
+		 * Not a slab: large, or a promoted profiling sample. Pointers of
+		 * the use-after-free detection's special alignment go slow too.
+		 */
+		if (likely(!miss && ctx.slab) && !(config_uaf_detection
+		    && cache_bin_nonfast_aligned(ptr))) {
+			assert(ctx.szind < SC_NBINS);
+			uint64_t deallocated, threshold;
+			te_free_fastpath_ctx(tsd, &deallocated, &threshold);
+			uint64_t deallocated_after = deallocated
+			    + sz_index2size(ctx.szind);
+			if (likely(deallocated_after < threshold)) {
+				assert(tsd_fast(tsd));
+				tcache_t *tc = mkf_tc_explicit(tcache_ind);
+				if (likely(tc != NULL) && likely(
+				    cache_bin_dalloc_easy(&tc->bins[ctx.szind],
+				    ptr))) {
+					*tsd_thread_deallocatedp_get(tsd) =
+					    deallocated_after;
+					return;
+				}
+			}
+		}
+	}
+	je_dallocx(ptr, mkf_tc_flags(tcache_ind, arena_ind));
+}
