@@ -10,6 +10,7 @@
 #   bench/out/results.json   its figures (schema memkind-fixed-bench/1)
 #   bench/out/python.txt     the Python binding's table, when memkind_fixed imports
 #   bench/out/python.json    its figures, or {"skipped": reason}
+#   bench/out/rust.txt       the Rust crate's collections against the global allocator
 #   bench/out/results.png    all of it as bars (bench/plot.py)
 #
 # Nothing here fails on timing: the benchmarks print figures and ratios. The script
@@ -52,6 +53,15 @@ if ! python3 -c "import memkind_fixed" 2>/dev/null; then
 fi
 PYTHONPATH="$pythonpath" python3 bench/python_bench.py "${quick[@]}" --json "$out/python.json" |
     tee "$out/python.txt"
+
+echo
+echo "== Rust benchmark: cargo run --release --example bench (rust/memkind-fixed)"
+if command -v cargo >/dev/null 2>&1; then
+    (cd rust && cargo run -q --release --offline --example bench -- "${quick[@]}") |
+        tee "$out/rust.txt"
+else
+    echo "(cargo not found: Rust benchmark skipped)" | tee "$out/rust.txt"
+fi
 
 echo
 echo "== Plot"
