@@ -53,7 +53,7 @@ cat >"$log/fork.supp" <<'SUPP'
    match-leak-kinds: definite
    fun:calloc
    fun:entry_for
-   fun:mkf_tcache_flags_slow
+   fun:mkf_tcache_sel_slow
 }
 SUPP
 per_test() {
