@@ -50,10 +50,10 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
  * shared and file mappings; private anonymous memory needs MADV_DONTNEED. */
 static void purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
 {
-    pthread_mutex_lock(&fx->lock);
+    /* No lock: regions are only appended, and a published region never changes
+     * (mkf_region_of reads the count with acquire). */
     struct mkf_region *r = mkf_region_of(fx, (uintptr_t)addr);
     bool purge = r != NULL && (r->flags & MEMKIND_REGION_PURGE);
-    pthread_mutex_unlock(&fx->lock);
     if (!purge)
         return;
     if (madvise(addr, size, MADV_REMOVE) != 0)
@@ -108,11 +108,9 @@ static bool hook_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a, void 
     (void)size_a, (void)committed, (void)arena_ind;
     struct mkf_fixed *fx = fixed_of(hooks);
     /* Two regions may be neighbours in the address space; an extent never spans
-     * both, so each region's accounting stays its own. */
-    pthread_mutex_lock(&fx->lock);
-    bool same = mkf_region_same(fx, (uintptr_t)addr_a, (uintptr_t)addr_b + size_b - 1);
-    pthread_mutex_unlock(&fx->lock);
-    return !same;
+     * both, so each region's accounting stays its own. No lock, as in
+     * purge_pages(): this runs on every merge of large blocks. */
+    return !mkf_region_same(fx, (uintptr_t)addr_a, (uintptr_t)addr_b + size_b - 1);
 }
 
 void mkf_hooks_init(struct mkf_fixed *fx)
