@@ -11,10 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <limits.h>
 
-/* memkind treats sizes from LLONG_MAX up as the result of a negative size. */
-#define MKF_SIZE_LIMIT ((size_t)LLONG_MAX)
 
 static int lg_align(size_t alignment) { return __builtin_ctzll((unsigned long long)alignment); }
 
@@ -59,29 +56,15 @@ static void *alloc_slow(struct memkind *kind, size_t size, int flags)
     return p != NULL ? p : fail_enomem(kind);
 }
 
-/* Applies memkind's rules for size 0 and for out-of-range sizes. Returns false
- * when the request is answered with NULL (errno set as memkind does). */
-static inline bool size_ok(struct memkind *kind, size_t *size)
+void *mkf_arena_malloc_slow(struct memkind *kind, size_t size)
 {
-    if (MKF_LIKELY(*size - 1 < MKF_SIZE_LIMIT - 1))
-        return true;
-    if (*size == 0) {
-        if (!kind->allow_zero_allocs)
-            return false;
-        *size = 1;
-        return true;
-    }
-    errno = ENOMEM;
-    return false;
-}
-
-void *mkf_arena_malloc_slow(struct memkind *kind, size_t size, void *unused)
-{
-    (void)unused;
-    if (!size_ok(kind, &size))
+    /* A size in range already failed on the fast path: go straight to reclaim.
+     * Size 0 (when allowed) becomes 1 and has not been tried yet. */
+    bool tried = size - 1 < MKF_SIZE_LIMIT - 1;
+    if (!mkf_size_ok(kind, &size))
         return NULL;
     int flags = mkf_arena_flags(kind);
-    void *p = mkf_je_mallocx(size, flags);
+    void *p = tried ? NULL : mkf_je_mallocx(size, flags);
     return p != NULL ? p : alloc_slow(kind, size, flags);
 }
 
@@ -97,7 +80,7 @@ MKF_EXPORT void *memkind_arena_calloc(struct memkind *kind, size_t num, size_t s
         errno = ENOMEM;
         return NULL;
     }
-    if (MKF_UNLIKELY(!size_ok(kind, &total)))
+    if (MKF_UNLIKELY(!mkf_size_ok(kind, &total)))
         return NULL;
     int flags = mkf_arena_flags(kind) | MKF_MALLOCX_ZERO;
     void *p = mkf_je_mallocx(total, flags);
@@ -121,7 +104,7 @@ MKF_EXPORT int memkind_arena_posix_memalign(struct memkind *kind, void **memptr,
     if (memkind_posix_check_alignment(kind, alignment) != 0)
         return EINVAL;
     int saved = errno;
-    if (!size_ok(kind, &size)) {
+    if (!mkf_size_ok(kind, &size)) {
         int err = size == 0 ? 0 : ENOMEM;
         errno = saved;
         return err;
@@ -143,7 +126,7 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
         memkind_arena_free(kind, ptr);
         return NULL;
     }
-    if (!size_ok(kind, &size))
+    if (!mkf_size_ok(kind, &size))
         return NULL;
     int flags = mkf_arena_flags(kind);
     void *p = mkf_je_rallocx(ptr, size, flags);

@@ -6,7 +6,6 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -38,23 +37,9 @@ MKF_EXPORT int memkind_default_destroy(struct memkind *kind)
     return MEMKIND_SUCCESS;
 }
 
-/* memkind's size rules (see arena.c); false: answer NULL. */
-static bool size_ok(struct memkind *kind, size_t *size)
-{
-    if (*size == 0) {
-        if (kind == NULL || !kind->allow_zero_allocs)
-            return false;
-        *size = 1;
-    } else if (*size >= (size_t)LLONG_MAX) {
-        errno = ENOMEM;
-        return false;
-    }
-    return true;
-}
-
 MKF_EXPORT void *memkind_default_malloc(struct memkind *kind, size_t size)
 {
-    return size_ok(kind, &size) ? mkf_je_malloc(size) : NULL;
+    return mkf_size_ok(kind, &size) ? mkf_je_malloc(size) : NULL;
 }
 
 MKF_EXPORT void *memkind_default_calloc(struct memkind *kind, size_t num, size_t size)
@@ -64,7 +49,7 @@ MKF_EXPORT void *memkind_default_calloc(struct memkind *kind, size_t num, size_t
         errno = ENOMEM;
         return NULL;
     }
-    return size_ok(kind, &total) ? mkf_je_calloc(1, total) : NULL;
+    return mkf_size_ok(kind, &total) ? mkf_je_calloc(1, total) : NULL;
 }
 
 MKF_EXPORT int memkind_default_posix_memalign(struct memkind *kind, void **memptr,
@@ -77,7 +62,7 @@ MKF_EXPORT int memkind_default_posix_memalign(struct memkind *kind, void **mempt
         return EINVAL;
     int saved = errno;
     int err = 0;
-    if (!size_ok(kind, &size))
+    if (!mkf_size_ok(kind, &size))
         err = size == 0 ? 0 : ENOMEM;
     else
         err = mkf_je_posix_memalign(memptr, alignment, size);
@@ -93,7 +78,7 @@ MKF_EXPORT void *memkind_default_realloc(struct memkind *kind, void *ptr, size_t
         mkf_je_free(ptr);
         return NULL;
     }
-    return size_ok(kind, &size) ? mkf_je_realloc(ptr, size) : NULL;
+    return mkf_size_ok(kind, &size) ? mkf_je_realloc(ptr, size) : NULL;
 }
 
 MKF_EXPORT void memkind_default_free(struct memkind *kind, void *ptr)

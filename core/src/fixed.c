@@ -26,8 +26,6 @@ MKF_EXPORT struct memkind_ops MEMKIND_FIXED_OPS = {
     .defrag_reallocate = memkind_arena_defrag_reallocate,
 };
 
-bool mkf_kind_is_fixed(const struct memkind *kind) { return kind->fixed; }
-
 bool mkf_fixed_owns(struct memkind *kind, const void *ptr)
 {
     struct mkf_fixed *fx = kind->priv;
@@ -107,12 +105,7 @@ MKF_EXPORT void *memkind_fixed_mmap(struct memkind *kind, void *addr, size_t siz
     size = (size + page - 1) & ~(page - 1);
     bool zeroed;
     void *p = mkf_region_take(fx, NULL, size, page, &zeroed);
-    if (p == NULL)
-        return MAP_FAILED;
-    pthread_mutex_lock(&fx->lock);
-    fx->reserved += size;
-    pthread_mutex_unlock(&fx->lock);
-    return p;
+    return p != NULL ? p : MAP_FAILED;
 }
 
 static int create_fixed(void *addr, size_t size, unsigned flags, memkind_t *kind)

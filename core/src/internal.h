@@ -10,6 +10,7 @@
 
 #include "memkind_fixed.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -53,6 +54,7 @@ void mkf_je_free(void *ptr);
 #ifndef MKF_NO_TC_FASTPATH
 void *mkf_je_tc_malloc(size_t size, unsigned tcache, unsigned arena);
 void mkf_je_tc_free(void *ptr, unsigned tcache, unsigned arena);
+int mkf_je_arena_of(const void *ptr, unsigned *out);
 #endif
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
@@ -174,12 +176,32 @@ static inline int mkf_arena_flags(struct memkind *kind)
 /* The allocation fast path of arena kinds, shared by memkind_malloc() /
  * memkind_free() (api.c) and memkind_arena_malloc() / memkind_arena_free()
  * (arena.c). Everything unusual goes to mkf_arena_malloc_slow(). */
-MKF_HIDDEN void *mkf_arena_malloc_slow(struct memkind *kind, size_t size, void *failed);
+MKF_HIDDEN void *mkf_arena_malloc_slow(struct memkind *kind, size_t size);
+
+/* memkind treats sizes from LLONG_MAX up as the result of a negative size. */
+#define MKF_SIZE_LIMIT ((size_t)INT64_MAX)
+
+/* memkind's rules for size 0 and out-of-range sizes, for every kind's malloc-like
+ * operation. false: answer NULL (errno ENOMEM for a huge size, untouched for 0);
+ * an allowed 0 becomes 1. */
+static inline bool mkf_size_ok(const struct memkind *kind, size_t *size)
+{
+    if (MKF_LIKELY(*size - 1 < MKF_SIZE_LIMIT - 1))
+        return true;
+    if (*size == 0) {
+        if (kind == NULL || !kind->allow_zero_allocs)
+            return false;
+        *size = 1;
+        return true;
+    }
+    errno = ENOMEM;
+    return false;
+}
 
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     /* 1 <= size < LLONG_MAX; 0 and huge sizes go the slow way. */
-    if (MKF_LIKELY(size - 1 < (size_t)INT64_MAX - 1)) {
+    if (MKF_LIKELY(size - 1 < MKF_SIZE_LIMIT - 1)) {
         struct mkf_tc_sel sel = mkf_arena_sel(kind);
 #ifndef MKF_NO_TC_FASTPATH
         void *p = mkf_je_tc_malloc(size, sel.tcache, sel.arena);
@@ -189,7 +211,7 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
         if (MKF_LIKELY(p != NULL))
             return p;
     }
-    return mkf_arena_malloc_slow(kind, size, NULL);
+    return mkf_arena_malloc_slow(kind, size);
 }
 
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
@@ -236,7 +258,7 @@ struct mkf_fixed {
     pthread_mutex_t lock; /* guards regions, counters */
     struct mkf_region regions[MKF_MAX_REGIONS];
     atomic_uint nregions; /* appended under `lock` with a release store */
-    size_t capacity, used, peak_used, reserved;
+    size_t capacity, used, peak_used;
     atomic_uint_fast64_t failed_allocs;
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
     memkind_fixed_oom_fn oom_fn;
@@ -264,13 +286,11 @@ MKF_HIDDEN void mkf_region_release_all(struct mkf_fixed *fx);
 MKF_HIDDEN int mkf_region_table_insert(uintptr_t start, uintptr_t end,
                                        struct memkind *kind);
 MKF_HIDDEN void mkf_region_table_remove_kind(struct memkind *kind);
-MKF_HIDDEN bool mkf_region_table_overlaps(uintptr_t start, uintptr_t end);
 MKF_HIDDEN struct memkind *mkf_region_table_lookup(const void *ptr);
 
 /* Is `ptr` inside one of `kind`'s regions? Lock-free reads of the region bounds,
  * which only change under the registry lock while the kind is not in use. */
 MKF_HIDDEN bool mkf_fixed_owns(struct memkind *kind, const void *ptr);
-MKF_HIDDEN bool mkf_kind_is_fixed(const struct memkind *kind);
 
 /* ---- extent hooks (extent_hooks.c) ----------------------------------------- */
 

@@ -242,15 +242,6 @@ static size_t table_search(uintptr_t addr)
     return lo;
 }
 
-bool mkf_region_table_overlaps(uintptr_t start, uintptr_t end)
-{
-    pthread_rwlock_rdlock(&g_table_lock);
-    size_t i = table_search(start);
-    bool overlap = i < g_table_len && g_table[i].start < end;
-    pthread_rwlock_unlock(&g_table_lock);
-    return overlap;
-}
-
 int mkf_region_table_insert(uintptr_t start, uintptr_t end, struct memkind *kind)
 {
     pthread_rwlock_wrlock(&g_table_lock);
