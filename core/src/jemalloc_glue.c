@@ -75,8 +75,13 @@ int mkf_je_arena_set_decay(unsigned arena, long ms)
 
 int mkf_je_arena_lookup(const void *ptr, unsigned *out)
 {
+#ifndef MKF_NO_TC_FASTPATH
+    /* Safe for addresses jemalloc never saw (third_party/jemalloc). */
+    return mkf_je_arena_of(ptr, out);
+#else
     size_t len = sizeof(*out);
     return je_mallctl("arenas.lookup", out, &len, (void *)&ptr, sizeof(ptr));
+#endif
 }
 
 unsigned mkf_je_narenas_auto(void)

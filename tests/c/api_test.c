@@ -284,6 +284,16 @@ static void test_detect_and_default(memkind_t kind, struct test_region *r)
     void *p = memkind_malloc(kind, 64);
     CHECK(memkind_detect_kind(p) == kind);
     CHECK(memkind_detect_kind(NULL) == NULL);
+    /* Addresses the library never handed out: NULL, never a fault. */
+    void *foreign = malloc(100);
+    int on_stack;
+    void *far = mmap(NULL, 1 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(memkind_detect_kind(foreign) == NULL);
+    CHECK(memkind_detect_kind(&on_stack) == NULL);
+    CHECK(memkind_detect_kind(far) == NULL);
+    CHECK(memkind_detect_kind((void *)(uintptr_t)0x7ffffffff000ull) == NULL);
+    free(foreign);
+    munmap(far, 1 << 20);
     void *d = memkind_malloc(MEMKIND_DEFAULT, 64);
     CHECK(d != NULL && !in_range(d, 64, r->base, r->size));
     CHECK(memkind_detect_kind(d) == MEMKIND_DEFAULT);

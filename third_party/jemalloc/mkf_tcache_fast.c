@@ -170,3 +170,21 @@ mkf_je_tc_free(void *ptr, unsigned tcache_ind, unsigned arena_ind) {
 	}
 	je_dallocx(ptr, mkf_tc_flags(tcache_ind, arena_ind));
 }
+
+/*
+ * mkf_je_arena_of: the arena index of the extent holding `ptr`, or ENOENT when
+ * jemalloc does not know the address. jemalloc's "arenas.lookup" reads its radix
+ * tree as if the address were known, and faults on one it never mapped (a pointer
+ * of another allocator given to memkind_detect_kind(), say); this reads it the
+ * independent way, which reports a miss instead.
+ */
+int
+mkf_je_arena_of(const void *ptr, unsigned *out) {
+	emap_full_alloc_ctx_t ctx;
+	if (emap_full_alloc_ctx_try_lookup(tsdn_fetch(), &arena_emap_global, ptr,
+	    &ctx) || ctx.edata == NULL) {
+		return ENOENT;
+	}
+	*out = edata_arena_ind_get(ctx.edata);
+	return 0;
+}
