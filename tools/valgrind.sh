@@ -60,7 +60,7 @@ per_test() {
     case $1 in
     fork_test) echo "--suppressions=$log/fork.supp" ;;
     # kinds_test checks that 10,000 create/destroy cycles leave the process's
-    # mappings and RSS as they were. memcheck holds freed blocks back in a 20 MB
+    # address space and RSS as they were. memcheck holds freed blocks back in a 20 MB
     # quarantine (--freelist-vol), which grows both, as ASan's quarantine does
     # (kinds_test skips those two checks under the sanitizers for that reason).
     kinds_test) echo "--freelist-vol=0" ;;

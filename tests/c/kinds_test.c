@@ -14,16 +14,23 @@
 
 #define KiB ((size_t)1 << 10)
 
-static long count_maps(void)
+/* Number of mappings and their total size in KiB, from /proc/self/maps. */
+static long count_maps(long *kib)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     if (f == NULL)
         return -1;
     long n = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
+    unsigned long lo, hi, bytes = 0;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+            n++;
+            bytes += hi - lo;
+        }
+    }
     fclose(f);
+    *kib = (long)(bytes >> 10);
     return n;
 }
 
@@ -86,22 +93,30 @@ static void test_create_destroy_cycles(void)
     struct test_region r = region_new(1 << 20, 0);
     REQUIRE(r.base != NULL);
     int failed_before = check_failed;
-    for (int i = 0; i < 200; i++) /* warm-up: jemalloc's own first allocations */
+    /* Warm-up: jemalloc's own first allocations, and one pass over every kind
+     * slot (slots are handed out round-robin, and this thread's cache table
+     * grows once to the highest slot used; that growth is bounded, not a leak). */
+    for (int i = 0; i < MEMKIND_MAX_KIND + 200; i++)
         cycle(&r);
-    long maps0 = count_maps(), rss0 = rss_kib();
+    long as0, as1;
+    long maps0 = count_maps(&as0), rss0 = rss_kib();
     for (int i = 0; i < 10000; i++)
         cycle(&r);
-    long maps1 = count_maps(), rss1 = rss_kib();
-    printf("10000 create+destroy cycles: mappings %ld -> %ld, RSS %ld -> %ld KiB\n", maps0,
-           maps1, rss0, rss1);
+    long maps1 = count_maps(&as1), rss1 = rss_kib();
+    printf("10000 create+destroy cycles: mappings %ld -> %ld, address space %ld -> %ld KiB, "
+           "RSS %ld -> %ld KiB\n",
+           maps0, maps1, as0, as1, rss0, rss1);
     CHECK_EQ(check_failed, failed_before);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     /* (The sanitizers map shadow memory and keep freed metadata in quarantine
      * on purpose, so these two hold only in a plain build.) */
-    CHECK(maps1 - maps0 <= 2);
+    /* Address space, not the number of mappings: that number moves with where
+     * the kernel (or valgrind) places each new mapping, merged with a
+     * neighbour or not. */
+    CHECK(as1 - as0 <= 1024); /* memkind's fixed kind: 16 MiB per cycle */
     CHECK(rss1 - rss0 <= 2048);
 #else
-    (void)maps0, (void)maps1, (void)rss0, (void)rss1;
+    (void)maps0, (void)maps1, (void)as0, (void)as1, (void)rss0, (void)rss1;
 #endif
     region_free(&r);
 }
