@@ -58,7 +58,8 @@ typedef long long ssize_t;  /* long long: Java's long (SWIG maps C long to Java 
  * 1. Left out: building kinds from ops tables, and the out-of-memory callback, need
  *    C function pointers and raw struct memkind, which target languages cannot
  *    provide. memkind_defrag_reallocate returns a moved block without its size (no
- *    buffer can be made of it).
+ *    buffer can be made of it). The process-wide destroy statistics are a C,
+ *    Python and Rust tool for now.
  *    A new int-returning function in the header must be listed in section 3 (or
  *    here); otherwise it is wrapped returning its raw status code.
  * ------------------------------------------------------------------------------ */
@@ -74,6 +75,8 @@ typedef long long ssize_t;  /* long long: Java's long (SWIG maps C long to Java 
 %ignore memkind_defrag_reallocate;
 %ignore memkind_fixed_set_oom_callback;
 %ignore memkind_fixed_oom_fn;
+%ignore memkind_get_destroy_stats;
+%ignore memkind_destroy_stats;
 %ignore extent_hooks_s;
 %rename("$ignore", regextarget=1) "^memkind_(default|arena)_";
 

@@ -212,8 +212,9 @@ int memkind_create(struct memkind_ops *ops, const char *name, memkind_t *kind);
 /**
  * Destroy a kind made by memkind_create() or memkind_create_fixed(), releasing its
  * arena, its thread caches and its metadata. Blocks still allocated in it are
- * released with it (memkind allows this too); the region itself is left to the
- * caller, who may reuse it, even for a new kind, after this returns.
+ * released with it (memkind allows this too) and counted (see
+ * memkind_get_destroy_stats()); the region itself is left to the caller, who may
+ * reuse it, even for a new kind, after this returns.
  *
  * Returns 0, MEMKIND_ERROR_INVALID for NULL or a built-in kind,
  * MEMKIND_ERROR_DESTROYED when the kind was already destroyed (detected as long as
@@ -496,6 +497,24 @@ int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out);
  * MEMKIND_ERROR_NOT_FIXED.
  */
 int memkind_fixed_purge(memkind_t kind);
+
+/** What destroyed kinds still had allocated (EXTENSION). Counts since start-up,
+ *  for the whole process. */
+struct memkind_destroy_stats {
+    uint64_t kinds;  /**< kinds destroyed while they held allocated blocks */
+    uint64_t blocks; /**< blocks those kinds held at their destruction, in all */
+    uint64_t bytes;  /**< the size classes of those blocks, summed */
+};
+
+/**
+ * EXTENSION. Fill *out with the blocks that memkind_destroy_kind() released
+ * because the program had not freed them: a leak detector for code that destroys
+ * kinds, e.g. compare the figures before and after a unit of work. Blocks that
+ * sat in a thread cache were freed and do not count. Covers every kind with its
+ * own arena (fixed kinds and memkind_create() kinds on the memkind_arena_*
+ * operations). Returns 0 or MEMKIND_ERROR_INVALID (NULL argument).
+ */
+int memkind_get_destroy_stats(struct memkind_destroy_stats *out);
 
 /**
  * EXTENSION. Called when an allocation of `size` bytes fails on the fixed kind

@@ -180,15 +180,37 @@ MKF_EXPORT int memkind_arena_create_map(struct memkind *kind, struct extent_hook
     return MEMKIND_SUCCESS;
 }
 
+/* What destroyed arenas still had allocated (memkind_get_destroy_stats), under
+ * the registry lock. */
+static struct memkind_destroy_stats g_destroyed;
+
+MKF_EXPORT int memkind_get_destroy_stats(struct memkind_destroy_stats *out)
+{
+    if (out == NULL)
+        return MEMKIND_ERROR_INVALID;
+    mkf_init();
+    mkf_registry_lock();
+    *out = g_destroyed;
+    mkf_registry_unlock();
+    return MEMKIND_SUCCESS;
+}
+
 MKF_EXPORT int memkind_arena_destroy(struct memkind *kind)
 {
     if (kind == NULL)
         return MEMKIND_ERROR_INVALID;
     mkf_registry_lock();
-    /* Caches first: they hold blocks of the arena. */
+    /* Caches first: they hold blocks of the arena. After that, whatever the
+     * arena still counts as allocated, the program never freed. */
     mkf_tcache_destroy_kind(kind);
     if (kind->arena != UINT32_MAX) {
         unsigned arena = kind->arena;
+        uint64_t blocks = 0, bytes = 0;
+        if (mkf_je_arena_live_blocks(arena, &blocks, &bytes) == 0 && blocks > 0) {
+            g_destroyed.kinds++;
+            g_destroyed.blocks += blocks;
+            g_destroyed.bytes += bytes;
+        }
         mkf_kind_set_arena(kind, UINT32_MAX);
         mkf_je_arena_destroy(arena);
     }

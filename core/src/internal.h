@@ -55,6 +55,7 @@ void mkf_je_free(void *ptr);
 void *mkf_je_tc_malloc(size_t size, unsigned tcache, unsigned arena);
 void mkf_je_tc_free(void *ptr, unsigned tcache, unsigned arena);
 int mkf_je_arena_of(const void *ptr, unsigned *out);
+int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 #endif
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
@@ -65,6 +66,9 @@ MKF_HIDDEN int mkf_je_arena_purge(unsigned arena);
 MKF_HIDDEN int mkf_je_arena_set_decay(unsigned arena, long ms);
 #define MKF_DECAY_DEFAULT_MS 10000
 MKF_HIDDEN int mkf_je_arena_lookup(const void *ptr, unsigned *out);
+/* Blocks of `arena` handed out and not freed (thread caches' count too), and
+ * their size classes' sum in bytes. */
+MKF_HIDDEN int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 MKF_HIDDEN unsigned mkf_je_narenas_auto(void);
 MKF_HIDDEN int mkf_je_tcache_create(unsigned *out);
 MKF_HIDDEN void mkf_je_tcache_destroy(unsigned tcache);

@@ -84,6 +84,39 @@ int mkf_je_arena_lookup(const void *ptr, unsigned *out)
 #endif
 }
 
+int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes)
+{
+#ifndef MKF_NO_TC_FASTPATH
+    /* This arena's counters only (third_party/jemalloc). */
+    return mkf_je_arena_live(arena, blocks, bytes);
+#else
+    /* Through mallctl: refreshes the statistics of every arena first. */
+    uint64_t n[4] = {0, 0, 0, 0};
+    size_t sz[2] = {0, 0};
+    static const char *const counts[] = {"small.nmalloc", "small.ndalloc", "large.nmalloc",
+                                         "large.ndalloc"};
+    static const char *const sizes[] = {"small.allocated", "large.allocated"};
+    char name[96];
+    *blocks = *bytes = 0;
+    int err = mkf_je_stats_refresh();
+    for (int i = 0; i < 4 && err == 0; i++) {
+        size_t len = sizeof(n[i]);
+        snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, counts[i]);
+        err = je_mallctl(name, &n[i], &len, NULL, 0);
+    }
+    for (int i = 0; i < 2 && err == 0; i++) {
+        size_t len = sizeof(sz[i]);
+        snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, sizes[i]);
+        err = je_mallctl(name, &sz[i], &len, NULL, 0);
+    }
+    if (err != 0)
+        return err;
+    *blocks = (n[0] - n[1]) + (n[2] - n[3]);
+    *bytes = (uint64_t)sz[0] + sz[1];
+    return 0;
+#endif
+}
+
 unsigned mkf_je_narenas_auto(void)
 {
     unsigned n = 0;

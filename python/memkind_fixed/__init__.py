@@ -14,12 +14,13 @@ optional. See docs/python.md for the memory-safety rules.
 """
 
 from ._errors import MemkindError, OutOfMemoryError, error_message
-from ._kind import POLICIES, Allocation, FixedKind, KindStats
+from ._kind import POLICIES, Allocation, DestroyStats, FixedKind, KindStats, destroy_stats
 from ._native import ffi, lib
 from ._numpy import NumpyHandler, handler_name, numpy_allocator
 
 __all__ = [
     "Allocation",
+    "DestroyStats",
     "FixedKind",
     "KindStats",
     "MemkindError",
@@ -27,6 +28,7 @@ __all__ = [
     "OutOfMemoryError",
     "POLICIES",
     "api_version",
+    "destroy_stats",
     "error_message",
     "ffi",
     "handler_name",

@@ -31,7 +31,7 @@ from ._native import ffi, lib
 if lib.mkf_python_init() != 0:  # adds Block and the numpy handler functions
     raise ImportError("memkind_fixed._native could not initialise (see the error above)")
 
-__all__ = ["Allocation", "FixedKind", "KindStats", "POLICIES"]
+__all__ = ["Allocation", "DestroyStats", "FixedKind", "KindStats", "POLICIES", "destroy_stats"]
 
 #: NUMA policies of FixedKind(size=..., policy=...).
 POLICIES = {
@@ -99,6 +99,26 @@ class KindStats:
     failed_allocs: int  #: requests that failed with ENOMEM
     regions: int        #: number of regions (1 for a FixedKind)
     resident: int       #: bytes of the region in resident pages (mincore)
+
+
+@dataclasses.dataclass(frozen=True)
+class DestroyStats:
+    """Blocks that destroyed kinds still held (memkind_get_destroy_stats): counts
+    since the process started, over all kinds of the library. A FixedKind is
+    destroyed only after its last Allocation and array are gone, so Python code
+    that uses this package adds nothing here; C code in the same process that
+    destroys kinds with live blocks does."""
+
+    kinds: int   #: kinds destroyed while they held allocated blocks
+    blocks: int  #: blocks those kinds held when destroyed, in all
+    bytes: int   #: the size classes of those blocks, summed
+
+
+def destroy_stats() -> DestroyStats:
+    """Read the process-wide DestroyStats."""
+    out = ffi.new("struct memkind_destroy_stats *")
+    check(lib.memkind_get_destroy_stats(out), "reading destroy statistics")
+    return DestroyStats(kinds=int(out.kinds), blocks=int(out.blocks), bytes=int(out.bytes))
 
 
 class Allocation(_native.Block):

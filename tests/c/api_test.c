@@ -95,6 +95,44 @@ static void test_destroy_and_use_after_destroy(void)
     region_free(&r);
 }
 
+/* Blocks left allocated at destroy are released and counted; blocks freed into a
+ * thread cache are not. */
+static void test_destroy_counts_live_blocks(void)
+{
+    struct test_region r = region_new(4 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    struct memkind_destroy_stats s0, s1, s2;
+    CHECK_EQ(memkind_get_destroy_stats(NULL), MEMKIND_ERROR_INVALID);
+    REQUIRE(memkind_get_destroy_stats(&s0) == MEMKIND_SUCCESS);
+
+    memkind_t kind;
+    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    /* Sizes that are size classes: 64 B and 4 KiB (small), 64 KiB (large). */
+    void *kept[3] = {memkind_malloc(kind, 64), memkind_malloc(kind, 4096),
+                     memkind_malloc(kind, 65536)};
+    for (int i = 0; i < 3; i++)
+        CHECK(in_range(kept[i], 1, r.base, r.size));
+    for (int i = 0; i < 100; i++) /* freed: into this thread's cache, or further */
+        memkind_free(kind, memkind_malloc(kind, (size_t)(i + 1) * 40));
+    CHECK_EQ(memkind_destroy_kind(kind), MEMKIND_SUCCESS);
+    REQUIRE(memkind_get_destroy_stats(&s1) == MEMKIND_SUCCESS);
+    CHECK_EQ(s1.kinds - s0.kinds, 1);
+    CHECK_EQ(s1.blocks - s0.blocks, 3);
+    CHECK_EQ(s1.bytes - s0.bytes, 64 + 4096 + 65536);
+
+    /* Everything freed: nothing counted. The region serves a new kind. */
+    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    void *p = memkind_malloc(kind, 3 * MiB);
+    CHECK(in_range(p, 3 * MiB, r.base, r.size));
+    memkind_free(kind, p);
+    CHECK_EQ(memkind_destroy_kind(kind), MEMKIND_SUCCESS);
+    REQUIRE(memkind_get_destroy_stats(&s2) == MEMKIND_SUCCESS);
+    CHECK_EQ(s2.kinds, s1.kinds);
+    CHECK_EQ(s2.blocks, s1.blocks);
+    CHECK_EQ(s2.bytes, s1.bytes);
+    region_free(&r);
+}
+
 static void test_malloc_sizes(memkind_t kind, struct test_region *r)
 {
     /* Size 0: NULL with errno untouched, as memkind does ... */
@@ -628,6 +666,7 @@ int main(void)
     page = (size_t)sysconf(_SC_PAGESIZE);
     test_create_bad_input();
     test_destroy_and_use_after_destroy();
+    test_destroy_counts_live_blocks();
 
     struct test_region r = region_new(32 * MiB, 0xa5);
     REQUIRE(r.base != NULL);

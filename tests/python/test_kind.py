@@ -193,3 +193,29 @@ def test_many_kinds_come_and_go():
             a = kind.malloc(100)
             memoryview(a)[0] = i % 256
             assert bytes(a)[0] == i % 256
+
+
+def test_destroy_stats_count_what_c_code_leaves_and_python_never_does():
+    import gc
+
+    before = mkf.destroy_stats()
+    # Through this package: the kind is destroyed after its last Allocation, which
+    # frees its block first, so nothing is left to count.
+    kind = mkf.FixedKind(size=1 << 20)
+    a = kind.malloc(100)
+    kind.close()
+    del kind, a
+    gc.collect()
+    assert mkf.destroy_stats() == before
+
+    # Through the raw C API: two blocks left in a kind that is destroyed.
+    buf = bytearray(1 << 20)
+    cbuf = mkf.ffi.from_buffer(buf)
+    out = mkf.ffi.new("memkind_t *")
+    assert lib.memkind_create_fixed(cbuf, len(buf), out) == 0
+    assert lib.memkind_malloc(out[0], 64) != mkf.ffi.NULL
+    assert lib.memkind_malloc(out[0], 4096) != mkf.ffi.NULL
+    assert lib.memkind_destroy_kind(out[0]) == 0
+    after = mkf.destroy_stats()
+    assert (after.kinds - before.kinds, after.blocks - before.blocks,
+            after.bytes - before.bytes) == (1, 2, 64 + 4096)

@@ -31,6 +31,10 @@
  * with arena a. The slow path fills cache t's bins from arena a, so a block popped
  * here comes from arena a; a block pushed here is one the caller frees to the kind
  * that owns arena a (the same contract dallocx(ptr, MALLOCX_TCACHE(t)) has).
+ *
+ * Two more reads of jemalloc's internals live here, at the end of the file, for
+ * the same reason (they need jemalloc's private headers): mkf_je_arena_of, the
+ * arena of a pointer, and mkf_je_arena_live, an arena's live block count.
  */
 #include "jemalloc/internal/jemalloc_preamble.h"
 #include "jemalloc/internal/jemalloc_internal_includes.h"
@@ -48,6 +52,9 @@ MKF_TC_ENTRY void *mkf_je_tc_malloc(size_t size, unsigned tcache_ind,
     unsigned arena_ind);
 MKF_TC_ENTRY void mkf_je_tc_free(void *ptr, unsigned tcache_ind,
     unsigned arena_ind);
+MKF_TC_ENTRY int mkf_je_arena_of(const void *ptr, unsigned *out);
+MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
+    uint64_t *bytes);
 
 /*
  * The calling thread's tsd, fetched once: the empty asm hides that the pointer is
@@ -186,5 +193,51 @@ mkf_je_arena_of(const void *ptr, unsigned *out) {
 		return ENOENT;
 	}
 	*out = edata_arena_ind_get(ctx.edata);
+	return 0;
+}
+
+/*
+ * mkf_je_arena_live: the number of blocks of arena `arena_ind` handed out and not
+ * yet freed, and the sum of their size classes in bytes. Blocks sitting in a
+ * thread cache count as handed out (flush the caches first to leave them out).
+ * Reads the arena's own counters (the bins' current regions, the large size
+ * classes' mallocs minus deallocs) under their locks, without the global
+ * "epoch" refresh, which merges the statistics of every arena.
+ */
+int
+mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks, uint64_t *bytes) {
+	*blocks = 0;
+	*bytes = 0;
+	if (!config_stats) {
+		return ENOENT;
+	}
+	tsdn_t *tsdn = tsdn_fetch();
+	arena_t *arena = arena_get(tsdn, arena_ind, false);
+	if (arena == NULL) {
+		return ENOENT;
+	}
+	for (szind_t i = 0; i < SC_NBINS; i++) {
+		for (unsigned j = 0; j < bin_infos[i].n_shards; j++) {
+			bin_t *bin = arena_get_bin(arena, i, j);
+			malloc_mutex_lock(tsdn, &bin->lock);
+			size_t n = bin->stats.curregs;
+			malloc_mutex_unlock(tsdn, &bin->lock);
+			*blocks += n;
+			*bytes += (uint64_t)n * bin_infos[i].reg_size;
+		}
+	}
+	LOCKEDINT_MTX_LOCK(tsdn, arena->stats.mtx);
+	for (szind_t i = 0; i < SC_NSIZES - SC_NBINS; i++) {
+		uint64_t nmalloc = locked_read_u64(tsdn,
+		    LOCKEDINT_MTX(arena->stats.mtx),
+		    &arena->stats.lstats[i].nmalloc);
+		uint64_t ndalloc = locked_read_u64(tsdn,
+		    LOCKEDINT_MTX(arena->stats.mtx),
+		    &arena->stats.lstats[i].ndalloc);
+		uint64_t n = nmalloc > ndalloc ? nmalloc - ndalloc : 0;
+		*blocks += n;
+		*bytes += n * sz_index2size(SC_NBINS + i);
+	}
+	LOCKEDINT_MTX_UNLOCK(tsdn, arena->stats.mtx);
 	return 0;
 }

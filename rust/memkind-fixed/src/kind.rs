@@ -191,6 +191,40 @@ impl Stats {
     }
 }
 
+/// What destroyed kinds still had allocated: counts since the process started,
+/// over all kinds (`memkind_get_destroy_stats`). Dropping a [`FixedKind`] releases
+/// the blocks it still holds, which safe code cannot reach any more (they borrow
+/// the kind), but whose destructors never ran: `mem::forget` of a `Vec` in a kind,
+/// say. Compare two readings to find such leaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestroyStats {
+    /// Kinds destroyed while they held allocated blocks.
+    pub kinds: u64,
+    /// Blocks those kinds held when they were destroyed, in all.
+    pub blocks: u64,
+    /// The size classes of those blocks, summed, in bytes.
+    pub bytes: u64,
+}
+
+/// Read the process-wide [`DestroyStats`].
+pub fn destroy_stats() -> DestroyStats {
+    let mut s = MaybeUninit::<sys::memkind_destroy_stats>::uninit();
+    // SAFETY: `s` is writable; the only error is a NULL argument.
+    let rc = unsafe { sys::memkind_get_destroy_stats(s.as_mut_ptr()) };
+    debug_assert_eq!(rc, sys::MEMKIND_SUCCESS, "memkind_get_destroy_stats");
+    if rc != sys::MEMKIND_SUCCESS {
+        return DestroyStats::default();
+    }
+    // SAFETY: filled on success.
+    let s = unsafe { s.assume_init() };
+    DestroyStats {
+        kinds: s.kinds,
+        blocks: s.blocks,
+        bytes: s.bytes,
+    }
+}
+
 impl<'a> FixedKind<'a> {
     /// Make a kind whose heap lives in `region`, borrowed for the kind's lifetime.
     ///

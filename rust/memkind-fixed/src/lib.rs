@@ -7,7 +7,8 @@
 //!   `allocator_api2::vec::Vec::new_in(&kind)` and `Box::new_in(x, &kind)` work on
 //!   stable Rust.
 //! - [`FixedGlobalAlloc`]: a `#[global_allocator]` over a region given at start-up.
-//! - [`Stats`]: how full a region is; [`Error`]: the library's codes and messages.
+//! - [`Stats`]: how full a region is; [`destroy_stats`]: blocks that dropped kinds
+//!   still held; [`Error`]: the library's codes and messages.
 //!
 //! ```
 //! use allocator_api2::vec::Vec;
@@ -36,6 +37,6 @@ mod raw;
 pub use allocator_api2;
 pub use error::{Error, Result};
 pub use global::FixedGlobalAlloc;
-pub use kind::{FixedKind, MapOptions, NumaPolicy, Stats};
+pub use kind::{destroy_stats, DestroyStats, FixedKind, MapOptions, NumaPolicy, Stats};
 /// The raw bindings (`memkind-fixed-sys`).
 pub use memkind_fixed_sys as sys;
