@@ -1,7 +1,7 @@
 /*
  * mkf_python.c - the parts of memkind_fixed._native that cffi cannot express.
  *
- * cffi binds the C API (see memkind_fixed.cdef); two things need Python objects
+ * cffi binds the C API (see memkind_fixed.cdef); three things need Python objects
  * written in C and are added to the module by mkf_python_init():
  *
  * - Block, the base type of memkind_fixed.Allocation: one block of a kind that
@@ -12,6 +12,9 @@
  *   its owner, the Python object that keeps the kind alive, and frees itself when
  *   it is collected: no block outlives its kind.
  *
+ * - KindBase, the base type of memkind_fixed.FixedKind, with malloc() and free()
+ *   in C: the cost of a small block in Python is then one method call.
+ *
  * - numpy's NEP 49 memory handler (a PyDataMem_Handler in a "mem_handler"
  *   capsule) whose malloc/calloc/realloc/free serve a kind. numpy stores the
  *   capsule on every array whose data it allocated and frees the data through it,
@@ -21,7 +24,9 @@
  *
  * Everything here runs with the GIL held (mkf_python_init takes it itself because
  * cffi releases it around calls), except the memkind calls that may take long,
- * which release it. numpy is only touched when a handler is installed, so the
+ * which release it. Calls on blocks of at most MKF_HOLD_GIL_MAX bytes keep it:
+ * the thread cache serves those in nanoseconds, less than releasing and taking
+ * the GIL back costs (the 64 B allocate + free of the Python benchmark). numpy is only touched when a handler is installed, so the
  * module imports without numpy.
  */
 #define PY_SSIZE_T_CLEAN
@@ -43,6 +48,7 @@ int mkf_python_init(void);
 int mkf_populate(void *addr, size_t size);
 
 #define MKF_MODULE "memkind_fixed._native"
+#define MKF_HOLD_GIL_MAX 16384
 #define MKF_HANDLER_NAME "memkind_fixed"
 
 /* ------------------------------------------------------------------ Block */
@@ -117,11 +123,16 @@ static PyObject *block_release(Block *self, PyObject *Py_UNUSED(ignored))
     if (block_check_movable(self) < 0)
         return NULL;
     char *ptr = self->ptr;
+    Py_ssize_t size = self->size;
     self->ptr = NULL;
     self->size = 0;
-    Py_BEGIN_ALLOW_THREADS
-    memkind_free(self->kind, ptr);
-    Py_END_ALLOW_THREADS
+    if (size <= MKF_HOLD_GIL_MAX) {
+        memkind_free(self->kind, ptr);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        memkind_free(self->kind, ptr);
+        Py_END_ALLOW_THREADS
+    }
     Py_CLEAR(self->owner);
     Py_RETURN_NONE;
 }
@@ -236,6 +247,162 @@ static PyTypeObject BlockType = {
     .tp_methods = block_methods,
     .tp_getset = block_getset,
 };
+
+/* ------------------------------------------------------------------ KindBase */
+
+/*
+ * KindBase, the base type of memkind_fixed.FixedKind: it holds the kind's owner
+ * (the package's _Heap, which keeps the kind alive) and the memkind_t, and
+ * implements the two calls a program makes most, malloc() and free(), in C, so
+ * that a small block costs one method call (the Python benchmark's 64 B
+ * allocate + free). malloc() leaves everything but small exact ints to the
+ * subclass's checked path, `_malloc(size)`, and reports a failed allocation
+ * through `_malloc_failed(size, errno)`, so errors and messages are the
+ * package's own.
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *heap;        /* the owner of the kind; NULL once closed */
+    memkind_t kind;
+} KindBase;
+
+/* The Block subclass that malloc() makes (memkind_fixed.Allocation). */
+static PyTypeObject *allocation_type;
+
+static PyObject *kind_get_heap_ref(KindBase *self, void *Py_UNUSED(closure))
+{
+    PyObject *heap = self->heap ? self->heap : Py_None;
+    Py_INCREF(heap);
+    return heap;
+}
+
+/* _heap_ref = heap (an object with an int `kind_address`) or None (closed). */
+static int kind_set_heap_ref(KindBase *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    memkind_t kind = NULL;
+    if (value != NULL && value != Py_None) {
+        PyObject *address = PyObject_GetAttrString(value, "kind_address");
+        if (address == NULL)
+            return -1;
+        kind = (memkind_t)(uintptr_t)PyLong_AsUnsignedLongLong(address);
+        Py_DECREF(address);
+        if (PyErr_Occurred())
+            return -1;
+        Py_INCREF(value);
+    } else {
+        value = NULL;
+    }
+    PyObject *old = self->heap;
+    self->heap = value;
+    self->kind = kind;
+    Py_XDECREF(old);
+    return 0;
+}
+
+static PyObject *kind_malloc(KindBase *self, PyObject *arg)
+{
+    Py_ssize_t size = -1;
+    if (self->heap != NULL && allocation_type != NULL && PyLong_CheckExact(arg)) {
+        size = PyLong_AsSsize_t(arg);
+        if (size == -1 && PyErr_Occurred())
+            PyErr_Clear(); /* out of range: the checked path says why */
+    }
+    if (size < 0 || size > MKF_HOLD_GIL_MAX)
+        return PyObject_CallMethod((PyObject *)self, "_malloc", "O", arg);
+    Block *block = (Block *)allocation_type->tp_alloc(allocation_type, 0);
+    if (block == NULL)
+        return NULL;
+    errno = 0;
+    block->ptr = memkind_malloc(self->kind, (size_t)size);
+    if (block->ptr == NULL) {
+        int err = errno ? errno : ENOMEM;
+        Py_DECREF(block);
+        return PyObject_CallMethod((PyObject *)self, "_malloc_failed", "ni", size, err);
+    }
+    block->size = size;
+    block->kind = self->kind;
+    Py_INCREF(self->heap);
+    block->owner = self->heap;
+    block->exports = 0;
+    return (PyObject *)block;
+}
+
+static PyObject *kind_free(KindBase *self, PyObject *arg)
+{
+    if (self->heap == NULL) {
+        PyErr_SetString(PyExc_ValueError, "operation on a closed FixedKind");
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(arg, &BlockType)) {
+        PyErr_Format(PyExc_TypeError, "expected an Allocation, not %s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    Block *block = (Block *)arg;
+    if (block->kind != self->kind) {
+        PyErr_SetString(PyExc_ValueError, "the allocation belongs to another kind");
+        return NULL;
+    }
+    return block_release(block, NULL);
+}
+
+static int kind_traverse(KindBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->heap);
+    return 0;
+}
+
+static int kind_clear(KindBase *self)
+{
+    Py_CLEAR(self->heap);
+    return 0;
+}
+
+static void kind_dealloc(KindBase *self)
+{
+    PyObject_GC_UnTrack(self);
+    kind_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef kind_methods[] = {
+    {"malloc", (PyCFunction)kind_malloc, METH_O,
+     "malloc(size) -> Allocation of `size` uninitialised bytes (16-byte aligned)."},
+    {"free", (PyCFunction)kind_free, METH_O,
+     "free(allocation): free a block now (same as allocation.release())."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef kind_getset[] = {
+    {"_heap_ref", (getter)kind_get_heap_ref, (setter)kind_set_heap_ref,
+     "the kind's owner, None once closed", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject KindBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = MKF_MODULE ".KindBase",
+    .tp_basicsize = sizeof(KindBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The C part of FixedKind: its owner, malloc() and free().",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)kind_dealloc,
+    .tp_traverse = (traverseproc)kind_traverse,
+    .tp_clear = (inquiry)kind_clear,
+    .tp_methods = kind_methods,
+    .tp_getset = kind_getset,
+};
+
+/* set_allocation_type(cls): the Block subclass that KindBase.malloc() makes. */
+static PyObject *mkf_set_allocation_type(PyObject *Py_UNUSED(module), PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &BlockType)) {
+        PyErr_SetString(PyExc_TypeError, "expected a subclass of Block");
+        return NULL;
+    }
+    Py_INCREF(cls);
+    Py_XSETREF(allocation_type, (PyTypeObject *)cls);
+    Py_RETURN_NONE;
+}
 
 /* ------------------------------------------------------------------ NEP 49 handler */
 
@@ -372,6 +539,8 @@ static PyObject *mkf_handler_live_blocks(PyObject *Py_UNUSED(module), PyObject *
 }
 
 static PyMethodDef module_functions[] = {
+    {"set_allocation_type", mkf_set_allocation_type, METH_O,
+     "set_allocation_type(cls): the Block subclass that KindBase.malloc() makes"},
     {"numpy_handler", mkf_numpy_handler, METH_VARARGS,
      "numpy_handler(owner, kind_address) -> mem_handler capsule"},
     {"numpy_set_handler", mkf_numpy_set_handler, METH_O,
@@ -420,6 +589,13 @@ int mkf_python_init(void)
     }
     if (PyModule_AddFunctions(module, module_functions) < 0)
         goto out;
+    if (PyType_Ready(&KindBaseType) < 0)
+        goto out;
+    Py_INCREF(&KindBaseType);
+    if (PyModule_AddObject(module, "KindBase", (PyObject *)&KindBaseType) < 0) {
+        Py_DECREF(&KindBaseType);
+        goto out;
+    }
     rc = 0;
 out:
     if (rc < 0)

@@ -22,7 +22,7 @@ import operator
 import os
 import sys
 import weakref
-from typing import Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Tuple, Union
 
 from . import _native
 from ._errors import MemkindError, OutOfMemoryError, check, raise_for
@@ -157,6 +157,9 @@ class Allocation(_native.Block):
         return f"<memkind_fixed.Allocation size={self.size} address={self.address:#x}>"
 
 
+_native.set_allocation_type(Allocation)  # what FixedKind.malloc() makes
+
+
 def _span(obj: Any) -> Tuple[int, int]:
     """(start address, length) of the memory behind obj."""
     if isinstance(obj, Allocation):
@@ -181,7 +184,7 @@ def _span(obj: Any) -> Tuple[int, int]:
             ffi.release(cdata)
 
 
-class FixedKind:
+class FixedKind(_native.KindBase):
     """A heap that lives entirely inside one memory region.
 
     ``FixedKind(size=n)`` maps an anonymous region of n bytes (rounded up to pages)
@@ -363,11 +366,23 @@ class FixedKind:
             raise_for(err, f"{what} in a region of {heap.size} bytes")
         return Allocation(heap, heap.kind_address, _address(ptr), size)
 
-    def malloc(self, size: int) -> Allocation:
-        """Allocate `size` uninitialised bytes (16-byte aligned)."""
+    # malloc(size) and free(allocation) are KindBase's, in C (mkf_python.c): a
+    # small block costs one call. Everything else about malloc is here.
+    if TYPE_CHECKING:
+        def malloc(self, size: int) -> Allocation:
+            """Allocate `size` uninitialised bytes (16-byte aligned)."""
+
+        def free(self, allocation: Allocation) -> None:
+            """Free a block now (same as allocation.release())."""
+
+    def _malloc(self, size: Any) -> Allocation:
+        # malloc() of anything but a small exact int, or on a closed kind.
         size = _size_arg(size)
         heap = self._heap()
         return self._wrap(heap, lib.memkind_malloc(heap.kind, size), size, f"malloc({size})")
+
+    def _malloc_failed(self, size: int, err: int) -> NoReturn:
+        raise_for(err, f"malloc({size}) in a region of {self._heap().size} bytes")
 
     def calloc(self, num: int, size: int) -> Allocation:
         """Allocate `num` * `size` zeroed bytes."""
@@ -414,11 +429,6 @@ class FixedKind:
             raise OutOfMemoryError(_errno.ENOMEM,
                                    f"realloc to {size} in a region of {heap.size} bytes")
         return Allocation(heap, heap.kind_address, moved, size)
-
-    def free(self, allocation: Allocation) -> None:
-        """Free a block now (same as allocation.release())."""
-        self._own(allocation, self._heap())
-        allocation.release()
 
     def usable_size(self, allocation: Allocation) -> int:
         """Bytes usable in the block (at least its size; the buffer exposes its size)."""

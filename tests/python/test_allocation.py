@@ -277,3 +277,38 @@ def test_import_and_use_without_numpy():
                          text=True, check=True).stdout
     assert out.splitlines() == ["zeros: FixedKind.empty/zeros/array need numpy",
                                 "handler: ImportError"]
+
+
+def test_small_blocks_exhaust_cleanly_and_count_each_failure_once():
+    # 64 B requests take the C fast path of malloc(); its failure must raise the
+    # same error as the checked path, count once, and leave the kind usable.
+    with mkf.FixedKind(size=256 << 10) as kind:
+        blocks = []
+        with pytest.raises(mkf.OutOfMemoryError) as info:
+            for _ in range(1 << 20):
+                blocks.append(kind.malloc(64))
+        assert info.value.code == errno.ENOMEM
+        assert "malloc(64)" in str(info.value)
+        assert info.value.__context__ is None
+        assert kind.stats().failed_allocs == 1
+        assert len(blocks) >= (256 << 10) // 64 * 9 // 10
+        assert all(kind.contains(b) for b in blocks)
+        for b in blocks[::2]:
+            kind.free(b)
+        again = [kind.malloc(64) for _ in range(len(blocks) // 2)]
+        assert all(kind.contains(b) for b in again)
+
+
+def test_malloc_argument_types_on_every_path(kind):
+    assert len(kind.malloc(True)) == 1         # bool: the checked path
+    assert len(kind.malloc(0)) == 0
+    assert len(kind.malloc(16384)) == 16384    # the largest fast-path size
+    assert len(kind.malloc(16385)) == 16385
+    with pytest.raises(TypeError, match="must be an integer"):
+        kind.malloc(64.0)
+    with pytest.raises(ValueError, match="negative"):
+        kind.malloc(-1)
+    with pytest.raises(mkf.OutOfMemoryError):
+        kind.malloc(1 << 70)
+    with pytest.raises(TypeError, match="expected an Allocation, not bytearray"):
+        kind.free(bytearray(8))
