@@ -154,8 +154,9 @@ struct mkf_tc_entry {
     struct mkf_tcache_node *node; /* NULL: no cache */
 };
 struct mkf_thread_caches {
-    size_t cap;
-    struct mkf_tc_entry *entries; /* indexed by kind->partition */
+    size_t cap;                   /* MEMKIND_MAX_KIND */
+    size_t used;                  /* 1 + the highest slot this thread used */
+    struct mkf_tc_entry *entries; /* indexed by kind->partition (tcache.c) */
 };
 MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
 

@@ -21,6 +21,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define TABLE_BYTES (MEMKIND_MAX_KIND * sizeof(struct mkf_tc_entry))
 
 struct mkf_tcache_node {
     struct mkf_tcache_node *prev, *next; /* in the kind's list */
@@ -45,7 +48,7 @@ static void thread_exit(void *arg)
 {
     struct mkf_thread_caches *t = arg;
     mkf_registry_lock();
-    for (size_t i = 0; i < t->cap; i++) {
+    for (size_t i = 0; i < t->used; i++) {
         struct mkf_tc_entry *e = &t->entries[i];
         struct memkind *kind = mkf_kind_by_slot((unsigned)i);
         if (e->node == NULL || kind == NULL || kind->gen != e->gen)
@@ -57,12 +60,16 @@ static void thread_exit(void *arg)
     mkf_registry_unlock();
     if (mkf_tls_caches == t)
         mkf_tls_caches = NULL;
-    free(t->entries);
+    munmap(t->entries, TABLE_BYTES);
     free(t);
 }
 
 void mkf_tcache_init(void) { pthread_key_create(&g_key, thread_exit); }
 
+/* The table has an entry for every kind slot from the start: it never grows
+ * (no reallocation under the registry lock, no address space added as kinds come
+ * and go) and, being mapped, costs resident memory only for the pages of the
+ * slots the thread uses (128 entries per page). */
 static struct mkf_tc_entry *entry_for(struct memkind *kind)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
@@ -70,20 +77,21 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
         t = calloc(1, sizeof(*t));
         if (t == NULL)
             return NULL;
+        void *e = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (e == MAP_FAILED) {
+            free(t);
+            return NULL;
+        }
+        t->entries = e;
+        t->cap = MEMKIND_MAX_KIND;
         mkf_tls_caches = t;
         pthread_setspecific(g_key, t);
     }
-    if (kind->partition >= t->cap) {
-        size_t cap = t->cap ? t->cap : 16;
-        while (cap <= kind->partition)
-            cap *= 2;
-        struct mkf_tc_entry *e = realloc(t->entries, cap * sizeof(*e));
-        if (e == NULL)
-            return NULL;
-        memset(&e[t->cap], 0, (cap - t->cap) * sizeof(*e));
-        t->entries = e;
-        t->cap = cap;
-    }
+    if (kind->partition >= t->cap)
+        return NULL;
+    if (kind->partition >= t->used)
+        t->used = kind->partition + 1;
     return &t->entries[kind->partition];
 }
 
