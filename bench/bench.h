@@ -111,7 +111,8 @@ double now_ns(void);
 /* CPU time of the calling thread. */
 double thread_cpu_ns(void);
 long minor_faults(void);
-/* Sum of the sizes of all mappings in /proc/self/maps, bytes; -1 on error. */
+/* Sum of the sizes of all mappings in /proc/self/maps, bytes, after purging
+ * jemalloc's caches of freed memory; -1 on error. */
 long long mapped_bytes(void);
 /* A fresh anonymous region (zero-filled, faulted in on first touch). */
 void *region_map(size_t size);
