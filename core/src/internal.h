@@ -154,16 +154,16 @@ struct mkf_tc_entry {
     struct mkf_tcache_node *node; /* NULL: no cache */
 };
 struct mkf_thread_caches {
-    size_t cap;                   /* MEMKIND_MAX_KIND */
     size_t used;                  /* 1 + the highest slot this thread used */
-    struct mkf_tc_entry *entries; /* indexed by kind->partition (tcache.c) */
+    struct mkf_tc_entry *entries; /* MEMKIND_MAX_KIND entries, indexed by
+                                     kind->partition (tcache.c) */
 };
 MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
 
 static inline struct mkf_tc_sel mkf_arena_sel(struct memkind *kind)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
-    if (MKF_LIKELY(t != NULL && kind->partition < t->cap)) {
+    if (MKF_LIKELY(t != NULL)) {
         const struct mkf_tc_entry *e = &t->entries[kind->partition];
         if (MKF_LIKELY(e->gen == kind->gen))
             return e->sel;

@@ -20,7 +20,6 @@
 #include "internal.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 
 #define TABLE_BYTES (MEMKIND_MAX_KIND * sizeof(struct mkf_tc_entry))
@@ -84,13 +83,10 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
             return NULL;
         }
         t->entries = e;
-        t->cap = MEMKIND_MAX_KIND;
         mkf_tls_caches = t;
         pthread_setspecific(g_key, t);
     }
-    if (kind->partition >= t->cap)
-        return NULL;
-    if (kind->partition >= t->used)
+    if (kind->partition >= t->used) /* slots are < MEMKIND_MAX_KIND (registry.c) */
         t->used = kind->partition + 1;
     return &t->entries[kind->partition];
 }
@@ -153,7 +149,7 @@ void mkf_tcache_destroy_kind(struct memkind *kind)
 void mkf_tcache_flush_mine(struct memkind *kind)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
-    if (t == NULL || kind->partition >= t->cap)
+    if (t == NULL)
         return;
     struct mkf_tc_entry *e = &t->entries[kind->partition];
     if (e->gen == kind->gen && e->node != NULL)
