@@ -327,22 +327,36 @@ static PyObject *kind_malloc(KindBase *self, PyObject *arg)
     return (PyObject *)block;
 }
 
+/* The Block `arg` if it is a block of this kind, else NULL with TypeError /
+ * ValueError set. */
+static Block *kind_own_block(KindBase *self, PyObject *arg)
+{
+    if (!PyObject_TypeCheck(arg, &BlockType)) {
+        PyErr_Format(PyExc_TypeError, "expected an Allocation, not %s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (((Block *)arg)->kind != self->kind) {
+        PyErr_SetString(PyExc_ValueError, "the allocation belongs to another kind");
+        return NULL;
+    }
+    return (Block *)arg;
+}
+
+static PyObject *kind_own(KindBase *self, PyObject *arg)
+{
+    if (kind_own_block(self, arg) == NULL)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *kind_free(KindBase *self, PyObject *arg)
 {
     if (self->heap == NULL) {
         PyErr_SetString(PyExc_ValueError, "operation on a closed FixedKind");
         return NULL;
     }
-    if (!PyObject_TypeCheck(arg, &BlockType)) {
-        PyErr_Format(PyExc_TypeError, "expected an Allocation, not %s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    Block *block = (Block *)arg;
-    if (block->kind != self->kind) {
-        PyErr_SetString(PyExc_ValueError, "the allocation belongs to another kind");
-        return NULL;
-    }
-    return block_release(block, NULL);
+    Block *block = kind_own_block(self, arg);
+    return block != NULL ? block_release(block, NULL) : NULL;
 }
 
 static int kind_traverse(KindBase *self, visitproc visit, void *arg)
@@ -369,6 +383,8 @@ static PyMethodDef kind_methods[] = {
      "malloc(size) -> Allocation of `size` uninitialised bytes (16-byte aligned)."},
     {"free", (PyCFunction)kind_free, METH_O,
      "free(allocation): free a block now (same as allocation.release())."},
+    {"_own", (PyCFunction)kind_own, METH_O,
+     "_own(allocation): TypeError unless a block, ValueError unless of this kind."},
     {NULL, NULL, 0, NULL},
 };
 

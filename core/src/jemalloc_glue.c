@@ -100,11 +100,10 @@ int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes)
     return mkf_je_arena_live(arena, blocks, bytes);
 #else
     /* Through mallctl: refreshes the statistics of every arena first. */
-    uint64_t n[4] = {0, 0, 0, 0};
-    size_t sz[2] = {0, 0};
     static const char *const counts[] = {"small.nmalloc", "small.ndalloc", "large.nmalloc",
                                          "large.ndalloc"};
-    static const char *const sizes[] = {"small.allocated", "large.allocated"};
+    uint64_t n[4] = {0, 0, 0, 0};
+    size_t allocated = 0;
     char name[96];
     *blocks = *bytes = 0;
     int err = mkf_je_stats_refresh();
@@ -113,15 +112,12 @@ int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes)
         snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, counts[i]);
         err = je_mallctl(name, &n[i], &len, NULL, 0);
     }
-    for (int i = 0; i < 2 && err == 0; i++) {
-        size_t len = sizeof(sz[i]);
-        snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, sizes[i]);
-        err = je_mallctl(name, &sz[i], &len, NULL, 0);
-    }
+    if (err == 0)
+        err = mkf_je_arena_stat(arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
     if (err != 0)
         return err;
     *blocks = (n[0] - n[1]) + (n[2] - n[3]);
-    *bytes = (uint64_t)sz[0] + sz[1];
+    *bytes = allocated;
     return 0;
 #endif
 }

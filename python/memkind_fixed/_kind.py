@@ -362,9 +362,12 @@ class FixedKind(_native.KindBase):
 
     def _wrap(self, heap: _Heap, ptr: Any, size: int, what: str) -> Allocation:
         if ptr == ffi.NULL:
-            err = ffi.errno or _errno.ENOMEM
-            raise_for(err, f"{what} in a region of {heap.size} bytes")
+            self._failed(heap, ffi.errno or _errno.ENOMEM, what)
         return Allocation(heap, heap.kind_address, _address(ptr), size)
+
+    @staticmethod
+    def _failed(heap: _Heap, err: int, what: str) -> NoReturn:
+        raise_for(err, f"{what} in a region of {heap.size} bytes")
 
     # malloc(size) and free(allocation) are KindBase's, in C (mkf_python.c): a
     # small block costs one call. Everything else about malloc is here.
@@ -375,6 +378,9 @@ class FixedKind(_native.KindBase):
         def free(self, allocation: Allocation) -> None:
             """Free a block now (same as allocation.release())."""
 
+        def _own(self, allocation: Allocation) -> None:
+            """TypeError unless a block, ValueError unless one of this kind."""
+
     def _malloc(self, size: Any) -> Allocation:
         # malloc() of anything but a small exact int, or on a closed kind.
         size = _size_arg(size)
@@ -382,7 +388,7 @@ class FixedKind(_native.KindBase):
         return self._wrap(heap, lib.memkind_malloc(heap.kind, size), size, f"malloc({size})")
 
     def _malloc_failed(self, size: int, err: int) -> NoReturn:
-        raise_for(err, f"malloc({size}) in a region of {self._heap().size} bytes")
+        self._failed(self._heap(), err, f"malloc({size})")
 
     def calloc(self, num: int, size: int) -> Allocation:
         """Allocate `num` * `size` zeroed bytes."""
@@ -405,14 +411,8 @@ class FixedKind(_native.KindBase):
         out = ffi.new("void **")
         err = lib.memkind_posix_memalign(heap.kind, out, alignment, size)
         if err != 0:
-            raise_for(err, f"memalign({alignment}, {size}) in a region of {heap.size} bytes")
+            self._failed(heap, err, f"memalign({alignment}, {size})")
         return self._wrap(heap, out[0], size, f"memalign({alignment}, {size})")
-
-    def _own(self, allocation: Allocation, heap: _Heap) -> None:
-        if not isinstance(allocation, Allocation):
-            raise TypeError(f"expected an Allocation, not {type(allocation).__name__}")
-        if allocation._kind_address != heap.kind_address:
-            raise ValueError("the allocation belongs to another kind")
 
     def realloc(self, allocation: Allocation, size: int) -> Allocation:
         """Resize a block, keeping its contents up to the smaller size.
@@ -423,17 +423,16 @@ class FixedKind(_native.KindBase):
         """
         size = _size_arg(size)
         heap = self._heap()
-        self._own(allocation, heap)
+        self._own(allocation)
         moved = allocation._realloc(size)
         if moved is None:
-            raise OutOfMemoryError(_errno.ENOMEM,
-                                   f"realloc to {size} in a region of {heap.size} bytes")
+            self._failed(heap, _errno.ENOMEM, f"realloc to {size}")
         return Allocation(heap, heap.kind_address, moved, size)
 
     def usable_size(self, allocation: Allocation) -> int:
         """Bytes usable in the block (at least its size; the buffer exposes its size)."""
         heap = self._heap()
-        self._own(allocation, heap)
+        self._own(allocation)
         return int(lib.memkind_malloc_usable_size(heap.kind, ffi.cast("void *",
                                                                       allocation.address)))
 
