@@ -23,6 +23,17 @@
  *   at once, and a block may be freed by a thread other than the one that
  *   allocated it. Destroying a kind while another thread still uses it is an error
  *   of the caller.
+ * - A block always goes back to the heap that handed it out: free, realloc and
+ *   malloc_usable_size find the owner from the pointer when the kind passed is
+ *   NULL, wrong, or destroyed.
+ * - fork(): the child keeps every kind, except that a fixed kind whose region is
+ *   a shared mapping (MAP_SHARED, shared memory) refuses to allocate or free in the
+ *   child (EPERM, MEMKIND_ERROR_SHARED_FORKED): the parent's heap owns those bytes.
+ * - Debug mode: with MEMKIND_FIXED_DEBUG=1 in the environment when the library is
+ *   loaded, thread caches are off and free, realloc and malloc_usable_size check
+ *   that their pointer starts a live block; a double free, or a pointer the
+ *   library did not hand out, is reported on stderr with its address and the
+ *   process aborts. (EXTENSION; docs/bad-input.md gives its cost.)
  *
  * Sections
  *   1. Version, constants and error codes
@@ -96,7 +107,10 @@ enum {
     MEMKIND_ERROR_REGION_OVERLAP = -101,       /**< the region overlaps a region of a live kind */
     MEMKIND_ERROR_REGION_TOO_SMALL = -102,     /**< the region holds less than one page once aligned */
     MEMKIND_ERROR_NOT_FIXED = -103,            /**< the operation needs a fixed kind */
-    MEMKIND_ERROR_DESTROYED = -104             /**< the kind was already destroyed */
+    MEMKIND_ERROR_DESTROYED = -104,            /**< the kind was already destroyed */
+    MEMKIND_ERROR_SHARED_FORKED = -105         /**< the kind's region is a shared mapping
+                                                    inherited through fork(): only the
+                                                    process that made the kind may use it */
 };
 
 /** Statistics that memkind_get_stat() reports. */
@@ -194,6 +208,11 @@ extern memkind_t MEMKIND_DEFAULT;
  * - MEMKIND_ERROR_REGION_OVERLAP: the area overlaps a region of a live fixed kind;
  * - MEMKIND_ERROR_TOOMANY, MEMKIND_ERROR_ARENAS_CREATE, MEMKIND_ERROR_MALLOC.
  * On failure *kind is left unchanged.
+ *
+ * The kind is named memkind_fixed_<n>, with n chosen so that no live kind (a
+ * user's included) has the name. A shared mapping works in the process that made
+ * the kind; a child of fork() gets EPERM / MEMKIND_ERROR_SHARED_FORKED from it
+ * (see Conventions).
  */
 int memkind_create_fixed(void *addr, size_t size, memkind_t *kind);
 
@@ -225,7 +244,8 @@ int memkind_destroy_kind(memkind_t kind);
 /**
  * Return 0 when the kind can serve allocations: a live fixed kind, or any kind whose
  * ops->check_available says so. MEMKIND_ERROR_INVALID for NULL,
- * MEMKIND_ERROR_DESTROYED for a destroyed kind.
+ * MEMKIND_ERROR_DESTROYED for a destroyed kind, MEMKIND_ERROR_SHARED_FORKED for a
+ * fixed kind on a shared mapping in a child of fork().
  */
 int memkind_check_available(memkind_t kind);
 
@@ -239,7 +259,8 @@ ssize_t memkind_get_capacity(memkind_t kind);
 /**
  * Choose what malloc-like functions do with a request of 0 bytes for this kind:
  * return NULL (false, the default, as in memkind) or a unique pointer to a
- * minimal block that must be freed (true). A NULL kind is ignored.
+ * minimal block that must be freed (true). A NULL kind is ignored. May be called
+ * while other threads allocate from the kind.
  */
 void memkind_set_allow_zero_allocs(memkind_t kind, bool allow_zero_allocs);
 
@@ -277,7 +298,9 @@ void *memkind_calloc(memkind_t kind, size_t num, size_t size) MEMKIND_ATTR_MALLO
  * memory that follows it). `ptr` NULL behaves as memkind_malloc(). `size` 0 frees
  * `ptr` and returns NULL (unless zero allocations are allowed, then it returns a
  * minimal block). On failure returns NULL with errno ENOMEM and `ptr` is left
- * untouched. `kind` may be NULL: the kind is then found from `ptr`.
+ * untouched. `kind` may be NULL, wrong or destroyed: the block is resized by the
+ * kind that owns it. NULL with errno EINVAL when no heap of the library holds
+ * `ptr`.
  */
 void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
     MEMKIND_ATTR_ALLOC_SIZE(3) MEMKIND_ATTR_WARN_UNUSED;
@@ -293,16 +316,18 @@ int memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
                            size_t size);
 
 /**
- * Release the block at `ptr`. NULL is ignored. `kind` may be NULL: the kind is then
- * found from the pointer (a fixed kind's region, an arena kind, or the default
- * heap). Freeing a block twice, or a pointer the library did not return, is
- * undefined.
+ * Release the block at `ptr`. NULL is ignored. `kind` may be NULL, the wrong kind
+ * or a destroyed kind's handle: the block always goes back to the heap that handed
+ * it out (a fixed kind's region, an arena kind's arena, or the default heap). A
+ * pointer that no heap of the library holds is ignored. Freeing a block twice is
+ * undefined, as with free(3); the debug mode (see Conventions) reports it.
  */
 void memkind_free(memkind_t kind, void *ptr);
 
 /**
  * The number of usable bytes in the block at `ptr` (at least what was asked).
- * 0 for NULL. `kind` may be NULL, as for memkind_free().
+ * 0 for NULL or a pointer no heap of the library holds. `kind` may be NULL, wrong
+ * or destroyed, as for memkind_free().
  */
 size_t memkind_malloc_usable_size(memkind_t kind, void *ptr);
 

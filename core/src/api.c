@@ -5,6 +5,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* ---- destroyed kinds ---------------------------------------------------------
@@ -35,13 +37,12 @@ static void *dead_realloc(struct memkind *kind, void *ptr, size_t size)
     (void)ptr;
     return dead_malloc(kind, size);
 }
-/* The block went away with its kind; a block of a live kind is freed there. */
+/* A block of a live kind, or of the default heap, is freed there; a block of the
+ * destroyed kind went away with it. */
 static void dead_free(struct memkind *kind, void *ptr)
 {
     (void)kind;
-    struct memkind *owner = mkf_region_table_lookup(ptr);
-    if (owner != NULL)
-        owner->ops->free(owner, ptr);
+    memkind_free(NULL, ptr);
 }
 static int dead_create(struct memkind *kind, struct memkind_ops *ops, const char *name)
 {
@@ -82,36 +83,68 @@ struct memkind_ops mkf_dead_ops = {
     .get_stat = dead_get_stat,
 };
 
-/* ---- finding a pointer's kind ------------------------------------------------ */
+/* ---- finding a pointer's kind ------------------------------------------------
+ * The caller may name the wrong kind, or none: a block always goes back to the heap
+ * that handed it out, found from jemalloc's own map of its extents (the arena of
+ * the block, and the kind that owns that arena). Trusting a named kind would put a
+ * block of one heap into another heap's cache (see docs/design.md). */
 
-/* The owner of `ptr`: a fixed kind's region, an arena kind, or the default kind
- * (also for pointers the library cannot place, as memkind does). */
-static struct memkind *owner_of(void *ptr)
+/* A live kind made by memkind_create() with ops that serve memory of their own,
+ * which jemalloc does not know: its pointers cannot be checked, only trusted. */
+static bool serves_own_memory(const struct memkind *kind)
 {
-    struct memkind *kind = mkf_region_table_lookup(ptr);
-    if (kind != NULL)
-        return kind;
-    unsigned arena;
-    if (mkf_je_arena_lookup(ptr, &arena) == 0) {
-        kind = mkf_kind_by_arena(arena);
-        if (kind != NULL)
-            return kind;
-    }
-    return MEMKIND_DEFAULT;
+    return kind != NULL && mkf_kind_is_live(kind) && !kind->builtin && !kind->fixed &&
+           kind->arena == UINT32_MAX && kind->ops->free != memkind_default_free;
 }
 
-/* `kind` itself when it may own `ptr`, else the real owner. One comparison for a
- * fixed kind's first region; a full lookup only when the caller named a wrong
- * kind or none. */
-static inline struct memkind *resolve(struct memkind *kind, void *ptr)
+/* Debug mode (MEMKIND_FIXED_DEBUG): abort with a report unless `ptr` starts a live
+ * block. Without thread caches (debug mode runs none) a free block is known as
+ * free: the slab's bitmap, or the large extent's state, says so. */
+static void debug_check(const char *func, struct memkind *named, void *ptr)
 {
-    if (MKF_LIKELY(kind != NULL)) {
-        if (MKF_LIKELY((uintptr_t)ptr - kind->region_lo < kind->region_span || !kind->fixed))
+    unsigned arena;
+    int state = mkf_je_check_block(ptr, &arena);
+    if (state == 0 || (state == ENOENT && serves_own_memory(named)))
+        return;
+    const char *why = state == EALREADY ? "the block is already free (double free)"
+                      : state == EINVAL ? "the address is inside a block, not at its start"
+                                        : "no heap of the library holds this address "
+                                          "(a pointer it did not hand out, or a large "
+                                          "block freed twice)";
+    fprintf(stderr, "memkind-fixed: %s(%p): %s\n", func, ptr, why);
+    abort();
+}
+
+/* The kind that owns `ptr`, or NULL when no heap of the library holds it. */
+static struct memkind *owner_of(const char *func, struct memkind *named, void *ptr)
+{
+    if (MKF_UNLIKELY(mkf_debug))
+        debug_check(func, named, ptr);
+    /* Another region of the named fixed kind (the first one is checked inline). */
+    if (named != NULL && named->fixed && mkf_fixed_owns(named, ptr))
+        return named;
+    unsigned arena;
+    if (mkf_je_arena_lookup(ptr, &arena) == 0) {
+        struct memkind *kind = mkf_kind_by_arena(arena);
+        if (kind != NULL)
             return kind;
-        if (mkf_fixed_owns(kind, ptr))
-            return kind;
+        /* jemalloc's automatic arenas: the default heap, also behind a live kind
+         * made with the memkind_default_* operations. */
+        bool default_like = named != NULL && mkf_kind_is_live(named) && !named->fixed &&
+                            named->arena == UINT32_MAX;
+        return default_like ? named : MEMKIND_DEFAULT;
     }
-    return owner_of(ptr);
+    return serves_own_memory(named) ? named : NULL;
+}
+
+/* The kind that owns `ptr`, or NULL when no heap of the library holds it. One
+ * comparison when `kind` is a fixed kind and `ptr` lies in its first region (never
+ * in debug mode, where region_span stays 0); a lookup in every other case. */
+static inline struct memkind *resolve(const char *func, struct memkind *kind, void *ptr)
+{
+    if (MKF_LIKELY(kind != NULL) && MKF_LIKELY((uintptr_t)ptr - kind->region_lo < kind->region_span))
+        return kind;
+    return owner_of(func, kind, ptr);
 }
 
 MKF_EXPORT memkind_t memkind_detect_kind(void *ptr)
@@ -168,7 +201,11 @@ MKF_EXPORT void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
             kind = MEMKIND_DEFAULT;
         return kind->ops->realloc(kind, NULL, size);
     }
-    kind = resolve(kind, ptr);
+    kind = resolve("memkind_realloc", kind, ptr);
+    if (MKF_UNLIKELY(kind == NULL)) {
+        errno = EINVAL;
+        return NULL;
+    }
     return kind->ops->realloc(kind, ptr, size);
 }
 
@@ -176,7 +213,9 @@ MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
 {
     if (ptr == NULL)
         return;
-    kind = resolve(kind, ptr);
+    kind = resolve("memkind_free", kind, ptr);
+    if (MKF_UNLIKELY(kind == NULL))
+        return; /* no heap of the library holds it */
     if (MKF_LIKELY(kind->arena_fastpath))
         mkf_arena_free_fast(kind, ptr);
     else
@@ -187,7 +226,9 @@ MKF_EXPORT size_t memkind_malloc_usable_size(memkind_t kind, void *ptr)
 {
     if (ptr == NULL)
         return 0;
-    kind = resolve(kind, ptr);
+    kind = resolve("memkind_malloc_usable_size", kind, ptr);
+    if (kind == NULL)
+        return 0;
     if (kind->ops->malloc_usable_size != NULL)
         return kind->ops->malloc_usable_size(kind, ptr);
     return memkind_default_malloc_usable_size(kind, ptr);
@@ -197,8 +238,8 @@ MKF_EXPORT void *memkind_defrag_reallocate(memkind_t kind, void *ptr)
 {
     if (ptr == NULL)
         return NULL;
-    kind = resolve(kind, ptr);
-    if (kind->ops->defrag_reallocate == NULL)
+    kind = resolve("memkind_defrag_reallocate", kind, ptr);
+    if (kind == NULL || kind->ops->defrag_reallocate == NULL)
         return NULL;
     return kind->ops->defrag_reallocate(kind, ptr);
 }
@@ -208,7 +249,7 @@ MKF_EXPORT void *memkind_defrag_reallocate(memkind_t kind, void *ptr)
 MKF_EXPORT void memkind_set_allow_zero_allocs(memkind_t kind, bool allow_zero_allocs)
 {
     if (kind != NULL && mkf_kind_is_handle(kind))
-        kind->allow_zero_allocs = allow_zero_allocs;
+        __atomic_store_n(&kind->allow_zero_allocs, allow_zero_allocs, __ATOMIC_RELAXED);
 }
 
 MKF_EXPORT int memkind_check_available(memkind_t kind)

@@ -122,7 +122,7 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
 {
     if (ptr == NULL)
         return memkind_arena_malloc(kind, size);
-    if (size == 0 && !kind->allow_zero_allocs) {
+    if (size == 0 && !mkf_zero_allowed(kind)) {
         memkind_arena_free(kind, ptr);
         return NULL;
     }

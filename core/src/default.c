@@ -74,7 +74,7 @@ MKF_EXPORT void *memkind_default_realloc(struct memkind *kind, void *ptr, size_t
 {
     if (ptr == NULL)
         return memkind_default_malloc(kind, size);
-    if (size == 0 && (kind == NULL || !kind->allow_zero_allocs)) {
+    if (size == 0 && !mkf_zero_allowed(kind)) {
         mkf_je_free(ptr);
         return NULL;
     }

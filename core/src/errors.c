@@ -27,6 +27,9 @@ static const char *message_of(int err)
     case MEMKIND_ERROR_REGION_TOO_SMALL: return "the region holds no whole page";
     case MEMKIND_ERROR_NOT_FIXED: return "the kind is not a fixed kind";
     case MEMKIND_ERROR_DESTROYED: return "the kind was destroyed";
+    case MEMKIND_ERROR_SHARED_FORKED:
+        return "the kind's region is a shared mapping inherited through fork(): only its "
+               "creator may use it";
     default: return NULL;
     }
 }

@@ -53,7 +53,8 @@ static void purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
     /* No lock: regions are only appended, and a published region never changes
      * (mkf_region_of reads the count with acquire). */
     struct mkf_region *r = mkf_region_of(fx, (uintptr_t)addr);
-    bool purge = r != NULL && (r->flags & MEMKIND_REGION_PURGE);
+    /* In a fork child the shared pages are the parent's heap's (fork.c). */
+    bool purge = r != NULL && (r->flags & MEMKIND_REGION_PURGE) && !fx->forked;
     if (!purge)
         return;
     if (madvise(addr, size, MADV_REMOVE) != 0)

@@ -110,13 +110,11 @@ MKF_EXPORT void *memkind_fixed_mmap(struct memkind *kind, void *addr, size_t siz
 
 static int create_fixed(void *addr, size_t size, unsigned flags, memkind_t *kind)
 {
-    static atomic_uint_fast64_t counter;
     if (addr == NULL || size == 0 || kind == NULL || (uintptr_t)addr + size < (uintptr_t)addr)
         return MEMKIND_ERROR_INVALID;
-    char name[MEMKIND_NAME_LENGTH];
-    snprintf(name, sizeof(name), "memkind_fixed_%llu",
-             (unsigned long long)atomic_fetch_add(&counter, 1));
-    return mkf_kind_create(&MEMKIND_FIXED_OPS, name, addr, size, flags, kind);
+    /* memkind_fixed_<n>, never the name of a live kind (a user may have taken one). */
+    return mkf_kind_create(&MEMKIND_FIXED_OPS, "memkind_fixed_", true, addr, size, flags,
+                           kind);
 }
 
 MKF_EXPORT int memkind_create_fixed(void *addr, size_t size, memkind_t *kind)
@@ -142,6 +140,8 @@ static int with_fixed(memkind_t kind, int (*fn)(struct memkind *, void *), void 
         err = MEMKIND_ERROR_DESTROYED;
     else if (!kind->fixed)
         err = MEMKIND_ERROR_NOT_FIXED;
+    else if (kind->ops == &mkf_forked_ops)
+        err = MEMKIND_ERROR_SHARED_FORKED;
     else
         err = fn(kind, arg);
     mkf_registry_unlock();

@@ -10,9 +10,16 @@
  *   jemalloc's handlers (registered when it starts);
  *   registered late: the registry lock and the region table's lock, prepared
  *   first (registry.c).
- * The child keeps all kinds and can allocate and free in them.
+ * The child keeps all kinds and can allocate and free in them, except fixed kinds
+ * whose region is a shared mapping (below).
  */
 #include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
 static void for_each_fixed(void (*fn)(pthread_mutex_t *))
 {
@@ -39,4 +46,131 @@ void mkf_fork_register_late(void)
 {
     pthread_atfork(mkf_registry_fork_prepare, mkf_registry_fork_parent,
                    mkf_registry_fork_child);
+}
+
+/* ---- fixed kinds on shared mappings ------------------------------------------
+ * A fork child gets its own copy of a kind's bookkeeping (jemalloc's arena, the
+ * thread caches, the region map), but a MAP_SHARED region is the same bytes in
+ * both processes: two heaps would hand out the same blocks. So in the child such
+ * a kind refuses to allocate or free (EPERM, MEMKIND_ERROR_SHARED_FORKED) and its
+ * hooks neither hand out nor purge pages; destroying it only drops the child's
+ * copy of the bookkeeping. The parent is not affected. Private mappings are copied
+ * on write and keep working in the child. */
+
+static void *forked_malloc(struct memkind *kind, size_t size)
+{
+    (void)kind, (void)size;
+    errno = EPERM;
+    return NULL;
+}
+static void *forked_calloc(struct memkind *kind, size_t num, size_t size)
+{
+    (void)num;
+    return forked_malloc(kind, size);
+}
+static int forked_posix_memalign(struct memkind *kind, void **memptr, size_t alignment,
+                                 size_t size)
+{
+    (void)kind, (void)alignment, (void)size;
+    if (memptr != NULL)
+        *memptr = NULL;
+    return EPERM;
+}
+static void *forked_realloc(struct memkind *kind, void *ptr, size_t size)
+{
+    (void)ptr;
+    return forked_malloc(kind, size);
+}
+/* The block stays with the parent's heap. Said once on stderr, since free()
+ * has no result to carry the error. */
+static void forked_free(struct memkind *kind, void *ptr)
+{
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set(&said))
+        fprintf(stderr,
+                "memkind-fixed: free(%p) ignored: kind %s lies in a shared mapping "
+                "inherited through fork(); only the parent may allocate and free "
+                "there\n",
+                ptr, kind->name);
+    errno = EPERM;
+}
+static void *forked_mmap(struct memkind *kind, void *addr, size_t size)
+{
+    (void)kind, (void)addr, (void)size;
+    errno = EPERM;
+    return MAP_FAILED;
+}
+static int forked_check_available(struct memkind *kind)
+{
+    (void)kind;
+    return MEMKIND_ERROR_SHARED_FORKED;
+}
+static int forked_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value)
+{
+    (void)kind, (void)stat, (void)value;
+    return MEMKIND_ERROR_SHARED_FORKED;
+}
+static void *forked_defrag(struct memkind *kind, void *ptr)
+{
+    (void)kind, (void)ptr;
+    return NULL;
+}
+static int forked_create(struct memkind *kind, struct memkind_ops *ops, const char *name)
+{
+    (void)kind, (void)ops, (void)name;
+    return MEMKIND_ERROR_SHARED_FORKED;
+}
+
+struct memkind_ops mkf_forked_ops = {
+    .create = forked_create,
+    .destroy = memkind_fixed_destroy,
+    .malloc = forked_malloc,
+    .calloc = forked_calloc,
+    .posix_memalign = forked_posix_memalign,
+    .realloc = forked_realloc,
+    .free = forked_free,
+    .mmap = forked_mmap,
+    .check_available = forked_check_available,
+    .malloc_usable_size = memkind_default_malloc_usable_size,
+    .get_stat = forked_get_stat,
+    .defrag_reallocate = forked_defrag,
+};
+
+void mkf_fork_child_disable_shared(void)
+{
+    for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) {
+        struct memkind *kind = mkf_kind_by_slot(i);
+        if (kind->state != MKF_KIND_LIVE || !kind->fixed || kind->priv == NULL)
+            continue;
+        struct mkf_fixed *fx = kind->priv;
+        if (!fx->any_shared)
+            continue;
+        fx->forked = true;
+        kind->arena_fastpath = false;
+        kind->ops = &mkf_forked_ops;
+    }
+}
+
+/* /proc/self/maps, line by line: "start-end perms offset dev inode path", where
+ * perms[3] is 's' for a shared mapping and 'p' for a private one. */
+bool mkf_range_is_shared(uintptr_t start, uintptr_t end)
+{
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (maps == NULL)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool shared = false;
+    while (!shared && getline(&line, &cap, maps) > 0) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3)
+            continue;
+        if (lo >= end)
+            break; /* the lines are sorted by address */
+        shared = hi > start && perms[3] == 's';
+    }
+    free(line);
+    fclose(maps);
+    return shared;
 }

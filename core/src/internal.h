@@ -56,6 +56,7 @@ void *mkf_je_tc_malloc(size_t size, unsigned tcache, unsigned arena);
 void mkf_je_tc_free(void *ptr, unsigned tcache, unsigned arena);
 int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
+int mkf_je_block_check(const void *ptr, unsigned *arena);
 #endif
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
@@ -79,7 +80,13 @@ MKF_HIDDEN int mkf_je_stats_refresh(void);
 MKF_HIDDEN int mkf_je_arena_stat(unsigned arena, memkind_stat_type stat, size_t *out);
 MKF_HIDDEN int mkf_je_global_stat(memkind_stat_type stat, size_t *out);
 MKF_HIDDEN size_t mkf_je_page_size(void);
-MKF_HIDDEN void mkf_je_init(void);
+/* Starts the private jemalloc; with `no_tcache`, without jemalloc's implicit
+ * per-thread cache (debug mode). */
+MKF_HIDDEN void mkf_je_init(bool no_tcache);
+/* Is `ptr` the start of a live block? 0 (and its arena in *arena), ENOENT (no
+ * heap knows the address), EINVAL (inside a block, not its start) or EALREADY
+ * (free). Exact only while no thread cache holds blocks, as in debug mode. */
+MKF_HIDDEN int mkf_je_check_block(const void *ptr, unsigned *arena);
 
 /* ---- kinds (registry.c) --------------------------------------------------- */
 
@@ -94,7 +101,7 @@ struct memkind {
     unsigned int arena;       /* the kind's jemalloc arena; UINT32_MAX if none */
     uint64_t gen;             /* unique per creation; thread caches key on it */
     enum mkf_kind_state state;
-    bool allow_zero_allocs;
+    bool allow_zero_allocs;   /* read and written with mkf_zero_allowed() / atomics */
     bool builtin;             /* MEMKIND_DEFAULT: never destroyed */
     /* Region and flags passed from memkind_create_fixed*() to memkind_fixed_create(). */
     void *pending_addr;
@@ -113,6 +120,13 @@ struct memkind {
 };
 
 MKF_HIDDEN extern struct memkind_ops mkf_dead_ops;
+/* The ops of a fixed kind on a shared mapping, in a child of fork(): every use
+ * fails with EPERM / MEMKIND_ERROR_SHARED_FORKED (fork.c). */
+MKF_HIDDEN extern struct memkind_ops mkf_forked_ops;
+
+/* MEMKIND_FIXED_DEBUG set (and not "0") when the library was loaded: no thread
+ * caches, and free, realloc and usable_size check their pointer (api.c). */
+MKF_HIDDEN extern bool mkf_debug;
 
 /* The registry lock guards kind creation and destruction, thread-cache
  * bookkeeping and the region table's writers. */
@@ -130,8 +144,10 @@ MKF_HIDDEN struct memkind *mkf_kind_by_arena(unsigned arena);
 /* The kind in registry slot `slot` (live or not), or NULL out of range. */
 MKF_HIDDEN struct memkind *mkf_kind_by_slot(unsigned slot);
 MKF_HIDDEN void mkf_kind_set_arena(struct memkind *kind, unsigned arena);
-/* Create a kind with its pending region fields set before ops->create runs. */
-MKF_HIDDEN int mkf_kind_create(struct memkind_ops *ops, const char *name,
+/* Create a kind with its pending region fields set before ops->create runs.
+ * With `generate`, `name` is a prefix and the kind is named <prefix><n>, with n
+ * chosen so that no live kind has that name. */
+MKF_HIDDEN int mkf_kind_create(struct memkind_ops *ops, const char *name, bool generate,
                                void *addr, size_t size, unsigned flags,
                                memkind_t *out);
 MKF_HIDDEN void mkf_init(void);
@@ -189,12 +205,18 @@ MKF_HIDDEN void *mkf_arena_malloc_slow(struct memkind *kind, size_t size);
 /* memkind's rules for size 0 and out-of-range sizes, for every kind's malloc-like
  * operation. false: answer NULL (errno ENOMEM for a huge size, untouched for 0);
  * an allowed 0 becomes 1. */
+static inline bool mkf_zero_allowed(const struct memkind *kind)
+{
+    /* Relaxed atomic: memkind_set_allow_zero_allocs() may run in another thread. */
+    return kind != NULL && __atomic_load_n(&kind->allow_zero_allocs, __ATOMIC_RELAXED);
+}
+
 static inline bool mkf_size_ok(const struct memkind *kind, size_t *size)
 {
     if (MKF_LIKELY(*size - 1 < MKF_SIZE_LIMIT - 1))
         return true;
     if (*size == 0) {
-        if (kind == NULL || !kind->allow_zero_allocs)
+        if (!mkf_zero_allowed(kind))
             return false;
         *size = 1;
         return true;
@@ -246,6 +268,7 @@ struct mkf_range {
 struct mkf_region {
     uintptr_t start, end; /* page-aligned */
     unsigned flags;       /* MEMKIND_REGION_* */
+    bool shared;          /* a MAP_SHARED mapping (or SysV shm): see fork.c */
     struct mkf_range *free; /* sorted, disjoint, never adjacent */
     size_t nfree, capfree;
 };
@@ -268,6 +291,11 @@ struct mkf_fixed {
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
     memkind_fixed_oom_fn oom_fn;
     void *oom_arg;
+    /* A region is a shared mapping (set with the region, under the registry lock). */
+    bool any_shared;
+    /* In a child of fork(), a kind with a shared region: the hooks hand out
+     * nothing and never purge, since the parent's heap owns those bytes. */
+    bool forked;
 };
 
 MKF_HIDDEN int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size,
@@ -305,6 +333,12 @@ MKF_HIDDEN void mkf_hooks_init(struct mkf_fixed *fx);
 
 MKF_HIDDEN void mkf_fork_register_early(void);
 MKF_HIDDEN void mkf_fork_register_late(void);
+/* In a fork child (registry lock state remade): fixed kinds on shared mappings
+ * stop serving (mkf_forked_ops). */
+MKF_HIDDEN void mkf_fork_child_disable_shared(void);
+/* Is any page of [start, end) a shared mapping? (/proc/self/maps; false when it
+ * cannot be read.) */
+MKF_HIDDEN bool mkf_range_is_shared(uintptr_t start, uintptr_t end);
 
 /* ---- helpers ------------------------------------------------------------------ */
 

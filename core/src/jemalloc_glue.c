@@ -35,7 +35,8 @@
  *   cached extents that, with delayed coalescing, do not merge back; for a fixed
  *   kind the purge before ENOMEM merges everything in the region map anyway.
  */
-const char *je_malloc_conf = "retain:false,lg_extent_max_active_fit:16";
+#define MKF_JE_CONF "retain:false,lg_extent_max_active_fit:16"
+const char *je_malloc_conf = MKF_JE_CONF;
 
 _Static_assert(MALLOCX_ZERO == MKF_MALLOCX_ZERO, "mallocx flag mismatch");
 _Static_assert(MALLOCX_TCACHE(5) == MKF_MALLOCX_TCACHE(5), "mallocx flag mismatch");
@@ -119,6 +120,17 @@ int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes)
     *blocks = (n[0] - n[1]) + (n[2] - n[3]);
     *bytes = allocated;
     return 0;
+#endif
+}
+
+int mkf_je_check_block(const void *ptr, unsigned *arena)
+{
+#ifndef MKF_NO_TC_FASTPATH
+    return mkf_je_block_check(ptr, arena);
+#else
+    /* The bundled jemalloc of the Rust crate has no access to slab bitmaps: only
+     * addresses unknown to jemalloc are detected there. */
+    return mkf_je_arena_lookup(ptr, arena);
 #endif
 }
 
@@ -206,8 +218,12 @@ int mkf_je_global_stat(memkind_stat_type stat, size_t *out)
 
 static size_t g_page;
 
-void mkf_je_init(void)
+void mkf_je_init(bool no_tcache)
 {
+    /* jemalloc reads je_malloc_conf when it starts, which is the mallctl below:
+     * nothing in the library calls jemalloc before mkf_init(). */
+    if (no_tcache)
+        je_malloc_conf = MKF_JE_CONF ",tcache:false";
     size_t p = 0;
     if (read_size("arenas.page", &p) != 0 || p == 0)
         p = (size_t)sysconf(_SC_PAGESIZE);

@@ -81,7 +81,8 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
     if (fx->nregions == MKF_MAX_REGIONS)
         return MEMKIND_ERROR_TOOMANY;
 
-    struct mkf_region r = {.start = start, .end = end, .flags = flags};
+    struct mkf_region r = {.start = start, .end = end, .flags = flags,
+                           .shared = mkf_range_is_shared(start, end)};
     if (!ranges_reserve(&r, 16))
         return MEMKIND_ERROR_MALLOC;
     r.free[0] = (struct mkf_range){start, end, (flags & MEMKIND_REGION_ZEROED) != 0};
@@ -97,9 +98,10 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
     unsigned n = atomic_load_explicit(&fx->nregions, memory_order_relaxed);
     fx->regions[n] = r;
     fx->capacity += end - start;
+    fx->any_shared |= r.shared;
     atomic_store_explicit(&fx->nregions, n + 1, memory_order_release);
     pthread_mutex_unlock(&fx->lock);
-    if (n == 0) {
+    if (n == 0 && !mkf_debug) { /* debug mode checks every pointer (api.c) */
         fx->kind->region_lo = start;
         fx->kind->region_span = end - start;
     }
@@ -168,7 +170,7 @@ static void *take_locked(struct mkf_fixed *fx, void *new_addr, size_t size,
 void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
                       size_t alignment, bool *zeroed)
 {
-    if (size == 0 || !mkf_is_pow2(alignment))
+    if (size == 0 || !mkf_is_pow2(alignment) || fx->forked)
         return NULL;
     pthread_mutex_lock(&fx->lock);
     void *p = take_locked(fx, new_addr, size, alignment, zeroed);

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,13 +50,17 @@ static void registry_lock_init(void)
     pthread_mutexattr_destroy(&attr);
 }
 
+bool mkf_debug;
+
 static void init_once(void)
 {
     registry_lock_init();
+    const char *debug = getenv("MEMKIND_FIXED_DEBUG");
+    mkf_debug = debug != NULL && debug[0] != '\0' && strcmp(debug, "0") != 0;
 
     /* Fork handlers around jemalloc's own: see fork.c for the order. */
     mkf_fork_register_early();
-    mkf_je_init();
+    mkf_je_init(mkf_debug);
     mkf_fork_register_late();
     mkf_tcache_init();
 }
@@ -128,8 +133,18 @@ static struct memkind *take_slot(void)
     return NULL;
 }
 
-int mkf_kind_create(struct memkind_ops *ops, const char *name, void *addr,
-                    size_t size, unsigned flags, memkind_t *out)
+/* "<prefix><n>" with the first n from a process-wide counter that no live kind
+ * has as its name (registry lock held). */
+static void generate_name(const char *prefix, char *out)
+{
+    static uint64_t counter;
+    do
+        snprintf(out, MEMKIND_NAME_LENGTH, "%s%llu", prefix, (unsigned long long)counter++);
+    while (name_in_use(out));
+}
+
+int mkf_kind_create(struct memkind_ops *ops, const char *name, bool generate,
+                    void *addr, size_t size, unsigned flags, memkind_t *out)
 {
     if (ops == NULL || name == NULL || out == NULL)
         return MEMKIND_ERROR_INVALID;
@@ -142,7 +157,11 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, void *addr,
     mkf_registry_lock();
     int err = MEMKIND_SUCCESS;
     struct memkind *kind = NULL;
-    if (name_in_use(name)) {
+    char generated[MEMKIND_NAME_LENGTH];
+    if (generate) {
+        generate_name(name, generated);
+        name = generated;
+    } else if (name_in_use(name)) {
         err = MEMKIND_ERROR_INVALID;
         goto out;
     }
@@ -186,7 +205,7 @@ out:
 
 MKF_EXPORT int memkind_create(struct memkind_ops *ops, const char *name, memkind_t *kind)
 {
-    return mkf_kind_create(ops, name, NULL, 0, 0, kind);
+    return mkf_kind_create(ops, name, false, NULL, 0, 0, kind);
 }
 
 MKF_EXPORT int memkind_destroy_kind(memkind_t kind)
@@ -298,6 +317,7 @@ void mkf_registry_fork_child(void)
 {
     pthread_rwlock_init(&g_table_lock, NULL);
     registry_lock_init();
+    mkf_fork_child_disable_shared();
 }
 
 struct memkind *mkf_region_table_lookup(const void *ptr)

@@ -112,7 +112,8 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     struct mkf_tc_entry *e = entry_for(kind);
     if (e == NULL)
         goto out; /* no memory for the table: run uncached this time */
-    struct mkf_tcache_node *node = malloc(sizeof(*node));
+    /* Debug mode runs without caches, so that a free block is known as free. */
+    struct mkf_tcache_node *node = mkf_debug ? NULL : malloc(sizeof(*node));
     unsigned tc;
     if (node != NULL && mkf_je_tcache_create(&tc) == 0) {
         node->tcache = tc;

@@ -32,9 +32,10 @@
  * here comes from arena a; a block pushed here is one the caller frees to the kind
  * that owns arena a (the same contract dallocx(ptr, MALLOCX_TCACHE(t)) has).
  *
- * Two more reads of jemalloc's internals live here, at the end of the file, for
+ * Three more reads of jemalloc's internals live here, at the end of the file, for
  * the same reason (they need jemalloc's private headers): mkf_je_arena_of, the
- * arena of a pointer, and mkf_je_arena_live, an arena's live block count.
+ * arena of a pointer, mkf_je_arena_live, an arena's live block count, and
+ * mkf_je_block_check, whether a pointer is a live block (debug mode).
  */
 #include "jemalloc/internal/jemalloc_preamble.h"
 #include "jemalloc/internal/jemalloc_internal_includes.h"
@@ -55,6 +56,7 @@ MKF_TC_ENTRY void mkf_je_tc_free(void *ptr, unsigned tcache_ind,
 MKF_TC_ENTRY int mkf_je_arena_of(const void *ptr, unsigned *out);
 MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
     uint64_t *bytes);
+MKF_TC_ENTRY int mkf_je_block_check(const void *ptr, unsigned *arena_out);
 
 /*
  * The calling thread's tsd, fetched once: the empty asm hides that the pointer is
@@ -240,4 +242,48 @@ mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks, uint64_t *bytes) {
 	}
 	LOCKEDINT_MTX_UNLOCK(tsdn, arena->stats.mtx);
 	return 0;
+}
+
+/*
+ * mkf_je_block_check: is `ptr` the start of a block that is handed out? 0 (and the
+ * block's arena in *arena_out), ENOENT when jemalloc knows no extent there, EINVAL
+ * for an address inside a block but not at its start, EALREADY for a block that
+ * is free. A small block's state is its slab's bitmap, read under the bin's lock;
+ * a block sitting in a thread cache is "handed out" there, so the answer is exact
+ * only when no thread cache is in use (memkind-fixed's debug mode).
+ */
+int
+mkf_je_block_check(const void *ptr, unsigned *arena_out) {
+	tsdn_t *tsdn = tsdn_fetch();
+	emap_full_alloc_ctx_t ctx;
+	if (emap_full_alloc_ctx_try_lookup(tsdn, &arena_emap_global, ptr, &ctx)
+	    || ctx.edata == NULL) {
+		return ENOENT;
+	}
+	edata_t *edata = ctx.edata;
+	if (edata_state_get(edata) != extent_state_active) {
+		/* A freed large block, cached by its arena. */
+		return EALREADY;
+	}
+	unsigned arena_ind = edata_arena_ind_get(edata);
+	*arena_out = arena_ind;
+	if (!edata_slab_get(edata)) {
+		return ptr == edata_addr_get(edata) ? 0 : EINVAL;
+	}
+	szind_t binind = edata_szind_get(edata);
+	const bin_info_t *info = &bin_infos[binind];
+	uintptr_t diff = (uintptr_t)ptr - (uintptr_t)edata_addr_get(edata);
+	if (diff % info->reg_size != 0) {
+		return EINVAL;
+	}
+	arena_t *arena = arena_get(tsdn, arena_ind, false);
+	if (arena == NULL) {
+		return ENOENT;
+	}
+	bin_t *bin = arena_get_bin(arena, binind, edata_binshard_get(edata));
+	malloc_mutex_lock(tsdn, &bin->lock);
+	bool live = bitmap_get(edata_slab_data_get(edata)->bitmap,
+	    &info->bitmap_info, diff / info->reg_size);
+	malloc_mutex_unlock(tsdn, &bin->lock);
+	return live ? 0 : EALREADY;
 }

@@ -1,0 +1,255 @@
+/*
+ * ownership_test.c - a block always goes back to the heap that handed it out,
+ * whatever kind the caller names: the wrong fixed kind, the default kind, an arena
+ * kind, a destroyed kind or none. Also: generated kind names never collide with a
+ * user's, and memkind_set_allow_zero_allocs() does not race with allocations
+ * (checked by ThreadSanitizer in CI).
+ */
+#include "check.h"
+#include "region.h"
+
+#include <memkind_fixed.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MiB ((size_t)1 << 20)
+
+static struct memkind_ops arena_ops = {
+    .create = memkind_arena_create,
+    .destroy = memkind_arena_destroy,
+    .malloc = memkind_arena_malloc,
+    .calloc = memkind_arena_calloc,
+    .posix_memalign = memkind_arena_posix_memalign,
+    .realloc = memkind_arena_realloc,
+    .free = memkind_arena_free,
+    .get_arena = memkind_thread_get_arena,
+    .malloc_usable_size = memkind_default_malloc_usable_size,
+};
+
+/* Blocks that destroying `kind` finds still allocated. */
+static long long live_at_destroy(memkind_t kind)
+{
+    struct memkind_destroy_stats before, after;
+    REQUIRE(memkind_get_destroy_stats(&before) == MEMKIND_SUCCESS);
+    CHECK_EQ(memkind_destroy_kind(kind), MEMKIND_SUCCESS);
+    REQUIRE(memkind_get_destroy_stats(&after) == MEMKIND_SUCCESS);
+    return (long long)(after.blocks - before.blocks);
+}
+
+/* A program that already uses names of the form memkind_fixed_<n> can still
+ * create fixed kinds (runs first, while the library's name counter is at 0). */
+static void test_generated_names_never_collide(void)
+{
+    enum { N = 100 };
+    static struct memkind_ops default_ops;
+    default_ops = MEMKIND_DEFAULT_OPS;
+    memkind_t user[N];
+    char name[MEMKIND_NAME_LENGTH];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "memkind_fixed_%d", i);
+        REQUIRE(memkind_create(&default_ops, name, &user[i]) == MEMKIND_SUCCESS);
+    }
+    struct test_region r = region_new(4 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t fixed[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(memkind_create_fixed((char *)r.base + (size_t)i * MiB, MiB, &fixed[i]),
+                 MEMKIND_SUCCESS);
+        void *p = memkind_malloc(fixed[i], 100);
+        CHECK(in_range(p, 100, (char *)r.base + (size_t)i * MiB, MiB));
+        memkind_free(fixed[i], p);
+    }
+    /* A user's kind may not take a name a live generated kind has, as for any name. */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(memkind_destroy_kind(fixed[i]), MEMKIND_SUCCESS);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(memkind_destroy_kind(user[i]), MEMKIND_SUCCESS);
+    region_free(&r);
+}
+
+/* Fixed blocks freed through MEMKIND_DEFAULT go back to their kind; the default
+ * heap never hands out an address of the region. */
+static void test_free_through_default(void)
+{
+    enum { N = 64, M = 2000 };
+    struct test_region r = region_new(4 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t k;
+    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = memkind_malloc(k, 64);
+        REQUIRE(in_range(p[i], 64, r.base, r.size));
+    }
+    for (int i = 0; i < N; i++)
+        memkind_free(MEMKIND_DEFAULT, p[i]);
+    static void *d[M];
+    int inside = 0;
+    for (int i = 0; i < M; i++) {
+        d[i] = memkind_malloc(MEMKIND_DEFAULT, 64);
+        REQUIRE(d[i] != NULL);
+        inside += in_range(d[i], 1, r.base, r.size);
+    }
+    CHECK_EQ(inside, 0);
+
+    /* realloc and usable_size through the wrong kind act on the owner. */
+    char *q = memkind_malloc(k, 3000);
+    REQUIRE(q != NULL);
+    memset(q, 0x6b, 3000);
+    CHECK(memkind_malloc_usable_size(MEMKIND_DEFAULT, q) >= 3000);
+    q = memkind_realloc(MEMKIND_DEFAULT, q, 100000);
+    CHECK(in_range(q, 100000, r.base, r.size));
+    CHECK(q != NULL && q[0] == 0x6b && q[2999] == 0x6b);
+    memkind_free(MEMKIND_DEFAULT, q);
+
+    CHECK_EQ(live_at_destroy(k), 0);
+    region_free(&r); /* the region is gone: default blocks must not lie in it */
+    for (int i = 0; i < M; i++) {
+        memset(d[i], 0x11, 64);
+        memkind_free(MEMKIND_DEFAULT, d[i]);
+    }
+}
+
+/* The same through an arena kind, in both directions. */
+static void test_free_through_arena_kind(void)
+{
+    enum { N = 64, M = 2000 };
+    struct test_region r = region_new(4 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t k, a;
+    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
+    REQUIRE(memkind_create(&arena_ops, "ownership_arena", &a) == MEMKIND_SUCCESS);
+
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = memkind_malloc(k, 64);
+    for (int i = 0; i < N; i++)
+        memkind_free(a, p[i]);
+    static void *x[M];
+    int inside = 0;
+    for (int i = 0; i < M; i++) {
+        x[i] = memkind_malloc(a, 64);
+        REQUIRE(x[i] != NULL);
+        inside += in_range(x[i], 1, r.base, r.size);
+    }
+    CHECK_EQ(inside, 0);
+    /* Arena blocks freed through the default kind and through the fixed kind go
+     * back to the arena kind: new default blocks never come from its arena. */
+    for (int i = 0; i < M; i++)
+        memkind_free(i % 2 ? MEMKIND_DEFAULT : k, x[i]);
+    static void *d[M];
+    int from_arena = 0;
+    for (int i = 0; i < M; i++) {
+        d[i] = memkind_malloc(MEMKIND_DEFAULT, 64);
+        REQUIRE(d[i] != NULL);
+        from_arena += memkind_detect_kind(d[i]) == a;
+    }
+    CHECK_EQ(from_arena, 0);
+    for (int i = 0; i < M; i++)
+        memkind_free(a, d[i]); /* wrong kind again: back to the default heap */
+    CHECK_EQ(live_at_destroy(a), 0);
+    CHECK_EQ(live_at_destroy(k), 0);
+    region_free(&r);
+}
+
+/* Blocks freed through a destroyed kind's handle go back to their own heap. */
+static void test_free_through_destroyed_kind(void)
+{
+    enum { M = 20000 };
+    struct test_region r = region_new(2 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t dead, a;
+    REQUIRE(memkind_create_fixed(r.base, r.size, &dead) == MEMKIND_SUCCESS);
+    REQUIRE(memkind_destroy_kind(dead) == MEMKIND_SUCCESS);
+    REQUIRE(memkind_create(&arena_ops, "ownership_arena2", &a) == MEMKIND_SUCCESS);
+
+    static void *d[M];
+    size_t before = 0, full = 0, after = 0;
+    REQUIRE(memkind_update_cached_stats() == MEMKIND_SUCCESS);
+    REQUIRE(memkind_get_stat(MEMKIND_DEFAULT, MEMKIND_STAT_TYPE_ALLOCATED, &before) == 0);
+    for (int i = 0; i < M; i++) {
+        d[i] = memkind_malloc(MEMKIND_DEFAULT, 1000);
+        REQUIRE(d[i] != NULL);
+    }
+    REQUIRE(memkind_update_cached_stats() == MEMKIND_SUCCESS);
+    REQUIRE(memkind_get_stat(MEMKIND_DEFAULT, MEMKIND_STAT_TYPE_ALLOCATED, &full) == 0);
+    for (int i = 0; i < M; i++)
+        memkind_free(dead, d[i]);
+    REQUIRE(memkind_update_cached_stats() == MEMKIND_SUCCESS);
+    REQUIRE(memkind_get_stat(MEMKIND_DEFAULT, MEMKIND_STAT_TYPE_ALLOCATED, &after) == 0);
+    CHECK(full >= before + (size_t)M * 1000);
+    /* Thread caches may keep a few blocks counted as allocated. */
+    CHECK(after < before + (size_t)M * 1000 / 10);
+
+    for (int i = 0; i < 1000; i++)
+        d[i] = memkind_malloc(a, 1000);
+    for (int i = 0; i < 1000; i++)
+        memkind_free(dead, d[i]);
+    CHECK_EQ(live_at_destroy(a), 0);
+    region_free(&r);
+}
+
+/* memkind_free(NULL, p) / the default kind with an address no heap holds:
+ * ignored (the debug mode reports it, tests/c/debug_test.c). */
+static void test_foreign_pointer_ignored(void)
+{
+    int on_stack = 0;
+    memkind_free(NULL, &on_stack);
+    memkind_free(MEMKIND_DEFAULT, &on_stack);
+    CHECK_EQ(memkind_malloc_usable_size(NULL, &on_stack), 0);
+    errno = 0;
+    CHECK(memkind_realloc(NULL, &on_stack, 10) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    CHECK_EQ(on_stack, 0);
+    void *p = memkind_malloc(MEMKIND_DEFAULT, 10);
+    CHECK(p != NULL);
+    memkind_free(NULL, p);
+}
+
+static memkind_t race_kind;
+
+static void *toggle_zero(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20000; i++)
+        memkind_set_allow_zero_allocs(race_kind, i % 2 == 0);
+    return NULL;
+}
+
+/* Under ThreadSanitizer this reports a data race unless the flag is atomic. */
+static void test_allow_zero_allocs_no_race(void)
+{
+    struct test_region r = region_new(2 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    REQUIRE(memkind_create_fixed(r.base, r.size, &race_kind) == MEMKIND_SUCCESS);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, toggle_zero, NULL) == 0);
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        void *p = memkind_malloc(race_kind, 0);
+        bad += p != NULL && !in_range(p, 1, r.base, r.size);
+        memkind_free(race_kind, p);
+    }
+    pthread_join(t, NULL);
+    CHECK_EQ(bad, 0);
+    memkind_set_allow_zero_allocs(race_kind, true);
+    void *p = memkind_malloc(race_kind, 0);
+    CHECK(in_range(p, 1, r.base, r.size));
+    memkind_free(race_kind, p);
+    CHECK_EQ(memkind_destroy_kind(race_kind), MEMKIND_SUCCESS);
+    region_free(&r);
+}
+
+int main(void)
+{
+    test_generated_names_never_collide();
+    test_free_through_default();
+    test_free_through_arena_kind();
+    test_free_through_destroyed_kind();
+    test_foreign_pointer_ignored();
+    test_allow_zero_allocs_no_race();
+    return check_done("ownership_test");
+}
