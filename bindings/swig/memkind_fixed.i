@@ -16,8 +16,8 @@
  *      whose destructor is memkind_destroy_kind(); memkind_destroy_kind() takes the
  *      kind back from the proxy (%delobject). Statistics structs are copies owned
  *      by their proxy.
- *   4. per language: how an exception is raised, and (Java) how memory crosses as
- *      direct java.nio.ByteBuffers.
+ *   4. per language: how an exception is raised, and (Java) how blocks cross as
+ *      direct java.nio.ByteBuffers and regions as (address, size) longs.
  *
  * Exceptions carry the status code and memkind_error_message()'s sentence. Java:
  * org.memkind.fixed.MemkindException(code, message), and its subclass
@@ -225,6 +225,13 @@ MKF_ALLOCATOR(memkind_realloc)
 #if defined(SWIGJAVA)
 %rename(Memkind) memkind;
 %rename(MemkindFixedStats) memkind_fixed_stats;
+/* Typemaps apply to the declarations that follow them: these must come before
+ * `struct memkind` below. No finalizers: a finalizer destroyed the kind of a
+ * FixedKind that was dropped while its ByteBuffers still pointed into the region.
+ * A proxy's delete() is the only way its C object goes; FixedKind says when. */
+%typemap(javafinalize) SWIGTYPE ""
+%typemap(javaclassmodifiers) struct memkind "final class"
+%typemap(javaclassmodifiers) struct memkind_fixed_stats "final class"
 #endif
 %nodefaultctor memkind;
 %nodefaultctor memkind_fixed_stats;
@@ -262,7 +269,8 @@ static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_sta
 
 #if defined(SWIGJAVA)
 /* ------------------------------------------------------------------------------
- * 5. Java: memory crosses as direct ByteBuffers, kinds as Memkind proxies.
+ * 5. Java: blocks cross as direct ByteBuffers, regions as addresses, kinds as
+ *    Memkind proxies.
  *    Generated classes are package-private in org.memkind.fixed except the
  *    constants; org.memkind.fixed.FixedKind is the API.
  * ------------------------------------------------------------------------------ */
@@ -298,22 +306,16 @@ static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_sta
 /* A kind is destroyed by its proxy, Memkind.delete(): one way, and the proxy
  * cannot be left owning a destroyed kind. */
 %ignore memkind_destroy_kind;
-%typemap(javaclassmodifiers) struct memkind "final class"
-%typemap(javaclassmodifiers) struct memkind_fixed_stats "final class"
-/* No finalizers: a kind must not be destroyed behind the back of ByteBuffers that
- * still point into its region; FixedKind.close() says when. */
-%typemap(javafinalize) SWIGTYPE ""
 
-/* (void *addr, size_t size): a direct ByteBuffer, the whole of its capacity. */
-%typemap(jni) (void *addr, size_t size) "jobject"
-%typemap(jtype) (void *addr, size_t size) "java.nio.ByteBuffer"
-%typemap(jstype) (void *addr, size_t size) "java.nio.ByteBuffer"
-%typemap(javain) (void *addr, size_t size) "$javainput"
-%typemap(in) (void *addr, size_t size) {
-    if (!mkf_java_address(jenv, $input, (void **)&$1))
-        return $null;
-    $2 = $1 ? (size_t)(*jenv)->GetDirectBufferCapacity(jenv, $input) : 0;
-}
+/* void *addr: a region's address, as a Java long. A region may be larger than a
+ * ByteBuffer can be (2^31 - 1 bytes), so regions cross as (address, size) longs;
+ * FixedKind takes a caller's region as a ByteBuffer and passes its address
+ * (mkf_buffer_address) and capacity. */
+%typemap(jni) void *addr "jlong"
+%typemap(jtype) void *addr "long"
+%typemap(jstype) void *addr "long"
+%typemap(javain) void *addr "$javainput"
+%typemap(in) void *addr "$1 = (void *)(uintptr_t)$input;"
 
 /* void *ptr: a direct ByteBuffer (its address), or null for NULL. */
 %typemap(jni) void *ptr "jobject"
@@ -324,6 +326,12 @@ static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_sta
     if (!mkf_java_address(jenv, $input, &$1))
         return $null;
 }
+
+/* The address of a direct ByteBuffer (0 for null), for a region given as one. */
+%{
+static long long mkf_buffer_address(void *ptr) { return (long long)(uintptr_t)ptr; }
+%}
+long long mkf_buffer_address(void *ptr);
 
 /* The Java side of a function that returns a ByteBuffer. */
 %define MKF_JAVA_RETURNS_BUFFER(decl)
@@ -358,12 +366,12 @@ MKF_JAVA_RETURNS_BUFFER(int memkind_posix_memalign)
     }
 }
 
-MKF_JAVA_RETURNS_BUFFER(int memkind_region_map)
-%typemap(argout) void **out {
-    $result = mkf_java_buffer(jenv, *$1, arg2);
-    if (!$result)
-        (void)memkind_region_unmap(*$1, arg2, arg5);
-}
+/* memkind_region_map returns the region's address (see void *addr). */
+%typemap(jni) int memkind_region_map "jlong"
+%typemap(jtype) int memkind_region_map "long"
+%typemap(jstype) int memkind_region_map "long"
+%typemap(javaout) int memkind_region_map { return $jnicall; }
+%typemap(argout) void **out "$result = (jlong)(uintptr_t)*$1;"
 
 /* A new kind: a Memkind proxy that owns it ($owner from %newobject). */
 %define MKF_JAVA_RETURNS_KIND(fn)

@@ -1,5 +1,7 @@
 package org.memkind.fixed;
 
+import java.lang.ref.WeakReference;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -38,6 +40,12 @@ public final class FixedKindTest {
         run("zeroed, aligned, reallocated, empty buffers", FixedKindTest::otherAllocators);
         run("stats follow allocations", FixedKindTest::stats);
         run("threads allocate and free concurrently", FixedKindTest::threads);
+        run("sizes above 2 GiB: regions, stats, buffer limit", FixedKindTest::sizesAboveTwoGiB);
+        run("generated classes have no finalizer", FixedKindTest::noFinalizers);
+        run("a dropped kind without live buffers is destroyed", FixedKindTest::droppedKindIsDestroyed);
+        run("a live buffer keeps its kind through GC", FixedKindTest::bufferKeepsItsKind);
+        // Last: before buffers kept their region, this one crashed the JVM.
+        run("a live buffer keeps its region through GC", FixedKindTest::bufferKeepsItsRegion);
         System.out.println(passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
     }
@@ -131,6 +139,47 @@ public final class FixedKindTest {
             }
         }
         return found;
+    }
+
+    /**
+     * Runs the collector until objects that became unreachable before the call are
+     * gone and their finalizers and cleaners had time to run, with allocation
+     * pressure on the Java heap and on native memory (direct buffers, written to, so
+     * that memory the JDK freed is reused and overwritten).
+     */
+    private static void collectGarbage() throws InterruptedException {
+        for (int round = 0; round < 10; round++) {
+            WeakReference<Object> sentinel = new WeakReference<>(new Object());
+            List<Object> pressure = new ArrayList<>();
+            while (sentinel.get() != null) {
+                pressure.add(new byte[64 * KIB]);
+                System.gc();
+            }
+            System.runFinalization();
+            for (int i = 0; i < 8; i++) {
+                ByteBuffer junk = ByteBuffer.allocateDirect(MIB);
+                for (int off = 0; off + 8 <= junk.capacity(); off += 512) {
+                    junk.putLong(off, -1L);
+                }
+                pressure.add(junk);
+            }
+            pressure.clear();
+            Thread.sleep(10);
+        }
+    }
+
+    /**
+     * Makes a kind over `region` and a buffer of `size` bytes in it filled with
+     * `seed`'s pattern, then drops the kind without freeing or closing: only the
+     * buffer (and the returned weak reference to the kind) leave this method.
+     */
+    private static ByteBuffer liveBufferOfDroppedKind(ByteBuffer region, int size, int seed,
+            List<WeakReference<FixedKind>> kinds) {
+        FixedKind kind = FixedKind.over(region);
+        ByteBuffer b = kind.allocate(size);
+        fill(b, seed);
+        kinds.add(new WeakReference<>(kind));
+        return b;
     }
 
     private static void freeAll(FixedKind kind, List<ByteBuffer> buffers) {
@@ -371,5 +420,124 @@ public final class FixedKindTest {
                 kind.free(b);
             }
         }
+    }
+
+    static void noFinalizers() {
+        for (Class<?> c : new Class<?>[] {Memkind.class, MemkindFixedStats.class, FixedKind.class}) {
+            for (Method m : c.getDeclaredMethods()) {
+                check(!m.getName().equals("finalize"), c.getSimpleName() + " declares finalize()");
+            }
+        }
+    }
+
+    static void droppedKindIsDestroyed() throws Exception {
+        ByteBuffer region = ByteBuffer.allocateDirect(MIB);
+        List<WeakReference<FixedKind>> kinds = new ArrayList<>();
+        ByteBuffer freed = liveBufferOfDroppedKind(region, 64, 1, kinds);
+        kinds.get(0).get().free(freed);
+        freed = null;
+        // No buffer is live: once the FixedKind is unreachable, its kind is destroyed
+        // and the region can take a new kind.
+        FixedKind again = null;
+        for (int round = 0; round < 20 && again == null; round++) {
+            collectGarbage();
+            try {
+                again = FixedKind.over(region);
+            } catch (MemkindException e) {
+                check(e.code() == MemkindFixedConstants.MEMKIND_ERROR_REGION_OVERLAP, "overlap: " + e);
+            }
+        }
+        check(kinds.get(0).get() == null, "the dropped FixedKind was collected");
+        check(again != null, "the region takes a new kind after the dropped one is collected");
+        again.free(again.allocate(10));
+        again.close();
+    }
+
+    static void bufferKeepsItsKind() throws Exception {
+        ByteBuffer region = ByteBuffer.allocateDirect(MIB);
+        List<WeakReference<FixedKind>> kinds = new ArrayList<>();
+        ByteBuffer b = liveBufferOfDroppedKind(region, 4 * KIB, 11, kinds);
+        collectGarbage();
+        // A kind over the same region would hand out the buffer's bytes again.
+        MemkindException overlap = expect(MemkindException.class, () -> {
+            FixedKind thief = FixedKind.over(region);
+            for (int i = 0; i < 64; i++) {
+                fill(thief.allocate(4 * KIB), 1000 + i); // left live: the test failed
+            }
+        });
+        check(overlap.code() == MemkindFixedConstants.MEMKIND_ERROR_REGION_OVERLAP, "overlap: " + overlap);
+        check(holds(b, 11), "the buffer's bytes are intact after GC");
+        check(MemkindFixed.memkind_detect_kind(b) != null, "the library still has the buffer's kind");
+        FixedKind kind = kinds.get(0).get();
+        check(kind != null && kind.liveBuffers() == 1, "the buffer keeps its FixedKind reachable");
+        kind.free(b);
+        kind.close();
+        try (FixedKind again = FixedKind.over(region)) {
+            again.free(again.allocate(10));
+        }
+    }
+
+    static void bufferKeepsItsRegion() throws Exception {
+        // Regions that only the kinds (and through them the buffers) reach: when the
+        // JDK frees a region, its memory goes back to malloc, or is unmapped.
+        List<WeakReference<FixedKind>> kinds = new ArrayList<>();
+        List<ByteBuffer> buffers = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            buffers.add(liveBufferOfDroppedKind(ByteBuffer.allocateDirect(MIB), 64 * KIB, 20 + i, kinds));
+        }
+        collectGarbage();
+        for (int i = 0; i < buffers.size(); i++) {
+            ByteBuffer b = buffers.get(i);
+            check(holds(b, 20 + i), "buffer " + i + "'s bytes are intact");
+            check(MemkindFixed.memkind_detect_kind(b) != null, "buffer " + i + "'s kind is alive");
+        }
+        for (int i = 0; i < buffers.size(); i++) {
+            FixedKind kind = kinds.get(i).get();
+            check(kind != null, "buffer " + i + " keeps its FixedKind reachable");
+            kind.free(buffers.get(i));
+            kind.close();
+        }
+    }
+
+    static void sizesAboveTwoGiB() throws Exception {
+        long gib = 1L << 30;
+        // A mapped region of 4 GiB (reserved, not touched: only written pages count).
+        try (FixedKind kind = FixedKind.map(4 * gib)) {
+            check(kind.capacity() == 4 * gib, "capacity of a 4 GiB region: " + kind.capacity());
+            ByteBuffer largest = kind.allocate(FixedKind.MAX_BUFFER_SIZE);
+            check(largest.capacity() == Integer.MAX_VALUE, "the largest buffer: " + largest.capacity());
+            ByteBuffer more = kind.allocate(gib);
+            largest.put(Integer.MAX_VALUE - 1, (byte) 7);
+            more.put((int) gib - 1, (byte) 9);
+            check(ownedBy(kind, largest) && ownedBy(kind, more), "both in the kind");
+            FixedKind.Stats stats = kind.stats();
+            check(stats.allocated() >= 3 * gib - 1, "3 GiB allocated: " + stats);
+            check(kind.toString().contains(4 * gib + " bytes"), "toString: " + kind);
+
+            // Fits the region, but no ByteBuffer can hold it: refused before the heap
+            // is asked, with the limit in the message.
+            IllegalArgumentException tooBig = expect(IllegalArgumentException.class,
+                    () -> kind.allocate(FixedKind.MAX_BUFFER_SIZE + 1));
+            check(tooBig.getMessage().contains("at most " + Integer.MAX_VALUE), tooBig.getMessage());
+            expect(IllegalArgumentException.class, () -> kind.allocateZeroed(2 * gib));
+            expect(IllegalArgumentException.class, () -> kind.allocateAligned(4096, 2 * gib));
+            expect(IllegalArgumentException.class, () -> kind.reallocate(more, 3 * gib));
+            check(kind.liveBuffers() == 2 && more.get((int) gib - 1) == 9,
+                    "a refused reallocate leaves the buffer as it was");
+            check(kind.stats().failedAllocs() == stats.failedAllocs(), "the heap was not asked");
+            kind.free(largest);
+            kind.free(more);
+        }
+        try (FixedKind small = FixedKind.map(MIB)) {
+            // The largest buffer is a request like any other: no room in 1 MiB.
+            expect(MemkindOutOfMemoryException.class, () -> small.allocate(FixedKind.MAX_BUFFER_SIZE));
+            // 4 GiB would be 0 as an int, 4 GiB - 1 would be -1: neither is.
+            expect(IllegalArgumentException.class, () -> small.allocate(4 * gib));
+            expect(IllegalArgumentException.class, () -> small.allocate(4 * gib - 1));
+            expect(IllegalArgumentException.class, () -> small.allocate(Long.MAX_VALUE));
+            expect(IllegalArgumentException.class, () -> small.allocate(-1L));
+            check(small.liveBuffers() == 0, "nothing allocated");
+        }
+        expect(IllegalArgumentException.class, () -> FixedKind.map(-gib));
     }
 }
