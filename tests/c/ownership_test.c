@@ -56,8 +56,10 @@ static void test_generated_names_never_collide(void)
     REQUIRE(r.base != NULL);
     memkind_t fixed[3];
     for (int i = 0; i < 3; i++) {
-        CHECK_EQ(memkind_create_fixed((char *)r.base + (size_t)i * MiB, MiB, &fixed[i]),
-                 MEMKIND_SUCCESS);
+        int err = memkind_create_fixed((char *)r.base + (size_t)i * MiB, MiB, &fixed[i]);
+        CHECK_EQ(err, MEMKIND_SUCCESS);
+        if (err != MEMKIND_SUCCESS)
+            return;
         void *p = memkind_malloc(fixed[i], 100);
         CHECK(in_range(p, 100, (char *)r.base + (size_t)i * MiB, MiB));
         memkind_free(fixed[i], p);
@@ -243,13 +245,24 @@ static void test_allow_zero_allocs_no_race(void)
     region_free(&r);
 }
 
-int main(void)
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} tests[] = {
+    /* The name test first, while the library's name counter is at 0. */
+    {"names", test_generated_names_never_collide},
+    {"default", test_free_through_default},
+    {"arena", test_free_through_arena_kind},
+    {"destroyed", test_free_through_destroyed_kind},
+    {"foreign", test_foreign_pointer_ignored},
+    {"zero_race", test_allow_zero_allocs_no_race},
+};
+
+/* ownership_test [NAME]: every test, or the one named. */
+int main(int argc, char **argv)
 {
-    test_generated_names_never_collide();
-    test_free_through_default();
-    test_free_through_arena_kind();
-    test_free_through_destroyed_kind();
-    test_foreign_pointer_ignored();
-    test_allow_zero_allocs_no_race();
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (argc < 2 || strcmp(argv[1], tests[i].name) == 0)
+            tests[i].fn();
     return check_done("ownership_test");
 }
