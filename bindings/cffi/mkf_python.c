@@ -10,10 +10,13 @@
  *   it raises BufferError instead of leaving a dangling view (Python 3.11 classes
  *   cannot implement the buffer protocol in Python). A block holds a reference to
  *   its owner, the Python object that keeps the kind alive, and frees itself when
- *   it is collected: no block outlives its kind.
+ *   it is collected: no block outlives its kind. Python cannot construct one:
+ *   every Block is made here, by KindBase, from memory the kind just handed out,
+ *   so each live block has exactly one Block.
  *
- * - KindBase, the base type of memkind_fixed.FixedKind, with malloc() and free()
- *   in C: the cost of a small block in Python is then one method call.
+ * - KindBase, the base type of memkind_fixed.FixedKind: malloc() and free() in C
+ *   (the cost of a small block in Python is then one method call), and the C
+ *   halves of calloc, memalign and realloc, the only other makers of Blocks.
  *
  * - numpy's NEP 49 memory handler (a PyDataMem_Handler in a "mem_handler"
  *   capsule) whose malloc/calloc/realloc/free serve a kind. numpy stores the
@@ -33,6 +36,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -78,33 +82,10 @@ static int block_check_movable(Block *self)
     return 0;
 }
 
-/* Block(owner, kind_address, address, size): takes ownership of the block at
- * `address`, which must come from memkind on `kind_address`. Private: the
- * memkind_fixed package is the only caller. */
-static PyObject *block_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
-{
-    PyObject *owner;
-    unsigned long long kind, address;
-    Py_ssize_t size;
-    static char *kwlist[] = {"owner", "kind_address", "address", "size", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OKKn", kwlist, &owner, &kind, &address,
-                                     &size))
-        return NULL;
-    if (address == 0 || kind == 0 || size < 0) {
-        PyErr_SetString(PyExc_ValueError, "bad block");
-        return NULL;
-    }
-    Block *self = (Block *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        return NULL;
-    self->ptr = (char *)(uintptr_t)address;
-    self->size = size;
-    self->kind = (memkind_t)(uintptr_t)kind;
-    Py_INCREF(owner);
-    self->owner = owner;
-    self->exports = 0;
-    return (PyObject *)self;
-}
+/* No tp_new: Python code cannot make a Block (nor an Allocation, nor a subclass of
+ * either; object.__new__ refuses them too). Were it possible, a second Block of a
+ * live block would free it twice, and a Block of any other address would "free"
+ * memory the kind never handed out. Blocks come from block_adopt() only. */
 
 static void block_dealloc(Block *self)
 {
@@ -135,35 +116,6 @@ static PyObject *block_release(Block *self, PyObject *Py_UNUSED(ignored))
     }
     Py_CLEAR(self->owner);
     Py_RETURN_NONE;
-}
-
-/* _realloc(size) -> new address, or None when the kind is out of memory (the block
- * is then unchanged). On success this block is dead and the caller owns the new
- * address. */
-static PyObject *block_realloc(Block *self, PyObject *arg)
-{
-    Py_ssize_t size = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-    if (size == -1 && PyErr_Occurred())
-        return NULL;
-    if (size < 0) {
-        PyErr_SetString(PyExc_ValueError, "size must not be negative");
-        return NULL;
-    }
-    if (block_check_movable(self) < 0)
-        return NULL;
-    char *old = self->ptr;
-    void *moved;
-    self->ptr = NULL; /* no new export while the GIL is released */
-    Py_BEGIN_ALLOW_THREADS
-    moved = memkind_realloc(self->kind, old, (size_t)size);
-    Py_END_ALLOW_THREADS
-    if (moved == NULL) {
-        self->ptr = old;
-        Py_RETURN_NONE;
-    }
-    self->size = 0;
-    Py_CLEAR(self->owner);
-    return PyLong_FromUnsignedLongLong((uintptr_t)moved);
 }
 
 static PyObject *block_get_address(Block *self, void *Py_UNUSED(closure))
@@ -221,8 +173,6 @@ static PyBufferProcs block_as_buffer = {
 static PyMethodDef block_methods[] = {
     {"release", (PyCFunction)block_release, METH_NOARGS,
      "Free the block now. BufferError while exported; no-op once released."},
-    {"_realloc", (PyCFunction)block_realloc, METH_O,
-     "Move the block; returns the new address or None when out of memory."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -241,7 +191,6 @@ static PyTypeObject BlockType = {
     .tp_basicsize = sizeof(Block),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "A block of a fixed kind that exports its bytes (base of Allocation).",
-    .tp_new = block_new,
     .tp_dealloc = (destructor)block_dealloc,
     .tp_as_buffer = &block_as_buffer,
     .tp_methods = block_methods,
@@ -255,10 +204,16 @@ static PyTypeObject BlockType = {
  * (the package's _Heap, which keeps the kind alive) and the memkind_t, and
  * implements the two calls a program makes most, malloc() and free(), in C, so
  * that a small block costs one method call (the Python benchmark's 64 B
- * allocate + free). malloc() leaves everything but small exact ints to the
- * subclass's checked path, `_malloc(size)`, and reports a failed allocation
- * through `_malloc_failed(size, errno)`, so errors and messages are the
- * package's own.
+ * allocate + free). malloc() leaves everything but non-negative exact ints to
+ * the subclass's checked path, `_malloc(size)`, which raises or calls malloc()
+ * again with an exact int.
+ *
+ * It also makes every Block: malloc() and the C halves of calloc, memalign and
+ * realloc (`_calloc`, `_memalign`, `_realloc`, called by FixedKind after it has
+ * checked the numbers) allocate and wrap the block in one step, so no address
+ * ever passes through Python on its way into a Block. A failed allocation is
+ * reported through the subclass's `_alloc_failed(what, errno)`, so errors and
+ * messages are the package's own.
  */
 typedef struct {
     PyObject_HEAD
@@ -299,32 +254,150 @@ static int kind_set_heap_ref(KindBase *self, PyObject *value, void *Py_UNUSED(cl
     return 0;
 }
 
+/* The owner of the kind, or NULL with ValueError once it is closed (RuntimeError
+ * should the package not have named its Allocation type yet). */
+static PyObject *kind_heap(KindBase *self)
+{
+    if (self->heap == NULL) {
+        PyErr_SetString(PyExc_ValueError, "operation on a closed FixedKind");
+        return NULL;
+    }
+    if (allocation_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "memkind_fixed: set_allocation_type() not called");
+        return NULL;
+    }
+    return self->heap;
+}
+
+/* A new Allocation owning `ptr`, a block of `size` bytes that `kind` has just
+ * handed out; the block is freed again if that fails. The only maker of Blocks. */
+static PyObject *block_adopt(PyObject *owner, memkind_t kind, void *ptr, Py_ssize_t size)
+{
+    Block *block = (Block *)allocation_type->tp_alloc(allocation_type, 0);
+    if (block == NULL) {
+        memkind_free(kind, ptr);
+        return NULL;
+    }
+    block->ptr = ptr;
+    block->size = size;
+    block->kind = kind;
+    Py_INCREF(owner);
+    block->owner = owner;
+    block->exports = 0;
+    return (PyObject *)block;
+}
+
+/* Raise the package's exception for an allocation (described by `format`) that
+ * failed with errno `err`: self._alloc_failed(what, err). Returns NULL. */
+static PyObject *kind_failed(KindBase *self, int err, const char *format, ...)
+{
+    va_list va;
+    va_start(va, format);
+    PyObject *what = PyUnicode_FromFormatV(format, va);
+    va_end(va);
+    if (what == NULL)
+        return NULL;
+    PyObject *result = PyObject_CallMethod((PyObject *)self, "_alloc_failed", "Oi", what,
+                                           err != 0 ? err : ENOMEM);
+    Py_DECREF(what);
+    if (result != NULL) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_SystemError, "_alloc_failed() returned instead of raising");
+    }
+    return NULL;
+}
+
 static PyObject *kind_malloc(KindBase *self, PyObject *arg)
 {
     Py_ssize_t size = -1;
-    if (self->heap != NULL && allocation_type != NULL && PyLong_CheckExact(arg)) {
+    if (self->heap != NULL && PyLong_CheckExact(arg)) {
         size = PyLong_AsSsize_t(arg);
         if (size == -1 && PyErr_Occurred())
             PyErr_Clear(); /* out of range: the checked path says why */
     }
-    if (size < 0 || size > MKF_HOLD_GIL_MAX)
+    if (size < 0)
         return PyObject_CallMethod((PyObject *)self, "_malloc", "O", arg);
-    Block *block = (Block *)allocation_type->tp_alloc(allocation_type, 0);
-    if (block == NULL)
-        return NULL;
-    errno = 0;
-    block->ptr = memkind_malloc(self->kind, (size_t)size);
-    if (block->ptr == NULL) {
-        int err = errno ? errno : ENOMEM;
-        Py_DECREF(block);
-        return PyObject_CallMethod((PyObject *)self, "_malloc_failed", "ni", size, err);
+    if (allocation_type == NULL)
+        return kind_heap(self); /* raises */
+    PyObject *heap = self->heap;
+    memkind_t kind = self->kind;
+    void *ptr;
+    int err;
+    if (size <= MKF_HOLD_GIL_MAX) {
+        errno = 0;
+        ptr = memkind_malloc(kind, (size_t)size);
+        err = errno;
+        if (ptr == NULL)
+            return kind_failed(self, err, "malloc(%zd)", size);
+        return block_adopt(heap, kind, ptr, size);
     }
-    block->size = size;
-    block->kind = self->kind;
-    Py_INCREF(self->heap);
-    block->owner = self->heap;
-    block->exports = 0;
-    return (PyObject *)block;
+    Py_INCREF(heap); /* close() in another thread must not destroy the kind meanwhile */
+    Py_BEGIN_ALLOW_THREADS
+    errno = 0;
+    ptr = memkind_malloc(kind, (size_t)size);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    PyObject *block = ptr != NULL ? block_adopt(heap, kind, ptr, size)
+                                  : kind_failed(self, err, "malloc(%zd)", size);
+    Py_DECREF(heap);
+    return block;
+}
+
+/* _calloc(num, size): FixedKind.calloc after it checked the numbers. */
+static PyObject *kind_calloc(KindBase *self, PyObject *args)
+{
+    Py_ssize_t num, size;
+    if (!PyArg_ParseTuple(args, "nn:_calloc", &num, &size))
+        return NULL;
+    if (num < 0 || size < 0) {
+        PyErr_SetString(PyExc_ValueError, "sizes must not be negative");
+        return NULL;
+    }
+    PyObject *heap = kind_heap(self);
+    if (heap == NULL)
+        return NULL;
+    if (num != 0 && size > PY_SSIZE_T_MAX / num) /* larger than any buffer */
+        return kind_failed(self, ENOMEM, "calloc(%zd, %zd)", num, size);
+    memkind_t kind = self->kind;
+    void *ptr;
+    int err;
+    Py_INCREF(heap);
+    Py_BEGIN_ALLOW_THREADS
+    errno = 0;
+    ptr = memkind_calloc(kind, (size_t)num, (size_t)size);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    PyObject *block = ptr != NULL ? block_adopt(heap, kind, ptr, num * size)
+                                  : kind_failed(self, err, "calloc(%zd, %zd)", num, size);
+    Py_DECREF(heap);
+    return block;
+}
+
+/* _memalign(alignment, size): FixedKind.memalign after it checked the numbers. */
+static PyObject *kind_memalign(KindBase *self, PyObject *args)
+{
+    Py_ssize_t alignment, size;
+    if (!PyArg_ParseTuple(args, "nn:_memalign", &alignment, &size))
+        return NULL;
+    if (alignment < 0 || size < 0) {
+        PyErr_SetString(PyExc_ValueError, "alignment and size must not be negative");
+        return NULL;
+    }
+    PyObject *heap = kind_heap(self);
+    if (heap == NULL)
+        return NULL;
+    memkind_t kind = self->kind;
+    void *ptr = NULL;
+    int err;
+    Py_INCREF(heap);
+    Py_BEGIN_ALLOW_THREADS
+    err = memkind_posix_memalign(kind, &ptr, (size_t)alignment, (size_t)size);
+    Py_END_ALLOW_THREADS
+    PyObject *block = err == 0 && ptr != NULL
+                          ? block_adopt(heap, kind, ptr, size)
+                          : kind_failed(self, err, "memalign(%zd, %zd)", alignment, size);
+    Py_DECREF(heap);
+    return block;
 }
 
 /* The Block `arg` if it is a block of this kind, else NULL with TypeError /
@@ -359,6 +432,45 @@ static PyObject *kind_free(KindBase *self, PyObject *arg)
     return block != NULL ? block_release(block, NULL) : NULL;
 }
 
+/* _realloc(allocation, size): FixedKind.realloc after it checked the size. Returns
+ * a new Allocation and retires the old one, which passes its owner reference on;
+ * when the kind cannot serve the request the old one is left as it was. */
+static PyObject *kind_realloc(KindBase *self, PyObject *args)
+{
+    PyObject *arg;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "On:_realloc", &arg, &size))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    if (kind_heap(self) == NULL)
+        return NULL;
+    Block *block = kind_own_block(self, arg);
+    if (block == NULL || block_check_movable(block) < 0)
+        return NULL;
+    char *old = block->ptr;
+    void *moved;
+    int err;
+    block->ptr = NULL; /* no new export, release or realloc while the GIL is released */
+    Py_BEGIN_ALLOW_THREADS
+    errno = 0;
+    moved = memkind_realloc(block->kind, old, (size_t)size);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    PyObject *result;
+    if (moved == NULL) {
+        block->ptr = old;
+        result = kind_failed(self, err, "realloc to %zd", size);
+    } else {
+        result = block_adopt(block->owner, block->kind, moved, size);
+        block->size = 0;
+        Py_CLEAR(block->owner); /* after the adoption: it may have been the last reference */
+    }
+    return result;
+}
+
 static int kind_traverse(KindBase *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->heap);
@@ -385,6 +497,12 @@ static PyMethodDef kind_methods[] = {
      "free(allocation): free a block now (same as allocation.release())."},
     {"_own", (PyCFunction)kind_own, METH_O,
      "_own(allocation): TypeError unless a block, ValueError unless of this kind."},
+    {"_calloc", (PyCFunction)kind_calloc, METH_VARARGS,
+     "_calloc(num, size) -> Allocation of num * size zeroed bytes (numbers checked)."},
+    {"_memalign", (PyCFunction)kind_memalign, METH_VARARGS,
+     "_memalign(alignment, size) -> aligned Allocation (numbers checked)."},
+    {"_realloc", (PyCFunction)kind_realloc, METH_VARARGS,
+     "_realloc(allocation, size) -> the moved Allocation; the old one is released."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno as _errno
+import operator
 from typing import NoReturn, Optional
 
 from ._native import ffi, lib
@@ -10,8 +11,22 @@ from ._native import ffi, lib
 __all__ = ["MemkindError", "OutOfMemoryError", "error_message"]
 
 
+_INT_BITS = 8 * ffi.sizeof("int")
+
+
 def error_message(code: int) -> str:
-    """The library's sentence for a status code (negative MEMKIND_ERROR_* or errno)."""
+    """The library's sentence for a status code (negative MEMKIND_ERROR_* or errno).
+
+    TypeError unless code is an int (not a bool); ValueError outside a C int.
+    """
+    try:
+        if isinstance(code, bool):
+            raise TypeError
+        code = operator.index(code)
+    except TypeError:
+        raise TypeError(f"code must be an integer, not {type(code).__name__}") from None
+    if not -(1 << (_INT_BITS - 1)) <= code < 1 << (_INT_BITS - 1):
+        raise ValueError(f"{code} is no status code (outside a C int)")
     buf = ffi.new("char[]", lib.MEMKIND_ERROR_MESSAGE_SIZE)
     lib.memkind_error_message(code, buf, len(buf))
     return ffi.string(buf).decode("utf-8", "replace")

@@ -44,15 +44,27 @@ POLICIES = {
 _HUGE_PAGE = 2 << 20
 _POINTER_SIZE = ffi.sizeof("void *")
 _SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
+_INT_MAX = (1 << (8 * ffi.sizeof("int") - 1)) - 1
 
 
-def _size_arg(value: Any, what: str = "size") -> int:
+def _int_arg(value: Any, what: str) -> int:
+    """`value` as an exact int: TypeError unless it is an integer, ValueError when
+    negative. bool is refused: True as a size or node is a bug, not a 1."""
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be an integer, not bool")
     try:
-        n = operator.index(value)
+        n = int(operator.index(value))
     except TypeError:
         raise TypeError(f"{what} must be an integer, not {type(value).__name__}") from None
     if n < 0:
         raise ValueError(f"{what} must not be negative, got {n}")
+    return n
+
+
+def _size_arg(value: Any, what: str = "size") -> int:
+    """A byte count: as _int_arg, and OutOfMemoryError beyond any buffer (sys.maxsize),
+    so that no size reaches C as an OverflowError."""
+    n = _int_arg(value, what)
     if n > sys.maxsize:
         raise OutOfMemoryError(_errno.ENOMEM, f"{what} {n} is larger than any buffer")
     return n
@@ -126,7 +138,8 @@ class Allocation(_native.Block):
 
     Supports the buffer protocol (``memoryview(a)``, ``bytes(a)``, ``numpy.frombuffer``,
     ``readinto``...), ``len(a)`` and ``a.address``. Made by FixedKind.malloc, calloc,
-    realloc and memalign, never directly.
+    realloc and memalign only: ``Allocation(...)`` raises TypeError, so every block
+    has exactly one Allocation.
 
     The block is freed by ``release()`` (or ``kind.free(a)``, or leaving a ``with``
     block), or when the object is collected. Releasing while a memoryview or numpy
@@ -164,6 +177,8 @@ def _span(obj: Any) -> Tuple[int, int]:
     """(start address, length) of the memory behind obj."""
     if isinstance(obj, Allocation):
         return obj.address, obj.size
+    if isinstance(obj, bool):
+        raise TypeError("an address must be an integer, not bool")
     if isinstance(obj, int):
         return obj, 1
     interface = getattr(obj, "__array_interface__", None)
@@ -228,9 +243,7 @@ class FixedKind(_native.KindBase):
         if size == 0:
             raise ValueError("size must be positive")
         if numa_node is not None:
-            numa_node = operator.index(numa_node)
-            if numa_node < 0:
-                raise ValueError(f"numa_node must not be negative, got {numa_node}")
+            numa_node = _int_arg(numa_node, "numa_node")
         if policy is None:
             policy = "bind" if numa_node is not None else "default"
         if isinstance(policy, str):
@@ -238,7 +251,7 @@ class FixedKind(_native.KindBase):
                 raise ValueError(f"policy must be one of {sorted(POLICIES)}, got {policy!r}")
             policy_code = POLICIES[policy]
         else:
-            policy_code = operator.index(policy)
+            policy_code = _int_arg(policy, "policy")
             if policy_code not in POLICIES.values():
                 raise ValueError(f"unknown policy {policy_code}")
         if policy_code in (lib.MEMKIND_REGION_POLICY_BIND,
@@ -249,10 +262,15 @@ class FixedKind(_native.KindBase):
         if size > _SIZE_MAX - unit:
             raise OutOfMemoryError(_errno.ENOMEM, f"a region of {size} bytes")
         size = (size + unit - 1) // unit * unit
+        node = numa_node if numa_node is not None else 0
         out = ffi.new("void **")
-        check(lib.memkind_region_map(out, size, policy_code,
-                                     numa_node if numa_node is not None else 0, map_flags),
-              f"mapping a region of {size} bytes")
+        err = lib.memkind_region_map(out, size, policy_code, min(node, _INT_MAX), map_flags)
+        if err == lib.MEMKIND_ERROR_INVALID and numa_node is not None:
+            # Everything else that memkind_region_map() calls invalid was checked
+            # above, so the node is not one of this machine's memory nodes. Nodes
+            # past the C int go in as INT_MAX, which no machine has either.
+            raise ValueError(f"numa_node {numa_node} is not a memory node of this machine")
+        check(err, f"mapping a region of {size} bytes")
         region = (out[0], size, map_flags)
         try:
             if huge_pages:
@@ -360,17 +378,10 @@ class FixedKind(_native.KindBase):
 
     # ------------------------------------------------------------ heap
 
-    def _wrap(self, heap: _Heap, ptr: Any, size: int, what: str) -> Allocation:
-        if ptr == ffi.NULL:
-            self._failed(heap, ffi.errno or _errno.ENOMEM, what)
-        return Allocation(heap, heap.kind_address, _address(ptr), size)
-
-    @staticmethod
-    def _failed(heap: _Heap, err: int, what: str) -> NoReturn:
-        raise_for(err, f"{what} in a region of {heap.size} bytes")
-
     # malloc(size) and free(allocation) are KindBase's, in C (mkf_python.c): a
-    # small block costs one call. Everything else about malloc is here.
+    # small block costs one call. So are the halves of calloc, memalign and realloc
+    # that allocate: only C code makes an Allocation, from the block it was just
+    # given, and only after the methods below have checked the numbers.
     if TYPE_CHECKING:
         def malloc(self, size: int) -> Allocation:
             """Allocate `size` uninitialised bytes (16-byte aligned)."""
@@ -381,38 +392,40 @@ class FixedKind(_native.KindBase):
         def _own(self, allocation: Allocation) -> None:
             """TypeError unless a block, ValueError unless one of this kind."""
 
-    def _malloc(self, size: Any) -> Allocation:
-        # malloc() of anything but a small exact int, or on a closed kind.
-        size = _size_arg(size)
-        heap = self._heap()
-        return self._wrap(heap, lib.memkind_malloc(heap.kind, size), size, f"malloc({size})")
+        def _calloc(self, num: int, size: int) -> Allocation: ...
+        def _memalign(self, alignment: int, size: int) -> Allocation: ...
+        def _realloc(self, allocation: Allocation, size: int) -> Allocation: ...
 
-    def _malloc_failed(self, size: int, err: int) -> NoReturn:
-        self._failed(self._heap(), err, f"malloc({size})")
+    def _malloc(self, size: Any) -> Allocation:
+        # malloc() of anything but a non-negative exact int that fits a Py_ssize_t,
+        # or on a closed kind: raise, or come back with an exact int.
+        size = _size_arg(size)
+        self._heap()
+        return self.malloc(size)
+
+    def _alloc_failed(self, what: str, err: int) -> NoReturn:
+        # KindBase's report of a failed allocation (errno `err`).
+        heap = self._heap_ref
+        raise_for(err, f"{what} in a region of {heap.size} bytes" if heap else what)
 
     def calloc(self, num: int, size: int) -> Allocation:
         """Allocate `num` * `size` zeroed bytes."""
         num = _size_arg(num, "num")
         size = _size_arg(size)
-        total = _size_arg(num * size, "num * size")
-        heap = self._heap()
-        return self._wrap(heap, lib.memkind_calloc(heap.kind, num, size), total,
-                          f"calloc({num}, {size})")
+        _size_arg(num * size, "num * size")
+        return self._calloc(num, size)
 
     def memalign(self, alignment: int, size: int) -> Allocation:
         """Allocate `size` bytes at a multiple of `alignment` (a power of two, at
         least the size of a pointer)."""
-        alignment = operator.index(alignment)
+        alignment = _int_arg(alignment, "alignment")
         size = _size_arg(size)
         if alignment < _POINTER_SIZE or alignment & (alignment - 1):
             raise ValueError(
                 f"alignment must be a power of two and at least {_POINTER_SIZE}, got {alignment}")
-        heap = self._heap()
-        out = ffi.new("void **")
-        err = lib.memkind_posix_memalign(heap.kind, out, alignment, size)
-        if err != 0:
-            self._failed(heap, err, f"memalign({alignment}, {size})")
-        return self._wrap(heap, out[0], size, f"memalign({alignment}, {size})")
+        if alignment > sys.maxsize:  # a valid alignment that no region can offer
+            self._alloc_failed(f"memalign({alignment}, {size})", _errno.ENOMEM)
+        return self._memalign(alignment, size)
 
     def realloc(self, allocation: Allocation, size: int) -> Allocation:
         """Resize a block, keeping its contents up to the smaller size.
@@ -421,13 +434,7 @@ class FixedKind(_native.KindBase):
         not move). BufferError while the old one is exported; on OutOfMemoryError
         the old one is left as it was.
         """
-        size = _size_arg(size)
-        heap = self._heap()
-        self._own(allocation)
-        moved = allocation._realloc(size)
-        if moved is None:
-            self._failed(heap, _errno.ENOMEM, f"realloc to {size}")
-        return Allocation(heap, heap.kind_address, moved, size)
+        return self._realloc(allocation, _size_arg(size))
 
     def usable_size(self, allocation: Allocation) -> int:
         """Bytes usable in the block (at least its size; the buffer exposes its size)."""
@@ -489,10 +496,12 @@ class FixedKind(_native.KindBase):
         dt = numpy.dtype(dtype)
         if dt.hasobject:
             raise TypeError("arrays of Python objects cannot live in a region")
-        shape = (operator.index(shape),) if not isinstance(shape, tuple) else tuple(
-            operator.index(n) for n in shape)
-        if any(n < 0 for n in shape):
-            raise ValueError(f"negative dimensions are not allowed: {shape}")
+        shape = (_int_arg(shape, "shape"),) if not isinstance(shape, tuple) else tuple(
+            _int_arg(n, "a dimension") for n in shape)
+        if dt.itemsize == 0:
+            # numpy.frombuffer refuses these; and with no bytes to count, a huge
+            # shape would get past the size checks to fail there as OverflowError.
+            raise ValueError(f"dtype {dt} has items of 0 bytes")
         count = 1
         for n in shape:
             count *= n

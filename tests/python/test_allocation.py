@@ -300,7 +300,13 @@ def test_small_blocks_exhaust_cleanly_and_count_each_failure_once():
 
 
 def test_malloc_argument_types_on_every_path(kind):
-    assert len(kind.malloc(True)) == 1         # bool: the checked path
+    class Size(int):
+        pass
+
+    assert len(kind.malloc(Size(3))) == 3      # not an exact int: the checked path
+    assert len(kind.malloc(Size(20000))) == 20000
+    with pytest.raises(TypeError, match="not bool"):
+        kind.malloc(True)                      # a flag passed as a size is a bug
     assert len(kind.malloc(0)) == 0
     assert len(kind.malloc(16384)) == 16384    # the largest fast-path size
     assert len(kind.malloc(16385)) == 16385

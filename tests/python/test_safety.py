@@ -143,7 +143,66 @@ def test_views_keep_allocations_alive(kind):
 
 
 def test_allocation_cannot_be_forged():
+    # Only the kind's own allocation functions make an Allocation. A second owner of
+    # a live block would free it twice when dropped (issue 12, item 10: that crashed
+    # the interpreter), so no Python-level way to build one may exist.
     with pytest.raises(TypeError):
         mkf.Allocation()
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         mkf.Allocation(None, 0, 0, 8)
+    with pytest.raises(TypeError):
+        mkf._native.Block()
+    with pytest.raises(TypeError):
+        object.__new__(mkf.Allocation)
+
+    class Sub(mkf.Allocation):
+        def __new__(cls):
+            return object.__new__(cls)
+
+    with pytest.raises(TypeError):
+        Sub()
+
+
+def test_allocation_cannot_be_copied(kind):
+    import copy
+    import pickle
+    a = kind.malloc(64)
+    with pytest.raises(TypeError):
+        copy.copy(a)
+    with pytest.raises(TypeError):
+        pickle.dumps(a)
+    assert not a.released
+
+
+def test_forging_an_allocation_is_refused_in_a_fresh_interpreter():
+    # Issue 12, item 10, as reported, in a child interpreter: before the fix both
+    # calls made an Allocation, and dropping them freed a live block a second time
+    # and then "freed" an address that was never allocated (a crash).
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import memkind_fixed as mkf\n"
+        "kind = mkf.FixedKind(size=1 << 20)\n"
+        "a = kind.malloc(64)\n"
+        "heap = kind._heap()\n"
+        "for address in (a.address, kind.address + 4096 + 8):\n"
+        "    try:\n"
+        "        twin = mkf.Allocation(heap, heap.kind_address, address, 64)\n"
+        "    except TypeError:\n"
+        "        print('refused', flush=True)\n"
+        "    else:\n"
+        "        print('forged', flush=True)\n"
+        "        del twin\n"
+        "del a\n"
+        "blocks = [kind.malloc(64) for _ in range(1000)]\n"
+        "assert len({b.address for b in blocks}) == len(blocks)\n"
+        "del blocks\n"
+        "kind.close()\n"
+        "print('alive')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True)
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0, ["refused", "refused", "alive"]), result.stderr
