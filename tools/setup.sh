@@ -113,7 +113,7 @@ src/mkf_tcache_fast.pic.o: $(MKF_SRC) include/jemalloc/internal/private_namespac
 MK
         ar rs lib/libjemalloc_pic.a src/mkf_tcache_fast.pic.o 2>/dev/null
         syms=$(nm src/mkf_tcache_fast.pic.o)
-        for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_arena_of mkf_je_arena_live mkf_je_block_check; do
+        for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_arena_of mkf_je_arena_live mkf_je_block_check mkf_je_arena_coalesce_eagerly; do
             grep -q " T $sym\$" <<<"$syms" \
                 || { echo "$sym missing from mkf_tcache_fast.pic.o" >&2; exit 1; }
         done

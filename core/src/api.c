@@ -97,6 +97,13 @@ static bool serves_own_memory(const struct memkind *kind)
            kind->arena == UINT32_MAX && kind->ops->free != memkind_default_free;
 }
 
+/* A fixed kind's large block at `ptr` (jemalloc does not know those): its kind. */
+static struct memkind *large_owner(void *ptr)
+{
+    struct memkind *kind = mkf_region_table_lookup(ptr);
+    return kind != NULL && kind->fixed && mkf_large_usable(kind, ptr) != 0 ? kind : NULL;
+}
+
 /* Debug mode (MEMKIND_FIXED_DEBUG): abort with a report unless `ptr` starts a live
  * block. Without thread caches (debug mode runs none) a free block is known as
  * free: the slab's bitmap, or the large extent's state, says so. */
@@ -104,7 +111,8 @@ static void debug_check(const char *func, struct memkind *named, void *ptr)
 {
     unsigned arena;
     int state = mkf_je_check_block(ptr, &arena);
-    if (state == 0 || (state == ENOENT && serves_own_memory(named)))
+    if (state == 0 ||
+        (state == ENOENT && (serves_own_memory(named) || large_owner(ptr) != NULL)))
         return;
     const char *why = state == EALREADY ? "the block is already free (double free)"
                       : state == EINVAL ? "the address is inside a block, not at its start"
@@ -134,7 +142,9 @@ static struct memkind *owner_of(const char *func, struct memkind *named, void *p
                             named->arena == UINT32_MAX;
         return default_like ? named : MEMKIND_DEFAULT;
     }
-    return serves_own_memory(named) ? named : NULL;
+    if (serves_own_memory(named))
+        return named;
+    return large_owner(ptr);
 }
 
 /* The kind that owns `ptr`, or NULL when no heap of the library holds it. One
@@ -292,9 +302,12 @@ MKF_EXPORT int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *
     if (value == NULL || (unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE)
         return MEMKIND_ERROR_INVALID;
     mkf_init();
-    if (kind == NULL)
-        return mkf_je_global_stat(stat, value) == 0 ? MEMKIND_SUCCESS
-                                                    : MEMKIND_ERROR_OPERATION_FAILED;
+    if (kind == NULL) {
+        if (mkf_je_global_stat(stat, value) != 0)
+            return MEMKIND_ERROR_OPERATION_FAILED;
+        *value += mkf_fixed_large_bytes_all(); /* outside jemalloc (large.c) */
+        return MEMKIND_SUCCESS;
+    }
     if (!mkf_kind_is_handle(kind))
         return MEMKIND_ERROR_INVALID;
     if (kind->state != MKF_KIND_LIVE)

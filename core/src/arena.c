@@ -2,11 +2,14 @@
  * arena.c - the memkind_arena_* operations: heap functions on a kind's own
  * jemalloc arena, through the calling thread's cache for that kind (tcache.c).
  *
- * Fixed kinds add one rule: before an allocation reports ENOMEM, the thread's
+ * Fixed kinds add one rule: before an allocation reports ENOMEM, every thread's
  * cache for the kind is flushed and the arena purged, which hands every cached
  * free page back to the region map, and the request is tried once more. This
  * keeps the fast path free of any purging, yet a region that was filled and
  * freed serves any size again at once (see docs/design.md).
+ *
+ * Every use of the calling thread's cache runs between mkf_cache_enter() and
+ * mkf_cache_exit(), so that another thread may reclaim it (tcache.c).
  */
 #include "internal.h"
 
@@ -15,16 +18,70 @@
 
 static int lg_align(size_t alignment) { return __builtin_ctzll((unsigned long long)alignment); }
 
-/* Make room for a retry: true when something may have been reclaimed. */
-static bool reclaim(struct memkind *kind)
+static size_t region_used(struct mkf_fixed *fx)
 {
-    if (!kind->fixed || kind->arena == UINT32_MAX)
-        return false;
-    mkf_tcache_flush_mine(kind);
-    return mkf_je_arena_purge(kind->arena) == 0;
+    pthread_mutex_lock(&fx->lock);
+    size_t used = fx->used;
+    pthread_mutex_unlock(&fx->lock);
+    return used;
 }
 
-static void *fail_enomem(struct memkind *kind)
+int mkf_arena_reclaim(struct memkind *kind)
+{
+    if (!kind->fixed || kind->arena == UINT32_MAX)
+        return MKF_RECLAIM_NONE;
+    int result = MKF_RECLAIM_NONE;
+    mkf_registry_lock();
+    if (mkf_kind_is_live(kind) && kind->priv != NULL) {
+        size_t before = region_used(kind->priv);
+        mkf_tcache_flush_all(kind);
+        mkf_large_drain(kind);
+        if (mkf_je_arena_purge(kind->arena) == 0)
+            result = region_used(kind->priv) < before ? MKF_RECLAIM_FREED : MKF_RECLAIM_DONE;
+    }
+    mkf_registry_unlock();
+    return result;
+}
+
+/* mallocx() / rallocx() through the calling thread's cache for `kind`. */
+static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
+{
+    struct mkf_tc_sel sel = mkf_arena_sel(kind);
+    struct mkf_thread_caches *t = mkf_tls_caches;
+    if (sel.tcache == MKF_NO_TCACHE || t == NULL)
+        return mkf_je_mallocx(size, sel.flags | extra_flags);
+    mkf_cache_enter_wait(t);
+    void *p = mkf_je_mallocx(size, sel.flags | extra_flags);
+    mkf_cache_exit(t);
+    return p;
+}
+
+static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
+{
+    struct mkf_tc_sel sel = mkf_arena_sel(kind);
+    struct mkf_thread_caches *t = mkf_tls_caches;
+    if (sel.tcache == MKF_NO_TCACHE || t == NULL)
+        return mkf_je_rallocx(ptr, size, sel.flags);
+    mkf_cache_enter_wait(t);
+    void *p = mkf_je_rallocx(ptr, size, sel.flags);
+    mkf_cache_exit(t);
+    return p;
+}
+
+void mkf_arena_free_slow(struct memkind *kind, void *ptr)
+{
+    struct mkf_tc_sel sel = mkf_arena_sel(kind);
+    struct mkf_thread_caches *t = mkf_tls_caches;
+    if (sel.tcache == MKF_NO_TCACHE || t == NULL) {
+        mkf_je_dallocx(ptr, sel.flags);
+        return;
+    }
+    mkf_cache_enter_wait(t);
+    mkf_je_dallocx(ptr, sel.flags);
+    mkf_cache_exit(t);
+}
+
+void *mkf_arena_fail_enomem(struct memkind *kind)
 {
     if (kind->fixed && kind->priv != NULL)
         atomic_fetch_add_explicit(&((struct mkf_fixed *)kind->priv)->failed_allocs, 1,
@@ -34,7 +91,7 @@ static void *fail_enomem(struct memkind *kind)
 }
 
 /* The kind's out-of-memory callback, if any: true when it asks for a retry. */
-static bool oom_callback(struct memkind *kind, size_t size)
+bool mkf_arena_oom_callback(struct memkind *kind, size_t size)
 {
     if (!kind->fixed || kind->priv == NULL)
         return false;
@@ -46,26 +103,29 @@ static bool oom_callback(struct memkind *kind, size_t size)
     return fn != NULL && fn(kind, size, arg) == 0;
 }
 
-static void *alloc_slow(struct memkind *kind, size_t size, int flags)
+static void *alloc_slow(struct memkind *kind, size_t size, int extra_flags)
 {
     void *p = NULL;
-    if (reclaim(kind))
-        p = mkf_je_mallocx(size, flags);
-    if (p == NULL && oom_callback(kind, size))
-        p = mkf_je_mallocx(size, flags);
-    return p != NULL ? p : fail_enomem(kind);
+    for (int round = 0; round < MKF_RECLAIM_ROUNDS && p == NULL; round++) {
+        int r = mkf_arena_reclaim(kind);
+        if (r != MKF_RECLAIM_NONE)
+            p = cached_mallocx(kind, size, extra_flags);
+        if (r != MKF_RECLAIM_FREED)
+            break;
+    }
+    if (p == NULL && mkf_arena_oom_callback(kind, size))
+        p = cached_mallocx(kind, size, extra_flags);
+    return p != NULL ? p : mkf_arena_fail_enomem(kind);
 }
 
 void *mkf_arena_malloc_slow(struct memkind *kind, size_t size)
 {
-    /* A size in range already failed on the fast path: go straight to reclaim.
-     * Size 0 (when allowed) becomes 1 and has not been tried yet. */
-    bool tried = size - 1 < MKF_SIZE_LIMIT - 1;
     if (!mkf_size_ok(kind, &size))
         return NULL;
-    int flags = mkf_arena_flags(kind);
-    void *p = tried ? NULL : mkf_je_mallocx(size, flags);
-    return p != NULL ? p : alloc_slow(kind, size, flags);
+    /* A failed fast path, the thread's first use of the kind, a reclaim under way,
+     * or an allowed size 0 (now 1): try through the cache, then reclaim. */
+    void *p = cached_mallocx(kind, size, 0);
+    return p != NULL ? p : alloc_slow(kind, size, 0);
 }
 
 MKF_EXPORT void *memkind_arena_malloc(struct memkind *kind, size_t size)
@@ -82,10 +142,11 @@ MKF_EXPORT void *memkind_arena_calloc(struct memkind *kind, size_t num, size_t s
     }
     if (MKF_UNLIKELY(!mkf_size_ok(kind, &total)))
         return NULL;
-    int flags = mkf_arena_flags(kind) | MKF_MALLOCX_ZERO;
-    void *p = mkf_je_mallocx(total, flags);
+    if (total > mkf_small_max && kind->fixed)
+        return mkf_large_malloc(kind, total, 0, true);
+    void *p = cached_mallocx(kind, total, MKF_MALLOCX_ZERO);
     if (MKF_UNLIKELY(p == NULL))
-        return alloc_slow(kind, total, flags);
+        return alloc_slow(kind, total, MKF_MALLOCX_ZERO);
     return p;
 }
 
@@ -109,10 +170,15 @@ MKF_EXPORT int memkind_arena_posix_memalign(struct memkind *kind, void **memptr,
         errno = saved;
         return err;
     }
-    int flags = mkf_arena_flags(kind) | MKF_MALLOCX_LG_ALIGN(lg_align(alignment));
-    void *p = mkf_je_mallocx(size, flags);
-    if (p == NULL)
-        p = alloc_slow(kind, size, flags);
+    void *p;
+    if (kind->fixed && (size > mkf_small_max || alignment > (size_t)mkf_page_mask + 1)) {
+        p = mkf_large_malloc(kind, size, alignment, false);
+    } else {
+        int flags = MKF_MALLOCX_LG_ALIGN(lg_align(alignment));
+        p = cached_mallocx(kind, size, flags);
+        if (p == NULL)
+            p = alloc_slow(kind, size, flags);
+    }
     errno = saved;
     *memptr = p;
     return p != NULL ? 0 : ENOMEM;
@@ -128,19 +194,29 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
     }
     if (!mkf_size_ok(kind, &size))
         return NULL;
-    int flags = mkf_arena_flags(kind);
-    void *p = mkf_je_rallocx(ptr, size, flags);
+    if (kind->fixed) {
+        size_t old_pages = mkf_region_block_pages(kind->priv, ptr);
+        if (old_pages != 0 || size > mkf_small_max)
+            return mkf_large_realloc(kind, ptr, size, old_pages);
+    }
+    void *p = cached_rallocx(kind, ptr, size);
     if (MKF_UNLIKELY(p == NULL)) {
-        if (reclaim(kind))
-            p = mkf_je_rallocx(ptr, size, flags);
-        if (p == NULL && oom_callback(kind, size))
-            p = mkf_je_rallocx(ptr, size, flags);
+        for (int round = 0; round < MKF_RECLAIM_ROUNDS && p == NULL; round++) {
+            int r = mkf_arena_reclaim(kind);
+            if (r != MKF_RECLAIM_NONE)
+                p = cached_rallocx(kind, ptr, size);
+            if (r != MKF_RECLAIM_FREED)
+                break;
+        }
+        if (p == NULL && mkf_arena_oom_callback(kind, size))
+            p = cached_rallocx(kind, ptr, size);
         if (p == NULL)
-            return fail_enomem(kind);
+            return mkf_arena_fail_enomem(kind);
     }
     return p;
 }
 
+/* Also the free of fixed kinds: mkf_arena_free_fast() tells large blocks apart. */
 MKF_EXPORT void memkind_arena_free(struct memkind *kind, void *ptr)
 {
     if (ptr != NULL)
@@ -206,7 +282,14 @@ MKF_EXPORT int memkind_arena_destroy(struct memkind *kind)
     if (kind->arena != UINT32_MAX) {
         unsigned arena = kind->arena;
         uint64_t blocks = 0, bytes = 0;
-        if (mkf_je_arena_live_blocks(arena, &blocks, &bytes) == 0 && blocks > 0) {
+        (void)mkf_je_arena_live_blocks(arena, &blocks, &bytes);
+        struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
+        if (fx != NULL) { /* not counting what caches held */
+            mkf_large_drain(kind);
+            blocks += fx->large_blocks;
+            bytes += fx->large_bytes;
+        }
+        if (blocks > 0) {
             g_destroyed.kinds++;
             g_destroyed.blocks += blocks;
             g_destroyed.bytes += bytes;
@@ -224,8 +307,15 @@ MKF_EXPORT int memkind_arena_get_kind_stat(memkind_t kind, memkind_stat_type sta
     if (kind == NULL || value == NULL || (unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE ||
         kind->arena == UINT32_MAX)
         return MEMKIND_ERROR_INVALID;
-    return mkf_je_arena_stat(kind->arena, stat, value) == 0 ? MEMKIND_SUCCESS
-                                                            : MEMKIND_ERROR_INVALID;
+    if (mkf_je_arena_stat(kind->arena, stat, value) != 0)
+        return MEMKIND_ERROR_INVALID;
+    struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
+    if (fx != NULL) { /* large blocks of a fixed kind are outside jemalloc */
+        pthread_mutex_lock(&fx->lock);
+        *value += mkf_large_allocated(fx);
+        pthread_mutex_unlock(&fx->lock);
+    }
+    return MEMKIND_SUCCESS;
 }
 
 MKF_EXPORT int memkind_arena_update_memory_usage_policy(struct memkind *kind,

@@ -95,8 +95,11 @@ MKF_EXPORT void *memkind_default_mmap(struct memkind *kind, void *addr, size_t s
 
 MKF_EXPORT size_t memkind_default_malloc_usable_size(struct memkind *kind, void *ptr)
 {
-    (void)kind;
-    return ptr == NULL ? 0 : mkf_je_sallocx(ptr, 0);
+    if (ptr == NULL)
+        return 0;
+    /* Also the usable size of fixed kinds, whose large blocks jemalloc does not know. */
+    size_t large = kind != NULL && kind->fixed ? mkf_large_usable(kind, ptr) : 0;
+    return large != 0 ? large : mkf_je_sallocx(ptr, 0);
 }
 
 MKF_EXPORT int memkind_default_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value)

@@ -34,7 +34,7 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
     (void)arena_ind;
     struct mkf_fixed *fx = fixed_of(hooks);
     bool zeroed = false;
-    void *p = mkf_region_take(fx, new_addr, size, alignment, &zeroed);
+    void *p = mkf_region_take(fx, new_addr, size, alignment, &zeroed, true);
     if (p == NULL)
         return NULL;
     if (*zero && !zeroed)
@@ -45,28 +45,12 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
     return p;
 }
 
-/* Pages that leave the heap for good go back to the operating system when the
- * region asked for it (MEMKIND_REGION_PURGE). MADV_REMOVE frees the backing of
- * shared and file mappings; private anonymous memory needs MADV_DONTNEED. */
-static void purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
-{
-    /* No lock: regions are only appended, and a published region never changes
-     * (mkf_region_of reads the count with acquire). */
-    struct mkf_region *r = mkf_region_of(fx, (uintptr_t)addr);
-    /* In a fork child the shared pages are the parent's heap's (fork.c). */
-    bool purge = r != NULL && (r->flags & MEMKIND_REGION_PURGE) && !fx->forked;
-    if (!purge)
-        return;
-    if (madvise(addr, size, MADV_REMOVE) != 0)
-        (void)madvise(addr, size, MADV_DONTNEED);
-}
-
 static bool hook_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
                         bool committed, unsigned arena_ind)
 {
     (void)committed, (void)arena_ind;
     struct mkf_fixed *fx = fixed_of(hooks);
-    purge_pages(fx, addr, size);
+    mkf_region_purge_pages(fx, addr, size);
     /* Freed memory holds old data (or, after a purge of a private file mapping,
      * the file's data): never report it as zero. */
     mkf_region_give(fx, addr, size, false);
@@ -110,7 +94,7 @@ static bool hook_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a, void 
     struct mkf_fixed *fx = fixed_of(hooks);
     /* Two regions may be neighbours in the address space; an extent never spans
      * both, so each region's accounting stays its own. No lock, as in
-     * purge_pages(): this runs on every merge of large blocks. */
+     * mkf_region_purge_pages(): this runs on every merge of large blocks. */
     return !mkf_region_same(fx, (uintptr_t)addr_a, (uintptr_t)addr_b + size_b - 1);
 }
 

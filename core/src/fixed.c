@@ -57,6 +57,7 @@ MKF_EXPORT int memkind_fixed_create(struct memkind *kind, struct memkind_ops *op
     err = memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks);
     if (err != MEMKIND_SUCCESS)
         goto fail;
+    (void)mkf_je_arena_set_eager_coalesce(kind->arena);
     /* Freed pages stay in the arena's cache until an allocation would fail (or
      * memkind_fixed_purge()), not until a timer fires: reuse then does not depend
      * on timing, and no time is spent purging. Regions that give pages back to the
@@ -104,7 +105,7 @@ MKF_EXPORT void *memkind_fixed_mmap(struct memkind *kind, void *addr, size_t siz
         return MAP_FAILED;
     size = (size + page - 1) & ~(page - 1);
     bool zeroed;
-    void *p = mkf_region_take(fx, NULL, size, page, &zeroed);
+    void *p = mkf_region_take(fx, NULL, size, page, &zeroed, false);
     return p != NULL ? p : MAP_FAILED;
 }
 
@@ -179,6 +180,7 @@ static int do_stats(struct memkind *kind, void *arg)
     if (mkf_je_stats_refresh() == 0)
         (void)mkf_je_arena_stat(kind->arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
     pthread_mutex_lock(&fx->lock);
+    allocated += mkf_large_allocated(fx); /* large blocks are outside jemalloc (large.c) */
     out->capacity = fx->capacity;
     out->used = fx->used;
     out->free = fx->capacity - fx->used;
@@ -240,9 +242,27 @@ MKF_EXPORT int memkind_fixed_set_oom_callback(memkind_t kind, memkind_fixed_oom_
 static int do_purge(struct memkind *kind, void *arg)
 {
     (void)arg;
-    mkf_tcache_flush_mine(kind);
+    mkf_tcache_flush_all(kind);
+    mkf_large_drain(kind);
     return mkf_je_arena_purge(kind->arena) == 0 ? MEMKIND_SUCCESS
                                                 : MEMKIND_ERROR_OPERATION_FAILED;
 }
 
 MKF_EXPORT int memkind_fixed_purge(memkind_t kind) { return with_fixed(kind, do_purge, NULL); }
+
+size_t mkf_fixed_large_bytes_all(void)
+{
+    size_t sum = 0;
+    mkf_registry_lock();
+    for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) {
+        struct memkind *kind = mkf_kind_by_slot(i);
+        if (kind->state != MKF_KIND_LIVE || !kind->fixed || kind->priv == NULL)
+            continue;
+        struct mkf_fixed *fx = kind->priv;
+        pthread_mutex_lock(&fx->lock);
+        sum += mkf_large_allocated(fx);
+        pthread_mutex_unlock(&fx->lock);
+    }
+    mkf_registry_unlock();
+    return sum;
+}

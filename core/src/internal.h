@@ -57,11 +57,14 @@ void mkf_je_tc_free(void *ptr, unsigned tcache, unsigned arena);
 int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_block_check(const void *ptr, unsigned *arena);
+int mkf_je_arena_coalesce_eagerly(unsigned arena);
 #endif
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
 MKF_HIDDEN int mkf_je_arena_destroy(unsigned arena);
+/* A fixed kind's arena: merge freed extents at once (before it allocates). */
+MKF_HIDDEN int mkf_je_arena_set_eager_coalesce(unsigned arena);
 MKF_HIDDEN int mkf_je_arena_purge(unsigned arena);
 /* Dirty and muzzy decay time of an arena in ms; -1: never purge by time. */
 MKF_HIDDEN int mkf_je_arena_set_decay(unsigned arena, long ms);
@@ -164,17 +167,54 @@ struct mkf_tc_sel {
     unsigned arena;
 };
 MKF_HIDDEN struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind);
+/* One explicit cache of one thread for one kind, in the kind's list. */
+struct mkf_tcache_node {
+    struct mkf_tcache_node *prev, *next;
+    unsigned tcache;                 /* jemalloc's explicit cache: small blocks */
+    struct mkf_thread_caches *owner; /* the thread whose cache this is */
+};
+
 struct mkf_tc_entry {
     uint64_t gen;                 /* the kind's generation when this was made */
     struct mkf_tc_sel sel;
     struct mkf_tcache_node *node; /* NULL: no cache */
 };
 struct mkf_thread_caches {
+    /* The reclaim handshake (tcache.c, docs/design.md): the owner thread sets
+     * `busy` while it uses any of its caches; a thread that reclaims other threads'
+     * caches sets `stop`, fences every thread with membarrier(2), and flushes a
+     * cache only once its owner's `busy` is 0. Both are plain stores and loads on
+     * the owner's side. */
+    atomic_uint busy;
+    atomic_uint stop;
     size_t used;                  /* 1 + the highest slot this thread used */
     struct mkf_tc_entry *entries; /* MEMKIND_MAX_KIND entries, indexed by
                                      kind->partition (tcache.c) */
 };
 MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
+
+/* Enter the calling thread's cache section: false when a reclaim of this thread's
+ * caches is under way (the caller then takes the slow path, which waits). The
+ * signal fence only stops the compiler from moving the load above the store; the
+ * reclaiming thread's membarrier() orders them in hardware. */
+static inline bool mkf_cache_enter(struct mkf_thread_caches *t)
+{
+    atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    /* Acquire (a plain load on x86): what a finished reclaim wrote is seen. */
+    if (MKF_LIKELY(!atomic_load_explicit(&t->stop, memory_order_acquire)))
+        return true;
+    atomic_store_explicit(&t->busy, 0, memory_order_release);
+    return false;
+}
+
+static inline void mkf_cache_exit(struct mkf_thread_caches *t)
+{
+    atomic_store_explicit(&t->busy, 0, memory_order_release);
+}
+
+/* mkf_cache_enter(), waiting out a reclaim (slow path). */
+MKF_HIDDEN void mkf_cache_enter_wait(struct mkf_thread_caches *t);
 
 static inline struct mkf_tc_sel mkf_arena_sel(struct memkind *kind)
 {
@@ -185,13 +225,6 @@ static inline struct mkf_tc_sel mkf_arena_sel(struct memkind *kind)
             return e->sel;
     }
     return mkf_tcache_sel_slow(kind);
-}
-
-/* The mallocx() flags that select `kind`'s arena and the calling thread's cache
- * for it. */
-static inline int mkf_arena_flags(struct memkind *kind)
-{
-    return mkf_arena_sel(kind).flags;
 }
 
 /* The allocation fast path of arena kinds, shared by memkind_malloc() /
@@ -225,37 +258,105 @@ static inline bool mkf_size_ok(const struct memkind *kind, size_t *size)
     return false;
 }
 
+/* The calling thread's entry for `kind` when it is current, else NULL. */
+static inline const struct mkf_tc_entry *mkf_tc_entry_of(struct mkf_thread_caches *t,
+                                                         const struct memkind *kind)
+{
+    if (MKF_LIKELY(t != NULL)) {
+        const struct mkf_tc_entry *e = &t->entries[kind->partition];
+        if (MKF_LIKELY(e->gen == kind->gen))
+            return e;
+    }
+    return NULL;
+}
+
+/* ---- large blocks of fixed kinds (large.c) ----------------------------------- */
+
+struct mkf_fixed;
+
+/* The largest of jemalloc's small size classes (14336 with 4 KiB pages): fixed
+ * kinds serve larger requests from the region map with exact pages. */
+MKF_HIDDEN extern size_t mkf_small_max;
+MKF_HIDDEN extern uintptr_t mkf_page_mask;
+MKF_HIDDEN void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment,
+                                  bool zero);
+/* Free `ptr` when it is a large block of fixed kind `kind`: false when it is not. */
+MKF_HIDDEN bool mkf_large_free(struct memkind *kind, void *ptr);
+/* The usable size of a large block of fixed kind `kind`, 0 when `ptr` is not one. */
+MKF_HIDDEN size_t mkf_large_usable(struct memkind *kind, const void *ptr);
+/* realloc on a fixed kind when the old or the new size is large (size >= 1). */
+MKF_HIDDEN void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size,
+                                   size_t old_pages);
+/* Give the kind's parked large block (if any) back to the region map. */
+MKF_HIDDEN void mkf_large_drain(struct memkind *kind);
+/* Bytes of the large blocks the program holds (not the parked one); fx->lock held. */
+MKF_HIDDEN size_t mkf_large_allocated(struct mkf_fixed *fx);
+
+/* Shared by arena.c and large.c: before ENOMEM, reclaim every cache of the kind,
+ * ask the OOM callback (true: retry), and count the failure. A reclaim says
+ * whether it could run and whether pages came back to the region map; while they
+ * do, a request that still fails reclaims again (other threads may be refilling
+ * their caches meanwhile), up to MKF_RECLAIM_ROUNDS times. */
+enum { MKF_RECLAIM_NONE, MKF_RECLAIM_DONE, MKF_RECLAIM_FREED };
+#define MKF_RECLAIM_ROUNDS 4
+MKF_HIDDEN int mkf_arena_reclaim(struct memkind *kind);
+MKF_HIDDEN bool mkf_arena_oom_callback(struct memkind *kind, size_t size);
+MKF_HIDDEN void *mkf_arena_fail_enomem(struct memkind *kind);
+
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     /* 1 <= size < LLONG_MAX; 0 and huge sizes go the slow way. */
     if (MKF_LIKELY(size - 1 < MKF_SIZE_LIMIT - 1)) {
-        struct mkf_tc_sel sel = mkf_arena_sel(kind);
+        if (MKF_UNLIKELY(size > mkf_small_max) && kind->fixed)
+            return mkf_large_malloc(kind, size, 0, false);
+        struct mkf_thread_caches *t = mkf_tls_caches;
+        const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
+        if (MKF_LIKELY(e != NULL) && MKF_LIKELY(mkf_cache_enter(t))) {
 #ifndef MKF_NO_TC_FASTPATH
-        void *p = mkf_je_tc_malloc(size, sel.tcache, sel.arena);
+            void *p = mkf_je_tc_malloc(size, e->sel.tcache, e->sel.arena);
 #else
-        void *p = mkf_je_mallocx(size, sel.flags);
+            void *p = mkf_je_mallocx(size, e->sel.flags);
 #endif
-        if (MKF_LIKELY(p != NULL))
-            return p;
+            mkf_cache_exit(t);
+            if (MKF_LIKELY(p != NULL))
+                return p;
+        }
     }
     return mkf_arena_malloc_slow(kind, size);
 }
 
+MKF_HIDDEN void mkf_arena_free_slow(struct memkind *kind, void *ptr);
+
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
-    struct mkf_tc_sel sel = mkf_arena_sel(kind);
+    /* Large blocks are page-aligned: one test keeps the others on the fast path. */
+    if (MKF_UNLIKELY(((uintptr_t)ptr & mkf_page_mask) == 0) && kind->fixed &&
+        mkf_large_free(kind, ptr))
+        return;
+    struct mkf_thread_caches *t = mkf_tls_caches;
+    const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
+    if (MKF_LIKELY(e != NULL) && MKF_LIKELY(mkf_cache_enter(t))) {
 #ifndef MKF_NO_TC_FASTPATH
-    mkf_je_tc_free(ptr, sel.tcache, sel.arena);
+        mkf_je_tc_free(ptr, e->sel.tcache, e->sel.arena);
 #else
-    /* Only the cache bits of the flags matter to dallocx(). */
-    mkf_je_dallocx(ptr, sel.flags);
+        /* Only the cache bits of the flags matter to dallocx(). */
+        mkf_je_dallocx(ptr, e->sel.flags);
 #endif
+        mkf_cache_exit(t);
+        return;
+    }
+    mkf_arena_free_slow(kind, ptr);
 }
 
 /* Destroy every thread cache of `kind` (registry lock held). */
 MKF_HIDDEN void mkf_tcache_destroy_kind(struct memkind *kind);
-/* Flush the calling thread's cache for `kind`, if it has one. */
-MKF_HIDDEN void mkf_tcache_flush_mine(struct memkind *kind);
+/* Flush every thread's cache for `kind` (the calling thread's too), so that no
+ * cache holds a block of it; registry lock held. Other threads' caches are
+ * reclaimed only where membarrier(2) works (else just the caller's). */
+MKF_HIDDEN void mkf_tcache_flush_all(struct memkind *kind);
+/* In a fork child: register for membarrier(2) again, and drop the caches of the
+ * threads that did not survive the fork from the kinds' lists (fork.c). */
+MKF_HIDDEN void mkf_tcache_fork_child(void);
 MKF_HIDDEN void mkf_tcache_init(void);
 
 /* ---- regions (region_map.c) ------------------------------------------------- */
@@ -265,12 +366,23 @@ struct mkf_range {
     bool zeroed; /* known to hold only zero bytes */
 };
 
+/* The page count of the large block that starts at a page (0: none), in leaves
+ * of MKF_LEAF_PAGES pages (large.c). */
+typedef _Atomic(uint64_t) mkf_block_word;
+#define MKF_LG_LEAF_PAGES 12
+#define MKF_LEAF_PAGES ((size_t)1 << MKF_LG_LEAF_PAGES)
+
 struct mkf_region {
     uintptr_t start, end; /* page-aligned */
     unsigned flags;       /* MEMKIND_REGION_* */
     bool shared;          /* a MAP_SHARED mapping (or SysV shm): see fork.c */
     struct mkf_range *free; /* sorted, disjoint, never adjacent */
     size_t nfree, capfree;
+    /* Large blocks (served from the region map, not by jemalloc): one leaf
+     * pointer per MKF_LEAF_PAGES pages of the region, a leaf made on first use
+     * under the kind's lock and read without it. */
+    _Atomic(mkf_block_word *) *leaves;
+    size_t nleaves;
 };
 
 #define MKF_MAX_REGIONS 64
@@ -287,6 +399,12 @@ struct mkf_fixed {
     struct mkf_region regions[MKF_MAX_REGIONS];
     atomic_uint nregions; /* appended under `lock` with a release store */
     size_t capacity, used, peak_used;
+    /* Large blocks handed out (the parked one included), under `lock`. */
+    size_t large_blocks, large_bytes;
+    /* The last large block freed, parked for the next request of about its size
+     * from the same thread (large.c): its address with a thread tag in the low
+     * bits, 0 when none. Taken and put with atomic exchanges. */
+    _Atomic(uintptr_t) parked;
     atomic_uint_fast64_t failed_allocs;
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
     memkind_fixed_oom_fn oom_fn;
@@ -301,15 +419,29 @@ struct mkf_fixed {
 MKF_HIDDEN int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size,
                               unsigned flags);
 /* Carve [size] bytes aligned to `alignment` (or exactly at new_addr when it is not
- * NULL); *zeroed tells whether the bytes are known zero. NULL when none fits. */
+ * NULL); *zeroed tells whether the bytes are known zero. NULL when none fits.
+ * Extents for jemalloc come from the top of the regions, the rest from the bottom. */
 MKF_HIDDEN void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
-                                 size_t alignment, bool *zeroed);
+                                 size_t alignment, bool *zeroed, bool for_jemalloc);
 MKF_HIDDEN void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size,
                                 bool zeroed);
+/* Large blocks: exactly `pages` pages aligned to `alignment` (at least a page),
+ * recorded so that mkf_region_block_pages() finds them. NULL when none fits. */
+MKF_HIDDEN void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
+                                       bool *zeroed);
+/* The page count of the large block at `ptr`, 0 when none starts there. No lock. */
+MKF_HIDDEN size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr);
+MKF_HIDDEN void mkf_region_give_block(struct mkf_fixed *fx, void *ptr);
+/* Resize the large block at `ptr` in place to `pages` pages: true when done. */
+MKF_HIDDEN bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages);
+/* Give pages back to the OS when their region asks for it (MEMKIND_REGION_PURGE). */
+MKF_HIDDEN void mkf_region_purge_pages(struct mkf_fixed *fx, void *addr, size_t size);
 MKF_HIDDEN bool mkf_region_same(struct mkf_fixed *fx, uintptr_t a, uintptr_t b);
 MKF_HIDDEN struct mkf_region *mkf_region_of(struct mkf_fixed *fx, uintptr_t addr);
 MKF_HIDDEN size_t mkf_region_largest_free(struct mkf_fixed *fx);
 MKF_HIDDEN size_t mkf_region_resident(struct mkf_fixed *fx);
+/* The bytes of large blocks of every live fixed kind (memkind_get_stat(NULL)). */
+MKF_HIDDEN size_t mkf_fixed_large_bytes_all(void);
 /* The capacity of a live fixed kind, without the cost of the full statistics. */
 MKF_HIDDEN int mkf_fixed_capacity(memkind_t kind, size_t *out);
 MKF_HIDDEN void mkf_region_release_all(struct mkf_fixed *fx);

@@ -123,6 +123,16 @@ int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes)
 #endif
 }
 
+int mkf_je_arena_set_eager_coalesce(unsigned arena)
+{
+#ifndef MKF_NO_TC_FASTPATH
+    return mkf_je_arena_coalesce_eagerly(arena);
+#else
+    (void)arena;
+    return ENOTSUP; /* the Rust crate's bundled jemalloc keeps jemalloc's default */
+#endif
+}
+
 int mkf_je_check_block(const void *ptr, unsigned *arena)
 {
 #ifndef MKF_NO_TC_FASTPATH
@@ -228,6 +238,16 @@ void mkf_je_init(bool no_tcache)
     if (read_size("arenas.page", &p) != 0 || p == 0)
         p = (size_t)sysconf(_SC_PAGESIZE);
     g_page = p;
+    mkf_page_mask = (uintptr_t)p - 1;
+    /* The largest small size class: fixed kinds serve larger requests (large.c). */
+    unsigned nbins = 0;
+    size_t len = sizeof(nbins), small_max = 0;
+    char name[64];
+    if (je_mallctl("arenas.nbins", &nbins, &len, NULL, 0) == 0 && nbins > 0) {
+        snprintf(name, sizeof(name), "arenas.bin.%u.size", nbins - 1);
+        if (read_size(name, &small_max) == 0 && small_max > 0)
+            mkf_small_max = small_max;
+    }
 }
 
 size_t mkf_je_page_size(void) { return g_page; }

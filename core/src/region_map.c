@@ -83,8 +83,13 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
 
     struct mkf_region r = {.start = start, .end = end, .flags = flags,
                            .shared = mkf_range_is_shared(start, end)};
-    if (!ranges_reserve(&r, 16))
+    size_t pages = (end - start) / page;
+    r.nleaves = (pages + MKF_LEAF_PAGES - 1) >> MKF_LG_LEAF_PAGES;
+    r.leaves = calloc(r.nleaves, sizeof(*r.leaves));
+    if (r.leaves == NULL || !ranges_reserve(&r, 16)) {
+        free(r.leaves);
         return MEMKIND_ERROR_MALLOC;
+    }
     r.free[0] = (struct mkf_range){start, end, (flags & MEMKIND_REGION_ZEROED) != 0};
     r.nfree = 1;
 
@@ -92,6 +97,7 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
     int err = mkf_region_table_insert(start, end, fx->kind);
     if (err != MEMKIND_SUCCESS) {
         free(r.free);
+        free(r.leaves);
         return err;
     }
     pthread_mutex_lock(&fx->lock);
@@ -128,8 +134,15 @@ static bool carve(struct mkf_region *r, size_t i, uintptr_t at, size_t size)
     return true;
 }
 
+/* Placement: large blocks (and reservations) by address-ordered first fit, from
+ * the bottom of the regions; jemalloc's extents (slabs of small blocks) by last
+ * fit, from the top. Slabs that a cache keeps alive then sit at the far end from
+ * where large blocks grow, instead of between them, and a large block has free
+ * pages after it to grow into. */
+enum placement { FROM_BOTTOM, FROM_TOP };
+
 static void *take_locked(struct mkf_fixed *fx, void *new_addr, size_t size,
-                         size_t alignment, bool *zeroed)
+                         size_t alignment, bool *zeroed, enum placement where)
 {
     if (new_addr != NULL) {
         uintptr_t at = (uintptr_t)new_addr;
@@ -151,6 +164,24 @@ static void *take_locked(struct mkf_fixed *fx, void *new_addr, size_t size,
         }
         return NULL;
     }
+    if (where == FROM_TOP) {
+        for (unsigned ri = fx->nregions; ri-- > 0;) {
+            struct mkf_region *r = &fx->regions[ri];
+            for (size_t i = r->nfree; i-- > 0;) {
+                struct mkf_range f = r->free[i];
+                if (f.end - f.start < size)
+                    continue;
+                uintptr_t at = (f.end - size) & ~(uintptr_t)(alignment - 1);
+                if (at < f.start)
+                    continue;
+                if (!carve(r, i, at, size))
+                    return NULL;
+                *zeroed = f.zeroed;
+                return (void *)at;
+            }
+        }
+        return NULL;
+    }
     for (unsigned ri = 0; ri < fx->nregions; ri++) {
         struct mkf_region *r = &fx->regions[ri];
         for (size_t i = 0; i < r->nfree; i++) {
@@ -168,12 +199,13 @@ static void *take_locked(struct mkf_fixed *fx, void *new_addr, size_t size,
 }
 
 void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
-                      size_t alignment, bool *zeroed)
+                      size_t alignment, bool *zeroed, bool for_jemalloc)
 {
     if (size == 0 || !mkf_is_pow2(alignment) || fx->forked)
         return NULL;
     pthread_mutex_lock(&fx->lock);
-    void *p = take_locked(fx, new_addr, size, alignment, zeroed);
+    void *p = take_locked(fx, new_addr, size, alignment, zeroed,
+                          for_jemalloc ? FROM_TOP : FROM_BOTTOM);
     if (p != NULL) {
         fx->used += size;
         if (fx->used > fx->peak_used)
@@ -183,16 +215,12 @@ void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
     return p;
 }
 
-void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
+static void give_locked(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
 {
     uintptr_t start = (uintptr_t)addr, end = start + size;
-    pthread_mutex_lock(&fx->lock);
     struct mkf_region *r = mkf_region_of(fx, start);
-    if (r == NULL || end > r->end) {
-        /* Not ours: jemalloc only gives back what the hooks handed out. */
-        pthread_mutex_unlock(&fx->lock);
-        return;
-    }
+    if (r == NULL || end > r->end)
+        return; /* not ours: jemalloc only gives back what the hooks handed out */
     /* i: the first free range that starts after `start`. */
     size_t lo = 0, hi = r->nfree;
     while (lo < hi) {
@@ -220,11 +248,149 @@ void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
     } else {
         /* No memory to record the range: it stays lost until the kind is
          * destroyed. Counted as used, so the statistics stay truthful. */
-        pthread_mutex_unlock(&fx->lock);
         return;
     }
     fx->used -= size;
+}
+
+void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
+{
+    pthread_mutex_lock(&fx->lock);
+    give_locked(fx, addr, size, zeroed);
     pthread_mutex_unlock(&fx->lock);
+}
+
+/* ---- large blocks --------------------------------------------------------------
+ * Requests above jemalloc's small sizes are served here with exactly the pages
+ * they need (large.c says why). Each block's page count is kept at its first page,
+ * in a leaf of its region; the leaves are read without the lock. */
+
+/* The word for the page at `addr` of region r; NULL when its leaf does not exist
+ * (and `make` is false, or no memory). Writers hold fx->lock. */
+static mkf_block_word *block_word(const struct mkf_region *r, uintptr_t addr, bool make)
+{
+    size_t lg_page = (size_t)__builtin_ctzll(mkf_je_page_size());
+    size_t pn = (addr - r->start) >> lg_page;
+    size_t li = pn >> MKF_LG_LEAF_PAGES;
+    mkf_block_word *leaf = atomic_load_explicit(&r->leaves[li], memory_order_acquire);
+    if (leaf == NULL && make) {
+        size_t region_pages = (r->end - r->start) >> lg_page;
+        size_t n = region_pages - (li << MKF_LG_LEAF_PAGES);
+        leaf = calloc(n < MKF_LEAF_PAGES ? n : MKF_LEAF_PAGES, sizeof(*leaf));
+        if (leaf != NULL)
+            atomic_store_explicit(&r->leaves[li], leaf, memory_order_release);
+    }
+    return leaf != NULL ? &leaf[pn & (MKF_LEAF_PAGES - 1)] : NULL;
+}
+
+void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
+                            bool *zeroed)
+{
+    size_t page = mkf_je_page_size();
+    if (pages == 0 || pages > SIZE_MAX / page || fx->forked)
+        return NULL;
+    size_t size = pages * page;
+    pthread_mutex_lock(&fx->lock);
+    void *p = take_locked(fx, NULL, size, alignment < page ? page : alignment, zeroed,
+                          FROM_BOTTOM);
+    if (p != NULL) {
+        mkf_block_word *w = block_word(mkf_region_of(fx, (uintptr_t)p), (uintptr_t)p, true);
+        if (w == NULL) { /* no memory for the leaf */
+            fx->used += size;
+            give_locked(fx, p, size, *zeroed);
+            p = NULL;
+        } else {
+            atomic_store_explicit(w, pages, memory_order_relaxed);
+            fx->used += size;
+            if (fx->used > fx->peak_used)
+                fx->peak_used = fx->used;
+            fx->large_blocks++;
+            fx->large_bytes += size;
+        }
+    }
+    pthread_mutex_unlock(&fx->lock);
+    return p;
+}
+
+size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr)
+{
+    struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
+    if (r == NULL || ((uintptr_t)ptr & (mkf_je_page_size() - 1)) != 0)
+        return 0;
+    mkf_block_word *w = block_word(r, (uintptr_t)ptr, false);
+    return w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
+}
+
+void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
+{
+    size_t page = mkf_je_page_size();
+    pthread_mutex_lock(&fx->lock);
+    struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
+    mkf_block_word *w = r != NULL ? block_word(r, (uintptr_t)ptr, false) : NULL;
+    size_t pages = w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
+    if (pages != 0) {
+        atomic_store_explicit(w, 0, memory_order_relaxed);
+        give_locked(fx, ptr, pages * page, false);
+        fx->large_blocks--;
+        fx->large_bytes -= pages * page;
+    }
+    pthread_mutex_unlock(&fx->lock);
+    if (pages != 0)
+        mkf_region_purge_pages(fx, ptr, pages * page);
+}
+
+bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
+{
+    size_t page = mkf_je_page_size();
+    bool done = false;
+    size_t freed = 0;
+    pthread_mutex_lock(&fx->lock);
+    struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
+    mkf_block_word *w = r != NULL ? block_word(r, (uintptr_t)ptr, false) : NULL;
+    size_t old = w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
+    if (old == 0 || pages == 0) {
+        /* not a large block */
+    } else if (pages <= old) {
+        freed = (old - pages) * page;
+        if (freed != 0)
+            give_locked(fx, (char *)ptr + pages * page, freed, false);
+        done = true;
+    } else if (pages - old <= (r->end - (uintptr_t)ptr) / page - old) {
+        /* Grow into the free pages that follow, if they are free. */
+        bool zeroed;
+        size_t more = (pages - old) * page;
+        if (take_locked(fx, (char *)ptr + old * page, more, page, &zeroed, FROM_BOTTOM) !=
+            NULL) {
+            fx->used += more;
+            if (fx->used > fx->peak_used)
+                fx->peak_used = fx->used;
+            done = true;
+        }
+    }
+    if (done) {
+        atomic_store_explicit(w, pages, memory_order_relaxed);
+        fx->large_bytes = fx->large_bytes - old * page + pages * page;
+    }
+    pthread_mutex_unlock(&fx->lock);
+    if (freed != 0)
+        mkf_region_purge_pages(fx, (char *)ptr + pages * page, freed);
+    return done;
+}
+
+/* Pages that leave the heap for good go back to the operating system when the
+ * region asked for it (MEMKIND_REGION_PURGE). MADV_REMOVE frees the backing of
+ * shared and file mappings; private anonymous memory needs MADV_DONTNEED. */
+void mkf_region_purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
+{
+    /* No lock: regions are only appended, and a published region never changes
+     * (mkf_region_of reads the count with acquire). */
+    struct mkf_region *r = mkf_region_of(fx, (uintptr_t)addr);
+    /* In a fork child the shared pages are the parent's heap's (fork.c). */
+    bool purge = r != NULL && (r->flags & MEMKIND_REGION_PURGE) && !fx->forked;
+    if (!purge)
+        return;
+    if (madvise(addr, size, MADV_REMOVE) != 0)
+        (void)madvise(addr, size, MADV_DONTNEED);
 }
 
 size_t mkf_region_largest_free(struct mkf_fixed *fx)
@@ -265,7 +431,12 @@ size_t mkf_region_resident(struct mkf_fixed *fx)
 void mkf_region_release_all(struct mkf_fixed *fx)
 {
     unsigned n = atomic_load_explicit(&fx->nregions, memory_order_relaxed);
-    for (unsigned ri = 0; ri < n; ri++)
-        free(fx->regions[ri].free);
+    for (unsigned ri = 0; ri < n; ri++) {
+        struct mkf_region *r = &fx->regions[ri];
+        free(r->free);
+        for (size_t i = 0; i < r->nleaves; i++)
+            free(atomic_load_explicit(&r->leaves[i], memory_order_relaxed));
+        free(r->leaves);
+    }
     atomic_store_explicit(&fx->nregions, 0, memory_order_relaxed);
 }

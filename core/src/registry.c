@@ -317,6 +317,7 @@ void mkf_registry_fork_child(void)
 {
     pthread_rwlock_init(&g_table_lock, NULL);
     registry_lock_init();
+    mkf_tcache_fork_child();
     mkf_fork_child_disable_shared();
 }
 

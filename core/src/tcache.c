@@ -16,18 +16,38 @@
  * - jemalloc has about 4094 explicit caches in all. When none is left, the pair
  *   (thread, kind) runs without a cache: correct, slower, and counted in no error.
  *   It gets a cache again after the thread ends or the kind is destroyed.
+ *
+ * Reclaim. A region is finite, so before a fixed kind reports ENOMEM (and in
+ * memkind_fixed_purge) every thread's cache for the kind is flushed, not only the
+ * caller's: blocks cached by idle threads would otherwise never serve anyone. An
+ * explicit cache is not thread-safe, so the owner marks the moments it uses one
+ * (`busy`, a plain store) and checks a `stop` flag (a plain load); the reclaiming
+ * thread sets `stop`, runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which
+ * makes every running thread execute a full memory barrier, and then waits until
+ * the owner's `busy` is 0. After the barrier either the owner saw `stop` and keeps
+ * out of its caches until the reclaim is over (it waits on the registry lock), or
+ * the reclaimer sees `busy` and waits: the owner's fast path pays two stores and
+ * a load, no atomic read-modify-write and no fence. Where membarrier(2) is not
+ * available, only the calling thread's cache is flushed, as before.
  */
 #include "internal.h"
 
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define TABLE_BYTES (MEMKIND_MAX_KIND * sizeof(struct mkf_tc_entry))
 
-struct mkf_tcache_node {
-    struct mkf_tcache_node *prev, *next; /* in the kind's list */
-    unsigned tcache;
-};
+/* membarrier(2) registered: other threads' caches can be reclaimed. */
+static bool g_membarrier;
+
+static bool membarrier_register(void)
+{
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
 
 __thread struct mkf_thread_caches *mkf_tls_caches;
 static pthread_key_t g_key;
@@ -63,7 +83,11 @@ static void thread_exit(void *arg)
     free(t);
 }
 
-void mkf_tcache_init(void) { pthread_key_create(&g_key, thread_exit); }
+void mkf_tcache_init(void)
+{
+    pthread_key_create(&g_key, thread_exit);
+    g_membarrier = membarrier_register();
+}
 
 /* The table has an entry for every kind slot from the start: it never grows
  * (no reallocation under the registry lock, no address space added as kinds come
@@ -113,10 +137,11 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     if (e == NULL)
         goto out; /* no memory for the table: run uncached this time */
     /* Debug mode runs without caches, so that a free block is known as free. */
-    struct mkf_tcache_node *node = mkf_debug ? NULL : malloc(sizeof(*node));
+    struct mkf_tcache_node *node = mkf_debug ? NULL : calloc(1, sizeof(*node));
     unsigned tc;
     if (node != NULL && mkf_je_tcache_create(&tc) == 0) {
         node->tcache = tc;
+        node->owner = mkf_tls_caches;
         node->prev = NULL;
         node->next = kind->tcaches;
         if (kind->tcaches)
@@ -147,12 +172,76 @@ void mkf_tcache_destroy_kind(struct memkind *kind)
     kind->tcaches = NULL;
 }
 
-void mkf_tcache_flush_mine(struct memkind *kind)
+void mkf_cache_enter_wait(struct mkf_thread_caches *t)
 {
-    struct mkf_thread_caches *t = mkf_tls_caches;
-    if (t == NULL)
-        return;
-    struct mkf_tc_entry *e = &t->entries[kind->partition];
-    if (e->gen == kind->gen && e->node != NULL)
-        mkf_je_tcache_flush(e->node->tcache);
+    while (!mkf_cache_enter(t)) {
+        /* A reclaim holds the registry lock until it has cleared `stop`. */
+        mkf_registry_lock();
+        mkf_registry_unlock();
+    }
+}
+
+void mkf_tcache_flush_all(struct memkind *kind)
+{
+    struct mkf_thread_caches *me = mkf_tls_caches;
+    struct mkf_tcache_node *node;
+    bool others = false;
+    if (g_membarrier) {
+        for (node = kind->tcaches; node != NULL; node = node->next) {
+            if (node->owner != me) {
+                atomic_store_explicit(&node->owner->stop, 1, memory_order_relaxed);
+                others = true;
+            }
+        }
+        if (others &&
+            syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+            /* Not ordered: leave the other threads' caches alone. */
+            for (node = kind->tcaches; node != NULL; node = node->next)
+                if (node->owner != me)
+                    atomic_store_explicit(&node->owner->stop, 0, memory_order_release);
+            others = false;
+        }
+    }
+    for (node = kind->tcaches; node != NULL; node = node->next) {
+        if (node->owner == me) {
+            mkf_je_tcache_flush(node->tcache);
+        } else if (others) {
+            /* The owner is between its store to `busy` and its exit: a few
+             * instructions, or one refill from the arena. */
+            while (atomic_load_explicit(&node->owner->busy, memory_order_acquire))
+                sched_yield();
+            mkf_je_tcache_flush(node->tcache);
+        }
+    }
+    if (others)
+        for (node = kind->tcaches; node != NULL; node = node->next)
+            if (node->owner != me)
+                atomic_store_explicit(&node->owner->stop, 0, memory_order_release);
+}
+
+void mkf_tcache_fork_child(void)
+{
+    /* The child is a new process for membarrier(2). */
+    g_membarrier = g_membarrier && membarrier_register();
+    /* The caches of the parent's other threads: those threads do not exist here,
+     * and one of them may have been in the middle of using its cache when the
+     * parent forked, so the cache may be inconsistent. They are dropped from the
+     * kinds' lists, never flushed: what they held stays allocated in the child. */
+    struct mkf_thread_caches *me = mkf_tls_caches;
+    for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) {
+        struct memkind *kind = mkf_kind_by_slot(i);
+        struct mkf_tcache_node *n = kind->tcaches;
+        while (n != NULL) {
+            struct mkf_tcache_node *next = n->next;
+            if (n->owner != me) {
+                unlink_node(kind, n);
+                free(n);
+            }
+            n = next;
+        }
+    }
+    if (me != NULL) {
+        atomic_store_explicit(&me->busy, 0, memory_order_relaxed);
+        atomic_store_explicit(&me->stop, 0, memory_order_relaxed);
+    }
 }

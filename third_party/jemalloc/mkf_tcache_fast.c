@@ -32,10 +32,11 @@
  * here comes from arena a; a block pushed here is one the caller frees to the kind
  * that owns arena a (the same contract dallocx(ptr, MALLOCX_TCACHE(t)) has).
  *
- * Three more reads of jemalloc's internals live here, at the end of the file, for
- * the same reason (they need jemalloc's private headers): mkf_je_arena_of, the
- * arena of a pointer, mkf_je_arena_live, an arena's live block count, and
- * mkf_je_block_check, whether a pointer is a live block (debug mode).
+ * More uses of jemalloc's internals live here, at the end of the file, for the
+ * same reason (they need jemalloc's private headers): mkf_je_arena_of, the arena
+ * of a pointer, mkf_je_arena_live, an arena's live block count,
+ * mkf_je_block_check, whether a pointer is a live block (debug mode), and
+ * mkf_je_arena_coalesce_eagerly, one setting of a new arena.
  */
 #include "jemalloc/internal/jemalloc_preamble.h"
 #include "jemalloc/internal/jemalloc_internal_includes.h"
@@ -57,6 +58,7 @@ MKF_TC_ENTRY int mkf_je_arena_of(const void *ptr, unsigned *out);
 MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
     uint64_t *bytes);
 MKF_TC_ENTRY int mkf_je_block_check(const void *ptr, unsigned *arena_out);
+MKF_TC_ENTRY int mkf_je_arena_coalesce_eagerly(unsigned arena_ind);
 
 /*
  * The calling thread's tsd, fetched once: the empty asm hides that the pointer is
@@ -286,4 +288,23 @@ mkf_je_block_check(const void *ptr, unsigned *arena_out) {
 	    &info->bitmap_info, diff / info->reg_size);
 	malloc_mutex_unlock(tsdn, &bin->lock);
 	return live ? 0 : EALREADY;
+}
+
+/*
+ * mkf_je_arena_coalesce_eagerly: make the dirty extent cache of a new arena merge
+ * a freed extent with its free neighbours at once, as jemalloc does for its muzzy
+ * cache, instead of delaying it (jemalloc's choice for dirty extents, which keeps
+ * freed slabs apart for reuse by the same size). In a region of fixed size a
+ * delayed merge loses memory: a region filled with 12 KiB slabs and freed would
+ * serve 8 KiB requests by splitting each cached 12 KiB extent, leaving 4 KiB
+ * pieces that nothing can use. Call it before the arena allocates anything.
+ */
+int
+mkf_je_arena_coalesce_eagerly(unsigned arena_ind) {
+	arena_t *arena = arena_get(tsdn_fetch(), arena_ind, false);
+	if (arena == NULL) {
+		return ENOENT;
+	}
+	arena->pa_shard.pac.ecache_dirty.delay_coalesce = false;
+	return 0;
 }

@@ -1,0 +1,156 @@
+/*
+ * large.c - the large blocks of fixed kinds: requests above jemalloc's small size
+ * classes (14 KiB with 4 KiB pages), and any request aligned to more than a page.
+ *
+ * jemalloc would serve them from its large size classes, four per doubling of the
+ * size, each block followed by a page of padding (its cache-oblivious layout):
+ * on a region of fixed size that wastes a tenth of a mixed fill, leaves the last
+ * eighth of an empty region out of reach of one request, and makes every large
+ * request go through the arena's extent machinery. Here a large block is exactly
+ * the pages it needs, taken from the region map (first fit by address, while
+ * jemalloc's slabs come from the top of the regions), with its page count
+ * recorded at its first page (region_map.c), and:
+ * - the last large block freed is parked in the kind (one atomic exchange) and
+ *   reused by the same thread's next request of its size or up to a quarter
+ *   smaller, so a repeated large malloc + free takes no lock. Any other request
+ *   gives the parked block back before it takes new pages, so parking never
+ *   changes where blocks go: no thread keeps large memory that another thread's
+ *   request cannot use. (Per-thread caches of large blocks would: an idle
+ *   thread's cached 1 MiB block splits the free space for good, and so would
+ *   another thread reusing it where first fit would not have put its block.);
+ * - realloc grows a block in place into free pages that follow it, and shrinks
+ *   it in place, so a growing buffer is not copied while the region has room
+ *   behind it.
+ * Small blocks stay with jemalloc's slabs and thread caches.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+size_t mkf_small_max = 14336;
+uintptr_t mkf_page_mask = 4095;
+
+/* Larger freed blocks go straight back to the region map. */
+#define MKF_PARK_MAX ((size_t)4 << 20)
+
+static size_t page_size(void) { return (size_t)mkf_page_mask + 1; }
+
+/* A parked block is its page-aligned address with a tag of the thread that parked
+ * it in the low bits: pthread_self() folded to 12 bits (threads whose tags
+ * collide may reuse each other's block, which is still correct). */
+#define PARK_TAG_MASK ((uintptr_t)0xfff)
+
+static uintptr_t thread_tag(void)
+{
+    uintptr_t x = (uintptr_t)pthread_self() >> 12;
+    return (x ^ (x >> 12) ^ (x >> 24)) & PARK_TAG_MASK & mkf_page_mask;
+}
+
+static void *unpark(uintptr_t parked) { return (void *)(parked & ~mkf_page_mask); }
+
+void mkf_large_drain(struct memkind *kind)
+{
+    struct mkf_fixed *fx = kind->priv;
+    uintptr_t p = fx != NULL ? atomic_exchange_explicit(&fx->parked, 0, memory_order_acq_rel)
+                             : 0;
+    if (p != 0)
+        mkf_region_give_block(fx, unpark(p));
+}
+
+void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool zero)
+{
+    size_t page = page_size();
+    if (size > MKF_SIZE_LIMIT) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct mkf_fixed *fx = kind->priv;
+    size_t pages = (size + page - 1) / page;
+    if (alignment < page)
+        alignment = page;
+    void *p;
+    uintptr_t parked = atomic_exchange_explicit(&fx->parked, 0, memory_order_acq_rel);
+    if (parked != 0) {
+        p = unpark(parked);
+        size_t have = mkf_region_block_pages(fx, p);
+        if ((parked & mkf_page_mask) == thread_tag() && have >= pages &&
+            have - pages <= pages / 4 && ((uintptr_t)p & (alignment - 1)) == 0) {
+            if (zero)
+                memset(p, 0, have * page);
+            return p;
+        }
+        mkf_region_give_block(fx, p); /* before taking pages: see above */
+    }
+    bool zeroed = false;
+    p = mkf_region_take_block(fx, pages, alignment, &zeroed);
+    for (int round = 0; round < MKF_RECLAIM_ROUNDS && p == NULL; round++) {
+        int r = mkf_arena_reclaim(kind);
+        if (r != MKF_RECLAIM_NONE)
+            p = mkf_region_take_block(fx, pages, alignment, &zeroed);
+        if (r != MKF_RECLAIM_FREED)
+            break;
+    }
+    if (p == NULL && mkf_arena_oom_callback(kind, size))
+        p = mkf_region_take_block(fx, pages, alignment, &zeroed);
+    if (p == NULL)
+        return mkf_arena_fail_enomem(kind);
+    if (zero && !zeroed)
+        memset(p, 0, pages * page);
+    return p;
+}
+
+bool mkf_large_free(struct memkind *kind, void *ptr)
+{
+    struct mkf_fixed *fx = kind->priv;
+    size_t pages = fx != NULL ? mkf_region_block_pages(fx, ptr) : 0;
+    if (pages == 0)
+        return false;
+    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug) {
+        uintptr_t old = atomic_exchange_explicit(&fx->parked, (uintptr_t)ptr | thread_tag(),
+                                                 memory_order_acq_rel);
+        ptr = old != 0 ? unpark(old) : NULL;
+    }
+    if (ptr != NULL)
+        mkf_region_give_block(fx, ptr);
+    return true;
+}
+
+size_t mkf_large_usable(struct memkind *kind, const void *ptr)
+{
+    struct mkf_fixed *fx = kind->priv;
+    return fx != NULL ? mkf_region_block_pages(fx, ptr) * page_size() : 0;
+}
+
+void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size, size_t old_pages)
+{
+    size_t page = page_size();
+    if (size > MKF_SIZE_LIMIT) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (old_pages != 0 && size > mkf_small_max &&
+        mkf_region_resize_block(kind->priv, ptr, (size + page - 1) / page))
+        return ptr;
+    void *q = size > mkf_small_max ? mkf_large_malloc(kind, size, 0, false)
+                                   : memkind_arena_malloc(kind, size);
+    if (q == NULL)
+        return NULL; /* errno ENOMEM; the block is untouched */
+    size_t old = old_pages != 0 ? old_pages * page : mkf_je_sallocx(ptr, 0);
+    memcpy(q, ptr, old < size ? old : size);
+    if (old_pages != 0)
+        mkf_large_free(kind, ptr);
+    else
+        mkf_arena_free_fast(kind, ptr);
+    return q;
+}
+
+size_t mkf_large_allocated(struct mkf_fixed *fx)
+{
+    /* The parked block is free for the program: not allocated, though its pages
+     * are still taken from the region (`used`) until the next request or purge. */
+    uintptr_t parked = atomic_load_explicit(&fx->parked, memory_order_acquire);
+    size_t parked_bytes = parked != 0 ? mkf_region_block_pages(fx, unpark(parked)) * page_size() : 0;
+    return fx->large_bytes > parked_bytes ? fx->large_bytes - parked_bytes : 0;
+}
