@@ -24,12 +24,18 @@ struct settings {
     int random_iters;       /* (b), (c): fill + free passes */
     uint64_t large_pairs;   /* (d) */
     int kind_cycles;        /* create + destroy */
+    int realloc_cycles;     /* (f): blocks grown from 16 B to 16 MiB, at least... */
+    double realloc_min_ns;  /* ...and more, in as many again, until this much time passed */
     int fill_rounds;        /* utilisation: fill / free-all rounds */
 };
 
 /* ---- timed workloads (workloads.c) --------------------------------------- */
 
-enum { W_SMALL, W_RANDOM, W_THREADS, W_LARGE, W_KIND, W_COUNT };
+enum { W_SMALL, W_RANDOM, W_THREADS, W_LARGE, W_KIND, W_REALLOC, W_COUNT };
+
+/* (f): one block grown by realloc from 16 B to 16 MiB, doubling: 20 growth steps. */
+#define REALLOC_FROM ((size_t)16)
+#define REALLOC_STEPS 20
 
 struct workload {
     const char *id;     /* JSON key */
@@ -73,10 +79,36 @@ bool workload_applies(int w, const struct heap_type *t);
 
 #define UTIL_REGION (64u << 20)
 
+/* The block sizes of the fresh fills and of the reuse matrix: 64 B, 3000 B, 8 KiB,
+ * 100 000 B, 1 MiB, 8 MiB. */
+#define UTIL_SIZES 6
+extern const size_t util_sizes[UTIL_SIZES];
+extern const char *const util_size_names[UTIL_SIZES];
+/* Empty regions in which the largest single block is searched: 1 MiB, 64 MiB. */
+#define UTIL_LARGEST 2
+extern const size_t util_largest_regions[UTIL_LARGEST];
+
 struct utilisation {
     bool done;
     double pct_64, pct_4k, pct_1m; /* bytes requested / region, fresh region */
     int fit_8m;                    /* 8 MiB blocks in a fresh region */
+    long fresh_blocks[UTIL_SIZES]; /* blocks of each util_sizes[] a fresh region takes */
+    double fresh_pct[UTIL_SIZES];  /* the same as bytes requested / region */
+    /* Fill with size A, free all, fill with size B: blocks of B as % of
+     * fresh_blocks[B], indexed [A][B] (NaN: not measured, --quick leaves out 64 B);
+     * and the worst (lowest) cell. */
+    double reuse[UTIL_SIZES][UTIL_SIZES];
+    int reuse_worst_a, reuse_worst_b;
+    /* The largest single block that fits in an empty region of each
+     * util_largest_regions[], bytes (binary search); -1: no heap on such a region. */
+    long long largest[UTIL_LARGEST];
+    /* Fragmented: the mixed fill below, then every second block freed. The region's
+     * free bytes and largest free run as the heap reports them (-1: the heap cannot
+     * tell), whether malloc(largest free run) then succeeded (-1: not asked), and the
+     * largest block that fits (binary search). */
+    long frag_live;
+    long long frag_free, frag_largest_free, frag_largest_fit;
+    int frag_malloc_ok;
     int fit_8m_after_small;        /* after 64 B blocks filled it and were freed */
     double refill_cross_pct;       /* 64 B refill after another thread freed, % of first */
     int fit_8m_after_cross;        /* 8 MiB blocks after another thread freed */

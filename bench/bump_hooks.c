@@ -213,6 +213,11 @@ static void *alloc_tcache(struct heap *h, size_t size)
 
 static void free_tcache(struct heap *h, void *ptr) { je_dallocx(ptr, tcache_flags(h)); }
 
+static void *realloc_tcache(struct heap *h, void *ptr, size_t size)
+{
+    return je_rallocx(ptr, size, tcache_flags(h));
+}
+
 static void *alloc_notcache(struct heap *h, size_t size)
 {
     return je_mallocx(size, MALLOCX_ARENA(h->arena) | MALLOCX_TCACHE_NONE);
@@ -222,6 +227,11 @@ static void free_notcache(struct heap *h, void *ptr)
 {
     (void)h;
     je_dallocx(ptr, MALLOCX_TCACHE_NONE);
+}
+
+static void *realloc_notcache(struct heap *h, void *ptr, size_t size)
+{
+    return je_rallocx(ptr, size, MALLOCX_ARENA(h->arena) | MALLOCX_TCACHE_NONE);
 }
 
 const struct heap_type heap_hooks_tcache = {
@@ -234,6 +244,7 @@ const struct heap_type heap_hooks_tcache = {
     .close = bump_close,
     .alloc = alloc_tcache,
     .free = free_tcache,
+    .realloc = realloc_tcache,
 };
 
 const struct heap_type heap_hooks_notcache = {
@@ -246,4 +257,5 @@ const struct heap_type heap_hooks_notcache = {
     .close = bump_close,
     .alloc = alloc_notcache,
     .free = free_notcache,
+    .realloc = realloc_notcache,
 };

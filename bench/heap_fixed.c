@@ -57,6 +57,10 @@ static void fixed_close(struct heap *h)
 
 static void *fixed_alloc(struct heap *h, size_t size) { return memkind_malloc(h->kind, size); }
 static void fixed_free(struct heap *h, void *ptr) { memkind_free(h->kind, ptr); }
+static void *fixed_realloc(struct heap *h, void *ptr, size_t size)
+{
+    return memkind_realloc(h->kind, ptr, size);
+}
 
 static bool fixed_region_free(struct heap *h, size_t *free, size_t *largest)
 {
@@ -71,12 +75,13 @@ static bool fixed_region_free(struct heap *h, size_t *free, size_t *largest)
 const struct heap_type heap_fixed = {
     .id = "memkind_fixed",
     .label = "memkind fixed",
-    .about = "memkind-fixed: memkind_create_fixed() + memkind_malloc/free (region map "
+    .about = "memkind-fixed: memkind_create_fixed() + memkind_malloc/realloc/free (region map "
              "hooks, explicit tcache per thread and kind)",
     .regional = true,
     .open = fixed_open,
     .close = fixed_close,
     .alloc = fixed_alloc,
     .free = fixed_free,
+    .realloc = fixed_realloc,
     .region_free = fixed_region_free,
 };

@@ -36,6 +36,12 @@ static void jedefault_free(struct heap *h, void *ptr)
     je_dallocx(ptr, 0);
 }
 
+static void *jedefault_realloc(struct heap *h, void *ptr, size_t size)
+{
+    (void)h;
+    return je_rallocx(ptr, size, 0);
+}
+
 /* A new arena with jemalloc's default hooks, one block, and arena.<i>.destroy:
  * what creating a kind costs when no region map is involved. */
 static bool je_arena_cycle(void)
@@ -64,28 +70,36 @@ static void glibc_free(struct heap *h, void *ptr)
     free(ptr);
 }
 
+static void *glibc_realloc(struct heap *h, void *ptr, size_t size)
+{
+    (void)h;
+    return realloc(ptr, size);
+}
+
 const struct heap_type heap_je_default = {
     .id = "jemalloc_default",
     .label = "jemalloc default",
-    .about = "the same private jemalloc 5.3.0, je_mallocx(size, 0): automatic arenas, "
+    .about = "the same private jemalloc 5.3.0, je_mallocx/rallocx(..., 0): automatic arenas, "
              "implicit tcache, ordinary mmap'd memory",
     .regional = false,
     .open = process_open,
     .close = process_close,
     .alloc = jedefault_alloc,
     .free = jedefault_free,
+    .realloc = jedefault_realloc,
     .arena_cycle = je_arena_cycle,
 };
 
 const struct heap_type heap_glibc = {
     .id = "glibc",
     .label = "glibc malloc",
-    .about = "glibc malloc/free (Debian 12, glibc 2.36)",
+    .about = "glibc malloc/realloc/free (Debian 12, glibc 2.36)",
     .regional = false,
     .open = process_open,
     .close = process_close,
     .alloc = glibc_alloc,
     .free = glibc_free,
+    .realloc = glibc_realloc,
 };
 
 const struct heap_type *const heap_types[HEAP_COUNT] = {

@@ -28,6 +28,9 @@ struct heap_type {
     void (*close)(struct heap *h);
     void *(*alloc)(struct heap *h, size_t size);
     void (*free)(struct heap *h, void *ptr);
+    /* The allocator's own realloc (every allocator here has one): NULL on failure,
+     * with `ptr` still valid. */
+    void *(*realloc)(struct heap *h, void *ptr, size_t size);
     /* For non-regional heaps that have their own notion of a heap to create and
      * destroy (a jemalloc arena): one create + allocate + free + destroy cycle.
      * NULL when there is none (glibc); returns false on failure. */

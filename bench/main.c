@@ -3,7 +3,7 @@
  * process, in one run.
  *
  *     bazel run //bench:bench -- [--quick] [--reps N] [--json PATH] [--seed N]
- *                                [--only a,b,c,d,e,u] [--fixed-decay-ms MS]
+ *                                [--only a,b,c,d,e,f,u] [--fixed-decay-ms MS]
  *
  * Prints a table of figures and ratios and writes them as JSON (default
  * bench/out/results.json in the workspace). It exits 0 whenever it could measure;
@@ -11,11 +11,19 @@
  */
 #include "bench.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HEAP_REGION ((size_t)1 << 30)
+/* (f), full counts: blocks grown to 16 MiB per run at least, and the time that
+ * the run takes at least (in as many blocks again until it passed). Per growth the
+ * allocators differ by up to 10^4x (jemalloc's default arenas give 8 MiB and more
+ * back to the system at once, and copy into fresh pages): a count alone would be
+ * too short to time for some or minutes long for others. */
+#define REALLOC_CYCLES 20
+#define REALLOC_MIN_MS 100
 
 static void usage(FILE *f)
 {
@@ -24,7 +32,7 @@ static void usage(FILE *f)
                "  --reps N     runs per figure, median reported (default 5, max %d)\n"
                "  --json PATH  where the JSON goes (default bench/out/results.json)\n"
                "  --seed N     seed of random sizes and orders (default 42)\n"
-               "  --only LIST  comma-separated parts: a,b,c,d (workloads), e (create +\n"
+               "  --only LIST  comma-separated parts: a,b,c,d,f (workloads), e (create +\n"
                "               destroy), u (utilisation); default all\n"
                "  --fixed-decay-ms MS  experiment: set the fixed kind's arena decay times\n"
                "               (arena.<i>.dirty/muzzy_decay_ms) to try a core change\n",
@@ -34,7 +42,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     struct settings s = {.reps = 5, .seed = 42};
-    const char *only = "a,b,c,d,e,u";
+    const char *only = "a,b,c,d,e,f,u";
     static char json_default[4096];
     /* Under `bazel run` the working directory is the runfiles tree: write into the
      * workspace instead. */
@@ -42,28 +50,49 @@ int main(int argc, char **argv)
     snprintf(json_default, sizeof(json_default), "%s%sbench/out/results.json", ws ? ws : "",
              ws ? "/" : "");
     s.json = json_default;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--quick") == 0) {
+    enum { OPT_QUICK = 256, OPT_REPS, OPT_JSON, OPT_SEED, OPT_ONLY, OPT_DECAY };
+    static const struct option options[] = {
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"reps", required_argument, NULL, OPT_REPS},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"only", required_argument, NULL, OPT_ONLY},
+        {"fixed-decay-ms", required_argument, NULL, OPT_DECAY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_QUICK:
             s.quick = true;
-        } else if (strcmp(a, "--reps") == 0 && v) {
-            s.reps = atoi(v), i++;
-        } else if (strcmp(a, "--json") == 0 && v) {
-            s.json = v, i++;
-        } else if (strcmp(a, "--seed") == 0 && v) {
-            s.seed = strtoull(v, NULL, 0), i++;
-        } else if (strcmp(a, "--fixed-decay-ms") == 0 && v) {
-            heap_fixed_decay_ms = atol(v), i++;
-        } else if (strcmp(a, "--only") == 0 && v) {
-            only = v, i++;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            break;
+        case OPT_REPS:
+            s.reps = atoi(optarg);
+            break;
+        case OPT_JSON:
+            s.json = optarg;
+            break;
+        case OPT_SEED:
+            s.seed = strtoull(optarg, NULL, 0);
+            break;
+        case OPT_ONLY:
+            only = optarg;
+            break;
+        case OPT_DECAY:
+            heap_fixed_decay_ms = atol(optarg);
+            break;
+        case 'h':
             usage(stdout);
             return 0;
-        } else {
+        default:
             usage(stderr);
             return 2;
         }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
     }
     if (s.reps < 1 || s.reps > MAX_REPS) {
         usage(stderr);
@@ -75,10 +104,12 @@ int main(int argc, char **argv)
     s.random_iters = 20;
     s.large_pairs = 1000000 / div;
     s.kind_cycles = 2000 / div;
+    s.realloc_cycles = REALLOC_CYCLES / div;
+    s.realloc_min_ns = REALLOC_MIN_MS * 1e6 / div;
     s.fill_rounds = 1000 / div;
 
     static const char part[W_COUNT] = {[W_SMALL] = 'a', [W_RANDOM] = 'b', [W_THREADS] = 'c',
-                                       [W_LARGE] = 'd', [W_KIND] = 'e'};
+                                       [W_LARGE] = 'd', [W_KIND] = 'e', [W_REALLOC] = 'f'};
     bool run_w[W_COUNT];
     for (int w = 0; w < W_COUNT; w++)
         run_w[w] = strchr(only, part[w]) != NULL;

@@ -63,7 +63,8 @@ def bar_panel(ax, title, unit, labels, medians, lows, highs, subject=0, colours=
             continue
         text = fmt(m)
         if base and x != subject:
-            text += f"\n{base / m:.2f}x"  # the subject over this baseline
+            ratio = base / m  # the subject over this baseline
+            text += f"\n{ratio:.2g}x" if ratio < 0.01 else f"\n{ratio:.2f}x"
         ax.annotate(text, (x, m), textcoords="offset points", xytext=(0, 2), ha="center",
                     va="bottom", fontsize=6)
     ax.margins(y=0.25)
@@ -101,12 +102,18 @@ def draw(results: dict, python: dict | None, out: str) -> None:
         tests = [("pct_64B", "64 B"), ("pct_4KiB", "4 KiB"), ("pct_1MiB", "1 MiB")]
         extra = [("fit_8MiB", "8 MiB\nfresh"), ("fit_8MiB_after_small", "8 MiB after\n64 B freed"),
                  ("fit_8MiB_after_cross_thread", "8 MiB after\nother thread")]
+        # Figures that older JSON files lack: 0 there.
+        later = [(lambda u: u.get("mixed_fill_pct"), "mixed\n64 B..1 MiB"),
+                 (lambda u: (u.get("reuse_worst") or {}).get("pct"), "reuse A->B\nworst cell"),
+                 (lambda u: (u.get("largest_block") or [{}])[-1].get("pct"),
+                  "largest\nblock")]
         names = list(util.keys())
         width = 0.8 / len(names)
-        groups = [t[1] for t in tests] + [t[1] for t in extra]
+        groups = [t[1] for t in tests] + [t[1] for t in extra] + [t[1] for t in later]
         for j, name in enumerate(names):
             u = util[name]
-            vals = [u[k] for k, _ in tests] + [100.0 * u[k] / 8 for k, _ in extra]
+            vals = [u[k] for k, _ in tests] + [100.0 * u[k] / 8 for k, _ in extra] + \
+                [get(u) or 0.0 for get, _ in later]
             xs = [g + (j - (len(names) - 1) / 2) * width for g in range(len(groups))]
             colour = COLOURS[ids.index(name) % len(COLOURS)] if name in ids else None
             label = labels[ids.index(name)] if name in ids else name
@@ -116,7 +123,7 @@ def draw(results: dict, python: dict | None, out: str) -> None:
                 if v < 5:  # a bar too small to see: say it is zero
                     ax.text(x, 1, f"{v:.0f}", ha="center", va="bottom", fontsize=6)
         ax.set_xticks(range(len(groups)))
-        ax.set_xticklabels(groups, fontsize=7)
+        ax.set_xticklabels(groups, fontsize=6)
         ax.set_ylabel("% of the 64 MiB region handed out", fontsize=8)
         ax.set_ylim(0, 110)
         ax.tick_params(axis="y", labelsize=7)

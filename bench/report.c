@@ -73,8 +73,9 @@ struct target {
     double value;
 };
 
-enum { T_SMALL, T_RANDOM, T_THREADS, T_THREADS_CPU, T_LARGE, T_KIND_TIME, T_KIND_LEFT, T_U64, T_U1M,
-       T_U8M, T_AFTER_SMALL, T_ROUNDS, T_COUNT };
+enum { T_SMALL, T_RANDOM, T_THREADS, T_THREADS_CPU, T_LARGE, T_LARGE_GLIBC, T_LARGE_NS,
+       T_REALLOC, T_KIND_TIME, T_KIND_LEFT, T_U64, T_U1M, T_U8M, T_AFTER_SMALL, T_ROUNDS,
+       T_FRAG_MALLOC, T_COUNT };
 
 static void targets(const struct results *r, struct target t[T_COUNT])
 {
@@ -100,7 +101,14 @@ static void targets(const struct results *r, struct target t[T_COUNT])
     }
     RATIO(T_LARGE, "(d) fixed / jemalloc default", "<= 1.00", W_LARGE, F, W_LARGE,
           HEAP_JE_DEFAULT, 1.0)
+    RATIO(T_LARGE_GLIBC, "(d) fixed / glibc", "<= 1.00", W_LARGE, F, W_LARGE, HEAP_GLIBC, 1.0)
 #undef RATIO
+    bool d = has(r, W_LARGE, F), f = has(r, W_REALLOC, F);
+    t[T_LARGE_NS] = (struct target){"T_LARGE_NS", "(d) fixed, ns per pair (stretch)", "< 10 ns", d,
+                                    d && med(r, W_LARGE, F) < 10, d ? med(r, W_LARGE, F) : 0};
+    t[T_REALLOC] = (struct target){"T_REALLOC", "(f) realloc doubling, us per growth", "<= 1 us",
+                                   f, f && med(r, W_REALLOC, F) <= 1000,
+                                   f ? med(r, W_REALLOC, F) / 1000 : 0};
     bool k = has(r, W_KIND, F);
     t[T_KIND_TIME] = (struct target){"T_KIND_TIME", "create+destroy, us per cycle",
                                      "<= 300 us", k, false, 0};
@@ -117,8 +125,8 @@ static void targets(const struct results *r, struct target t[T_COUNT])
                                u->pct_64 >= 99, u->pct_64};
     t[T_U1M] = (struct target){"T_U1M", "1 MiB utilisation %", ">= 97", u->done,
                                u->pct_1m >= 97, u->pct_1m};
-    t[T_U8M] = (struct target){"T_U8M", "8 MiB blocks that fit", ">= 7 of 8", u->done,
-                               u->fit_8m >= 7, u->fit_8m};
+    t[T_U8M] = (struct target){"T_U8M", "8 MiB blocks that fit", "8 of 8", u->done,
+                               u->fit_8m >= 8, u->fit_8m};
     t[T_AFTER_SMALL] = (struct target){
         "T_AFTER_SMALL", "8 MiB blocks after 64 B fill + free", "= fresh region", u->done,
         u->fit_8m_after_small >= u->fit_8m && u->fit_8m_after_cross >= u->fit_8m,
@@ -129,6 +137,10 @@ static void targets(const struct results *r, struct target t[T_COUNT])
                                   u->first_blocks > 0 ? 100.0 * (double)u->worst_blocks /
                                                             (double)u->first_blocks
                                                       : 0};
+    t[T_FRAG_MALLOC] = (struct target){"T_FRAG_MALLOC",
+                                       "malloc(largest_free) after fragmenting, 1 = ok",
+                                       "1 (succeeds)", u->done && u->frag_malloc_ok >= 0,
+                                       u->frag_malloc_ok == 1, u->frag_malloc_ok};
     /* Use the enum name without its T_ prefix as the JSON id. */
     for (int i = 0; i < T_COUNT; i++)
         if (strncmp(t[i].id, "T_", 2) == 0)
@@ -145,6 +157,28 @@ static void fmt_value(char *buf, size_t n, double v)
         snprintf(buf, n, "%.1f", v);
     else
         snprintf(buf, n, "%.2f", v);
+}
+
+/* Bytes as KiB, or "unknown" for -1 (the heap cannot tell). */
+static const char *kib_or_unknown(long long bytes)
+{
+    static char buf[32];
+    if (bytes < 0)
+        snprintf(buf, sizeof(buf), "unknown");
+    else
+        snprintf(buf, sizeof(buf), "%lld", bytes / 1024);
+    return buf;
+}
+
+/* A largest-block figure as % of its region, or n/a (no heap on such a region). */
+static const char *pct_or_na(long long bytes, size_t region)
+{
+    static char buf[32];
+    if (bytes < 0)
+        snprintf(buf, sizeof(buf), "n/a");
+    else
+        snprintf(buf, sizeof(buf), "%.2f%%", 100.0 * (double)bytes / (double)region);
+    return buf;
 }
 
 static const char *when(void)
@@ -253,8 +287,11 @@ void report_table(const struct settings *s, const struct results *r)
         printf("%-44.44s", workloads[w].title);
         for (int a = 1; a < HEAP_COUNT; a++) {
             char buf[32] = "-";
-            if (has(r, w, HEAP_FIXED) && has(r, w, a))
-                snprintf(buf, sizeof(buf), "%.2fx", med(r, w, HEAP_FIXED) / med(r, w, a));
+            if (has(r, w, HEAP_FIXED) && has(r, w, a)) {
+                double x = med(r, w, HEAP_FIXED) / med(r, w, a);
+                /* (f) spans 10^4x: two significant digits rather than 0.00x. */
+                snprintf(buf, sizeof(buf), x < 0.01 ? "%.2gx" : "%.2fx", x);
+            }
             printf(" %19s", buf);
         }
         printf("\n");
@@ -273,47 +310,87 @@ void report_table(const struct settings *s, const struct results *r)
     }
     printf("\n");
 
-    printf("\nRegion utilisation, 64 MiB region (bytes requested / region):\n");
+    printf("\nRegion utilisation, 64 MiB region (bytes requested / region; n/a: the allocator "
+           "cannot run on a caller's region):\n");
     printf("%-44s", "test");
     for (int a = 0; a < HEAP_COUNT; a++)
-        if (heap_types[a]->regional)
-            printf(" %19s", heap_types[a]->label);
+        printf(" %19s", heap_types[a]->label);
     printf("\n");
 #define UROW(label, fmt, ...)                                                    \
     do {                                                                          \
         printf("%-44s", label);                                                   \
         for (int a = 0; a < HEAP_COUNT; a++) {                                    \
-            if (!heap_types[a]->regional)                                         \
-                continue;                                                         \
             const struct utilisation *u = &r->util[a];                            \
             char buf[48] = "FAILED";                                              \
-            if (u->done)                                                          \
-                snprintf(buf, sizeof(buf), fmt, __VA_ARGS__);                            \
+            if (!heap_types[a]->regional)                                         \
+                snprintf(buf, sizeof(buf), "n/a");                                \
+            else if (u->done)                                                     \
+                snprintf(buf, sizeof(buf), fmt, __VA_ARGS__);                     \
             printf(" %19s", buf);                                                 \
         }                                                                         \
         printf("\n");                                                             \
     } while (0)
-    UROW("fill with 64 B", "%.2f%%", u->pct_64);
-    UROW("fill with 4 KiB", "%.2f%%", u->pct_4k);
-    UROW("fill with 1 MiB", "%.2f%%", u->pct_1m);
+    for (int i = 0; i < UTIL_SIZES - 1; i++) {
+        char label[48];
+        snprintf(label, sizeof(label), "fill with %s", util_size_names[i]);
+        UROW(label, "%.2f%%", u->fresh_pct[i]);
+        if (util_sizes[i] < 4096 && util_sizes[i + 1] > 4096)
+            UROW("fill with 4 KiB", "%.2f%%", u->pct_4k);
+    }
     UROW("8 MiB blocks that fit", "%d of 8", u->fit_8m);
+    UROW("largest block, empty 1 MiB region", "%s",
+         pct_or_na(u->largest[0], util_largest_regions[0]));
+    UROW("largest block, empty 64 MiB region", "%s",
+         pct_or_na(u->largest[1], util_largest_regions[1]));
+    UROW("reuse A -> B, worst cell (matrix below)", "%.2f%%",
+         u->reuse[u->reuse_worst_a][u->reuse_worst_b]);
+    UROW("  at A -> B", "%s->%s", util_size_names[u->reuse_worst_a],
+         util_size_names[u->reuse_worst_b]);
     UROW("8 MiB after 64 B fill + free-all", "%d of 8", u->fit_8m_after_small);
     UROW("64 B refill after other thread freed", "%.2f%%", u->refill_cross_pct);
     UROW("8 MiB after other thread freed", "%d of 8", u->fit_8m_after_cross);
-    UROW("fill/free rounds: first round", "%.2f%%", u->first_pct);
-    UROW("  worst round (blocks vs first)", "%.1f%% (%ld/%ld)", u->worst_pct, u->worst_blocks,
-         u->first_blocks);
-    UROW("  worst round index", "%d of %d", u->worst_round, u->rounds);
-    UROW("  first round ends at request of", "%zu B", u->first_fail_size);
+    UROW("mixed fill 64 B..1 MiB (log-uniform)", "%.2f%%", u->first_pct);
+    UROW("  ends at request of", "%zu B", u->first_fail_size);
     UROW("    region free / largest run, KiB", "%lld / %lld",
          u->first_free < 0 ? -1 : u->first_free / 1024,
          u->first_largest < 0 ? -1 : u->first_largest / 1024);
+    UROW("fill/free rounds of the mixed fill: worst", "%.1f%% (%ld/%ld)", u->worst_pct,
+         u->worst_blocks, u->first_blocks);
+    UROW("  worst round index", "%d of %d", u->worst_round, u->rounds);
     UROW("  worst round ends at request of", "%zu B", u->worst_fail_size);
     UROW("    region free / largest run, KiB", "%lld / %lld",
          u->worst_free < 0 ? -1 : u->worst_free / 1024,
          u->worst_largest < 0 ? -1 : u->worst_largest / 1024);
+    UROW("mixed fill, every 2nd freed: free, KiB", "%s", kib_or_unknown(u->frag_free));
+    UROW("  largest free run (heap's figure), KiB", "%s", kib_or_unknown(u->frag_largest_free));
+    UROW("  malloc(largest free run)", "%s",
+         u->frag_malloc_ok < 0 ? "not asked" : u->frag_malloc_ok ? "ok" : "FAILED");
+    UROW("  largest block that fits, KiB", "%s", kib_or_unknown(u->frag_largest_fit));
     UROW("  wall time of the utilisation tests", "%.1f s", u->seconds);
 #undef UROW
+
+    printf("\nReuse across sizes: fill a new 64 MiB region with A, free all, fill with B; "
+           "blocks of B\nas %% of what a new region takes (rows A, columns B; the fills "
+           "above are the 100%%)%s\n", s->quick ? "; --quick leaves out 64 B" : "");
+    for (int a = 0; a < HEAP_COUNT; a++) {
+        const struct utilisation *u = &r->util[a];
+        if (!heap_types[a]->regional || !u->done)
+            continue;
+        printf("%-20s", heap_types[a]->label);
+        for (int j = 0; j < UTIL_SIZES; j++)
+            printf(" %9s", util_size_names[j]);
+        printf("\n");
+        for (int i = 0; i < UTIL_SIZES; i++) {
+            printf("  A = %-14s", util_size_names[i]);
+            for (int j = 0; j < UTIL_SIZES; j++) {
+                if (u->reuse[i][j] != u->reuse[i][j]) /* NaN: left out by --quick */
+                    printf(" %9s", "-");
+                else
+                    printf(" %8.2f%%", u->reuse[i][j]);
+            }
+            printf("\n");
+        }
+    }
 
     struct target t[T_COUNT];
     targets(r, t);
@@ -355,6 +432,15 @@ static void json_num(FILE *f, double v)
         fprintf(f, "%.6g", v);
 }
 
+/* A byte count, or null for -1 (unknown). */
+static void json_ll_or_null(FILE *f, long long v)
+{
+    if (v < 0)
+        fprintf(f, "null");
+    else
+        fprintf(f, "%lld", v);
+}
+
 /* Create the folders of `path` (mkdir -p of its dirname). */
 static void make_parents(const char *path)
 {
@@ -389,9 +475,11 @@ int report_json(const struct settings *s, const struct results *r)
     if (heap_fixed_decay_ms >= -1)
         fprintf(f, "  \"experiment_fixed_decay_ms\": %ld,\n", heap_fixed_decay_ms);
     fprintf(f, "  \"counts\": {\"a_pairs\": %llu, \"b_objects\": %zu, \"b_iters\": %d, "
-               "\"d_pairs\": %llu, \"kind_cycles\": %d, \"fill_rounds\": %d},\n",
+               "\"d_pairs\": %llu, \"kind_cycles\": %d, \"f_steps_per_block\": %d, "
+               "\"f_blocks_min\": %d, \"f_min_ms\": %.0f, \"fill_rounds\": %d},\n",
             (unsigned long long)s->small_pairs, s->random_objects, s->random_iters,
-            (unsigned long long)s->large_pairs, s->kind_cycles, s->fill_rounds);
+            (unsigned long long)s->large_pairs, s->kind_cycles, REALLOC_STEPS,
+            s->realloc_cycles, s->realloc_min_ns / 1e6, s->fill_rounds);
     fprintf(f, "  \"total_seconds\": ");
     json_num(f, r->seconds);
 
@@ -451,13 +539,11 @@ int report_json(const struct settings *s, const struct results *r)
     fprintf(f, "\n  ],\n  \"utilisation\": {");
     int first = 1;
     for (int a = 0; a < HEAP_COUNT; a++) {
-        if (!heap_types[a]->regional)
-            continue;
         const struct utilisation *u = &r->util[a];
         fprintf(f, "%s\n    ", first ? "" : ",");
         first = 0;
         json_str(f, heap_types[a]->id);
-        if (!u->done) {
+        if (!heap_types[a]->regional || !u->done) {
             fprintf(f, ": null");
             continue;
         }
@@ -483,7 +569,52 @@ int report_json(const struct settings *s, const struct results *r)
                    "\"worst_round_free_bytes\": %lld, \"worst_round_largest_free\": %lld",
                 u->first_fail_size, u->first_free, u->first_largest, u->worst_fail_size,
                 u->worst_free, u->worst_largest);
-        fprintf(f, ", \"seconds\": ");
+        fprintf(f, ", \"mixed_fill_pct\": ");
+        json_num(f, u->first_pct);
+        fprintf(f, ",\n      \"sizes\": [");
+        for (int i = 0; i < UTIL_SIZES; i++)
+            fprintf(f, "%s%zu", i ? ", " : "", util_sizes[i]);
+        fprintf(f, "], \"fresh_blocks\": [");
+        for (int i = 0; i < UTIL_SIZES; i++)
+            fprintf(f, "%s%ld", i ? ", " : "", u->fresh_blocks[i]);
+        fprintf(f, "], \"fresh_pct\": [");
+        for (int i = 0; i < UTIL_SIZES; i++) {
+            fprintf(f, "%s", i ? ", " : "");
+            json_num(f, u->fresh_pct[i]);
+        }
+        fprintf(f, "],\n      \"reuse_pct\": [");
+        for (int i = 0; i < UTIL_SIZES; i++) {
+            fprintf(f, "%s[", i ? ", " : "");
+            for (int j = 0; j < UTIL_SIZES; j++) {
+                fprintf(f, "%s", j ? ", " : "");
+                json_num(f, u->reuse[i][j]);
+            }
+            fprintf(f, "]");
+        }
+        fprintf(f, "],\n      \"reuse_worst\": {\"a\": %zu, \"b\": %zu, \"pct\": ",
+                util_sizes[u->reuse_worst_a], util_sizes[u->reuse_worst_b]);
+        json_num(f, u->reuse[u->reuse_worst_a][u->reuse_worst_b]);
+        fprintf(f, "},\n      \"largest_block\": [");
+        for (int i = 0; i < UTIL_LARGEST; i++) {
+            fprintf(f, "%s{\"region_bytes\": %zu, \"bytes\": ", i ? ", " : "",
+                    util_largest_regions[i]);
+            if (u->largest[i] < 0) {
+                fprintf(f, "null, \"pct\": null}");
+                continue;
+            }
+            fprintf(f, "%lld, \"pct\": ", u->largest[i]);
+            json_num(f, 100.0 * (double)u->largest[i] / (double)util_largest_regions[i]);
+            fprintf(f, "}");
+        }
+        fprintf(f, "],\n      \"fragmented\": {\"live_blocks\": %ld, \"free_bytes\": ",
+                u->frag_live);
+        json_ll_or_null(f, u->frag_free);
+        fprintf(f, ", \"largest_free\": ");
+        json_ll_or_null(f, u->frag_largest_free);
+        fprintf(f, ", \"malloc_largest_free_ok\": %s, \"largest_fit\": ",
+                u->frag_malloc_ok < 0 ? "null" : u->frag_malloc_ok ? "true" : "false");
+        json_ll_or_null(f, u->frag_largest_fit);
+        fprintf(f, "}, \"seconds\": ");
         json_num(f, u->seconds);
         fprintf(f, "}");
     }

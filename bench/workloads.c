@@ -1,5 +1,6 @@
 /*
- * workloads.c - the timed workloads (a)-(d) and kind create + destroy.
+ * workloads.c - the timed workloads (a)-(d), kind create + destroy and (f) realloc
+ * doubling.
  *
  * Every block gets one byte written, as a program would, so that pages an
  * allocator hands out are really touched (and their faults counted). Sizes and
@@ -18,6 +19,7 @@ const struct workload workloads[W_COUNT] = {
     [W_THREADS] = {"c_2threads", "(c) 2 threads doing (b) on one heap", "ns/pair/thread"},
     [W_LARGE] = {"d_256KiB", "(d) 256 KiB alloc+free", "ns/pair"},
     [W_KIND] = {"e_create_destroy", "create+alloc+free+destroy a kind", "us/cycle"},
+    [W_REALLOC] = {"f_realloc_doubling", "(f) realloc doubling 16 B..16 MiB", "ns/growth"},
 };
 
 #define THREADS 2
@@ -200,6 +202,36 @@ static bool kind_cycles(const struct settings *s, const struct heap_type *t, dou
     return ok;
 }
 
+/* (f): `cycles` times, malloc(16), 20 reallocs each doubling the size, free. The
+ * figure is the time of it all over the growth steps: the one malloc and free per
+ * 20 steps are counted in, as a program growing a buffer pays them too. After every
+ * step the first byte must have moved with the block, and the last byte is written,
+ * so that the grown part is really taken. */
+static bool realloc_cycles(const struct heap_type *t, struct heap *h, int cycles)
+{
+    for (int c = 0; c < cycles; c++) {
+        size_t size = REALLOC_FROM;
+        volatile char *p = t->alloc(h, size);
+        if (p == NULL)
+            return false;
+        p[0] = 'M';
+        for (int i = 0; i < REALLOC_STEPS; i++) {
+            volatile char *q = t->realloc(h, (void *)p, size * 2);
+            if (q == NULL || q[0] != 'M') {
+                if (q != NULL)
+                    fprintf(stderr, "bench: %s: realloc lost the block's contents\n", t->label);
+                t->free(h, (void *)(q != NULL ? q : p));
+                return false;
+            }
+            p = q;
+            size *= 2;
+            p[size - 1] = 1;
+        }
+        t->free(h, (void *)p);
+    }
+    return true;
+}
+
 bool workload_applies(int w, const struct heap_type *t)
 {
     return w != W_KIND || t->regional || t->arena_cycle != NULL;
@@ -237,6 +269,14 @@ bool workload_run(int w, const struct settings *s, const struct heap_type *t,
         ok = pairs(t, h, 256u << 10, s->large_pairs);
         ns = now_ns() - t0;
         ops = (double)s->large_pairs;
+        break;
+    case W_REALLOC:
+        ops = 0;
+        do {
+            ok = realloc_cycles(t, h, s->realloc_cycles);
+            ops += (double)s->realloc_cycles * REALLOC_STEPS;
+        } while (ok && now_ns() - t0 < s->realloc_min_ns);
+        ns = now_ns() - t0;
         break;
     case W_KIND:
         ok = kind_cycles(s, t, &ns, &left);
