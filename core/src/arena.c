@@ -33,6 +33,12 @@ int mkf_arena_reclaim(struct memkind *kind)
     int result = MKF_RECLAIM_NONE;
     mkf_registry_lock();
     if (mkf_kind_is_live(kind) && kind->priv != NULL) {
+        struct mkf_fixed *fx = kind->priv;
+        /* From the first shortage on, freed slabs merge at once: the region is
+         * full enough that a slab split for another size would strand memory
+         * (jemalloc_glue.c). Before that, jemalloc's cheaper delayed merge. */
+        if (!fx->eager_coalesce)
+            fx->eager_coalesce = mkf_je_arena_set_eager_coalesce(kind->arena) == 0;
         size_t before = region_used(kind->priv);
         mkf_tcache_flush_all(kind);
         mkf_large_drain(kind);
@@ -70,6 +76,9 @@ static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
 
 void mkf_arena_free_slow(struct memkind *kind, void *ptr)
 {
+    /* Large blocks of fixed kinds are page-aligned and unknown to jemalloc. */
+    if (((uintptr_t)ptr & mkf_page_mask) == 0 && kind->fixed && mkf_large_free(kind, ptr))
+        return;
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
     struct mkf_thread_caches *t = mkf_tls_caches;
     if (sel.tcache == MKF_NO_TCACHE || t == NULL) {

@@ -57,7 +57,6 @@ MKF_EXPORT int memkind_fixed_create(struct memkind *kind, struct memkind_ops *op
     err = memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks);
     if (err != MEMKIND_SUCCESS)
         goto fail;
-    (void)mkf_je_arena_set_eager_coalesce(kind->arena);
     /* Freed pages stay in the arena's cache until an allocation would fail (or
      * memkind_fixed_purge()), not until a timer fires: reuse then does not depend
      * on timing, and no time is spent purging. Regions that give pages back to the

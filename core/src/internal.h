@@ -47,13 +47,14 @@ int mkf_je_posix_memalign(void **out, size_t alignment, size_t size);
 void mkf_je_free(void *ptr);
 /* Our fast path for explicit thread caches (third_party/jemalloc/mkf_tcache_fast.c,
  * compiled into the private jemalloc): pop / push the bin of cache `tcache` for
- * small sizes, else mallocx() / dallocx() with MALLOCX_ARENA(arena) |
- * MALLOCX_TCACHE(tcache). tcache UINT32_MAX: no cache. Cache `tcache` must only
+ * small sizes, else mallocx() with MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tcache);
+ * the free returns false when it did not push (the caller frees the block
+ * another way). tcache UINT32_MAX: no cache. Cache `tcache` must only
  * ever be used with arena `arena`. Absent from the Rust crate's bundled jemalloc,
  * which defines MKF_NO_TC_FASTPATH. */
 #ifndef MKF_NO_TC_FASTPATH
 void *mkf_je_tc_malloc(size_t size, unsigned tcache, unsigned arena);
-void mkf_je_tc_free(void *ptr, unsigned tcache, unsigned arena);
+bool mkf_je_tc_free(void *ptr, unsigned tcache);
 int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_block_check(const void *ptr, unsigned *arena);
@@ -63,7 +64,8 @@ int mkf_je_arena_coalesce_eagerly(unsigned arena);
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
 MKF_HIDDEN int mkf_je_arena_destroy(unsigned arena);
-/* A fixed kind's arena: merge freed extents at once (before it allocates). */
+/* Make an arena merge freed extents at once from now on (fixed kinds, from their
+ * first reclaim: arena.c). */
 MKF_HIDDEN int mkf_je_arena_set_eager_coalesce(unsigned arena);
 MKF_HIDDEN int mkf_je_arena_purge(unsigned arena);
 /* Dirty and muzzy decay time of an arena in ms; -1: never purge by time. */
@@ -199,6 +201,9 @@ MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
  * reclaiming thread's membarrier() orders them in hardware. */
 static inline bool mkf_cache_enter(struct mkf_thread_caches *t)
 {
+#ifdef MKF_EXP_NOHS
+    (void)t; return true;
+#endif
     atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     /* Acquire (a plain load on x86): what a finished reclaim wrote is seen. */
@@ -210,6 +215,9 @@ static inline bool mkf_cache_enter(struct mkf_thread_caches *t)
 
 static inline void mkf_cache_exit(struct mkf_thread_caches *t)
 {
+#ifdef MKF_EXP_NOHS
+    (void)t; return;
+#endif
     atomic_store_explicit(&t->busy, 0, memory_order_release);
 }
 
@@ -327,24 +335,21 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 
 MKF_HIDDEN void mkf_arena_free_slow(struct memkind *kind, void *ptr);
 
+/* A small block goes onto the thread's cache; anything else (a large block of a
+ * fixed kind, which jemalloc does not know, a full bin, a cold rtree cache, a
+ * reclaim under way) takes mkf_arena_free_slow(). */
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
-    /* Large blocks are page-aligned: one test keeps the others on the fast path. */
-    if (MKF_UNLIKELY(((uintptr_t)ptr & mkf_page_mask) == 0) && kind->fixed &&
-        mkf_large_free(kind, ptr))
-        return;
+#ifndef MKF_NO_TC_FASTPATH
     struct mkf_thread_caches *t = mkf_tls_caches;
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
     if (MKF_LIKELY(e != NULL) && MKF_LIKELY(mkf_cache_enter(t))) {
-#ifndef MKF_NO_TC_FASTPATH
-        mkf_je_tc_free(ptr, e->sel.tcache, e->sel.arena);
-#else
-        /* Only the cache bits of the flags matter to dallocx(). */
-        mkf_je_dallocx(ptr, e->sel.flags);
-#endif
+        bool done = mkf_je_tc_free(ptr, e->sel.tcache);
         mkf_cache_exit(t);
-        return;
+        if (MKF_LIKELY(done))
+            return;
     }
+#endif
     mkf_arena_free_slow(kind, ptr);
 }
 
@@ -411,6 +416,9 @@ struct mkf_fixed {
     void *oom_arg;
     /* A region is a shared mapping (set with the region, under the registry lock). */
     bool any_shared;
+    /* The region ran short once: freed slabs now merge at once (arena.c). Set
+     * under the registry lock. */
+    bool eager_coalesce;
     /* In a child of fork(), a kind with a shared region: the hooks hand out
      * nothing and never purge, since the parent's heap owns those bytes. */
     bool forked;

@@ -10,11 +10,15 @@
  * memkind-fixed uses one explicit cache per (thread, kind), so these two functions
  * give that pair the same treatment:
  *
- *   mkf_je_tc_malloc(size, t, a)  pops a block off cache t's bin for `size`;
- *   mkf_je_tc_free(ptr, t, a)     pushes a small block onto cache t's bin,
+ *   mkf_je_tc_malloc(size, t, a)  pops a block off cache t's bin for `size`, and
+ *                                 otherwise calls mallocx() with MALLOCX_ARENA(a) |
+ *                                 MALLOCX_TCACHE(t), which is always correct;
+ *   mkf_je_tc_free(ptr, t)        pushes a small block onto cache t's bin, and
+ *                                 otherwise returns false: the caller then frees
+ *                                 it with dallocx(), or as a block jemalloc does
+ *                                 not know (memkind-fixed's large blocks).
  *
- * and otherwise call mallocx()/dallocx() with MALLOCX_ARENA(a) | MALLOCX_TCACHE(t),
- * which is always correct. t = UINT_MAX means "no cache" (MALLOCX_TCACHE_NONE).
+ * t = UINT_MAX means "no cache" (MALLOCX_TCACHE_NONE).
  *
  * Which requests take the fast path:
  * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin), the bin not empty;
@@ -52,8 +56,7 @@
 
 MKF_TC_ENTRY void *mkf_je_tc_malloc(size_t size, unsigned tcache_ind,
     unsigned arena_ind);
-MKF_TC_ENTRY void mkf_je_tc_free(void *ptr, unsigned tcache_ind,
-    unsigned arena_ind);
+MKF_TC_ENTRY bool mkf_je_tc_free(void *ptr, unsigned tcache_ind);
 MKF_TC_ENTRY int mkf_je_arena_of(const void *ptr, unsigned *out);
 MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
     uint64_t *bytes);
@@ -144,12 +147,14 @@ mkf_je_tc_malloc(size_t size, unsigned tcache_ind, unsigned arena_ind) {
 	return je_mallocx(size, mkf_tc_flags(tcache_ind, arena_ind));
 }
 
-void
-mkf_je_tc_free(void *ptr, unsigned tcache_ind, unsigned arena_ind) {
+bool
+mkf_je_tc_free(void *ptr, unsigned tcache_ind) {
 	tsd_t *tsd = mkf_tc_tsd();
 	/*
 	 * Size checks (--enable-opt-size-checks) compare against a full emap
-	 * lookup; leave that configuration to dallocx().
+	 * lookup; leave that configuration to dallocx(). A miss of the thread's
+	 * rtree cache is left to the caller too: the address may be one that
+	 * jemalloc does not know.
 	 */
 	if (likely(tsd != NULL) && !config_opt_size_checks) {
 		emap_alloc_ctx_t ctx;
@@ -174,12 +179,12 @@ mkf_je_tc_free(void *ptr, unsigned tcache_ind, unsigned arena_ind) {
 				    ptr))) {
 					*tsd_thread_deallocatedp_get(tsd) =
 					    deallocated_after;
-					return;
+					return true;
 				}
 			}
 		}
 	}
-	je_dallocx(ptr, mkf_tc_flags(tcache_ind, arena_ind));
+	return false;
 }
 
 /*
@@ -291,20 +296,25 @@ mkf_je_block_check(const void *ptr, unsigned *arena_out) {
 }
 
 /*
- * mkf_je_arena_coalesce_eagerly: make the dirty extent cache of a new arena merge
- * a freed extent with its free neighbours at once, as jemalloc does for its muzzy
+ * mkf_je_arena_coalesce_eagerly: make the dirty extent cache of an arena merge a
+ * freed extent with its free neighbours at once, as jemalloc does for its muzzy
  * cache, instead of delaying it (jemalloc's choice for dirty extents, which keeps
- * freed slabs apart for reuse by the same size). In a region of fixed size a
- * delayed merge loses memory: a region filled with 12 KiB slabs and freed would
- * serve 8 KiB requests by splitting each cached 12 KiB extent, leaving 4 KiB
- * pieces that nothing can use. Call it before the arena allocates anything.
+ * freed slabs apart for reuse by the same size, at less cost). In a region of
+ * fixed size a delayed merge loses memory: a region filled with 12 KiB slabs and
+ * freed would serve 8 KiB requests by splitting each cached 12 KiB extent,
+ * leaving 4 KiB pieces that nothing can use. Extents already cached stay as
+ * they are (purge them to merge them in the region map).
  */
 int
 mkf_je_arena_coalesce_eagerly(unsigned arena_ind) {
-	arena_t *arena = arena_get(tsdn_fetch(), arena_ind, false);
+	tsdn_t *tsdn = tsdn_fetch();
+	arena_t *arena = arena_get(tsdn, arena_ind, false);
 	if (arena == NULL) {
 		return ENOENT;
 	}
-	arena->pa_shard.pac.ecache_dirty.delay_coalesce = false;
+	ecache_t *dirty = &arena->pa_shard.pac.ecache_dirty;
+	malloc_mutex_lock(tsdn, &dirty->mtx);
+	dirty->delay_coalesce = false;
+	malloc_mutex_unlock(tsdn, &dirty->mtx);
 	return 0;
 }
