@@ -201,9 +201,6 @@ MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
  * reclaiming thread's membarrier() orders them in hardware. */
 static inline bool mkf_cache_enter(struct mkf_thread_caches *t)
 {
-#ifdef MKF_EXP_NOHS
-    (void)t; return true;
-#endif
     atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     /* Acquire (a plain load on x86): what a finished reclaim wrote is seen. */
@@ -215,9 +212,6 @@ static inline bool mkf_cache_enter(struct mkf_thread_caches *t)
 
 static inline void mkf_cache_exit(struct mkf_thread_caches *t)
 {
-#ifdef MKF_EXP_NOHS
-    (void)t; return;
-#endif
     atomic_store_explicit(&t->busy, 0, memory_order_release);
 }
 
