@@ -494,12 +494,15 @@ int memkind_fixed_add_region(memkind_t kind, void *addr, size_t size,
 struct memkind_fixed_stats {
     size_t capacity;      /**< usable bytes of all regions (whole pages) */
     size_t used;          /**< bytes of the regions held by the heap (live blocks,
-                               partly used pages, and the heap's cache of freed pages) */
+                               partly used pages, the thread caches' blocks and the
+                               heap's cache of freed pages) */
     size_t free;          /**< capacity - used: bytes no part of the heap holds */
-    size_t largest_free;  /**< the largest contiguous free extent */
+    size_t largest_free;  /**< the largest contiguous free extent; a request of this
+                               size (or less) succeeds when it is at least a page:
+                               blocks above 14 KiB take exactly their pages */
     size_t peak_used;     /**< the highest `used` seen */
-    size_t allocated;     /**< bytes in blocks handed out and not freed (thread
-                               caches count as allocated) */
+    size_t allocated;     /**< bytes in blocks handed out and not freed (small
+                               blocks in thread caches count as allocated) */
     uint64_t failed_allocs; /**< requests that returned NULL / ENOMEM */
     unsigned regions;     /**< number of regions */
     size_t resident;      /**< bytes of the regions in resident pages (mincore(2)) */
@@ -516,9 +519,11 @@ int memkind_fixed_get_stats(memkind_t kind, struct memkind_fixed_stats *out);
 
 /**
  * EXTENSION. Return every freed page that the heap still caches to the region now,
- * so that the memory serves any size at once and, for MEMKIND_REGION_PURGE regions,
- * leaves the resident set. Allocation does this by itself before it reports
- * ENOMEM. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED,
+ * every thread's cache for the kind included, so that the memory serves any size
+ * at once and, for MEMKIND_REGION_PURGE regions, leaves the resident set. Once
+ * every block is freed, `used` and `allocated` are then 0, whichever threads are
+ * alive. Allocation does this by itself before it reports ENOMEM, so ENOMEM means
+ * that no cache of the kind held memory that could serve the request. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED,
  * MEMKIND_ERROR_NOT_FIXED.
  */
 int memkind_fixed_purge(memkind_t kind);

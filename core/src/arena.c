@@ -26,11 +26,15 @@ static size_t region_used(struct mkf_fixed *fx)
     return used;
 }
 
-int mkf_arena_reclaim(struct memkind *kind)
+/* What a reclaim did: could not run; ran; ran and pages came back to the region map
+ * (worth another try while other threads refill their caches meanwhile). */
+enum { RECLAIM_NONE, RECLAIM_DONE, RECLAIM_FREED };
+
+static int reclaim(struct memkind *kind)
 {
     if (!kind->fixed || kind->arena == UINT32_MAX)
-        return MKF_RECLAIM_NONE;
-    int result = MKF_RECLAIM_NONE;
+        return RECLAIM_NONE;
+    int result = RECLAIM_NONE;
     mkf_registry_lock();
     if (mkf_kind_is_live(kind) && kind->priv != NULL) {
         struct mkf_fixed *fx = kind->priv;
@@ -43,7 +47,7 @@ int mkf_arena_reclaim(struct memkind *kind)
         mkf_tcache_flush_all(kind);
         mkf_large_drain(kind);
         if (mkf_je_arena_purge(kind->arena) == 0)
-            result = region_used(kind->priv) < before ? MKF_RECLAIM_FREED : MKF_RECLAIM_DONE;
+            result = region_used(kind->priv) < before ? RECLAIM_FREED : RECLAIM_DONE;
     }
     mkf_registry_unlock();
     return result;
@@ -90,7 +94,7 @@ void mkf_arena_free_slow(struct memkind *kind, void *ptr)
     mkf_cache_exit(t);
 }
 
-void *mkf_arena_fail_enomem(struct memkind *kind)
+static void *fail_enomem(struct memkind *kind)
 {
     if (kind->fixed && kind->priv != NULL)
         atomic_fetch_add_explicit(&((struct mkf_fixed *)kind->priv)->failed_allocs, 1,
@@ -100,7 +104,7 @@ void *mkf_arena_fail_enomem(struct memkind *kind)
 }
 
 /* The kind's out-of-memory callback, if any: true when it asks for a retry. */
-bool mkf_arena_oom_callback(struct memkind *kind, size_t size)
+static bool oom_callback(struct memkind *kind, size_t size)
 {
     if (!kind->fixed || kind->priv == NULL)
         return false;
@@ -112,19 +116,40 @@ bool mkf_arena_oom_callback(struct memkind *kind, size_t size)
     return fn != NULL && fn(kind, size, arg) == 0;
 }
 
-static void *alloc_slow(struct memkind *kind, size_t size, int extra_flags)
+void *mkf_arena_retry(struct memkind *kind, size_t size, void *(*attempt)(void *ctx),
+                      void *ctx)
 {
     void *p = NULL;
     for (int round = 0; round < MKF_RECLAIM_ROUNDS && p == NULL; round++) {
-        int r = mkf_arena_reclaim(kind);
-        if (r != MKF_RECLAIM_NONE)
-            p = cached_mallocx(kind, size, extra_flags);
-        if (r != MKF_RECLAIM_FREED)
+        int r = reclaim(kind);
+        if (r != RECLAIM_NONE)
+            p = attempt(ctx);
+        if (r != RECLAIM_FREED)
             break;
     }
-    if (p == NULL && mkf_arena_oom_callback(kind, size))
-        p = cached_mallocx(kind, size, extra_flags);
-    return p != NULL ? p : mkf_arena_fail_enomem(kind);
+    if (p == NULL && oom_callback(kind, size))
+        p = attempt(ctx);
+    return p != NULL ? p : fail_enomem(kind);
+}
+
+struct mallocx_args {
+    struct memkind *kind;
+    void *ptr; /* rallocx when not NULL */
+    size_t size;
+    int extra_flags;
+};
+
+static void *attempt_mallocx(void *ctx)
+{
+    struct mallocx_args *a = ctx;
+    return a->ptr != NULL ? cached_rallocx(a->kind, a->ptr, a->size)
+                          : cached_mallocx(a->kind, a->size, a->extra_flags);
+}
+
+static void *alloc_slow(struct memkind *kind, size_t size, int extra_flags)
+{
+    struct mallocx_args a = {kind, NULL, size, extra_flags};
+    return mkf_arena_retry(kind, size, attempt_mallocx, &a);
 }
 
 void *mkf_arena_malloc_slow(struct memkind *kind, size_t size)
@@ -210,17 +235,8 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
     }
     void *p = cached_rallocx(kind, ptr, size);
     if (MKF_UNLIKELY(p == NULL)) {
-        for (int round = 0; round < MKF_RECLAIM_ROUNDS && p == NULL; round++) {
-            int r = mkf_arena_reclaim(kind);
-            if (r != MKF_RECLAIM_NONE)
-                p = cached_rallocx(kind, ptr, size);
-            if (r != MKF_RECLAIM_FREED)
-                break;
-        }
-        if (p == NULL && mkf_arena_oom_callback(kind, size))
-            p = cached_rallocx(kind, ptr, size);
-        if (p == NULL)
-            return mkf_arena_fail_enomem(kind);
+        struct mallocx_args a = {kind, ptr, size, 0};
+        p = mkf_arena_retry(kind, size, attempt_mallocx, &a);
     }
     return p;
 }

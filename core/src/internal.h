@@ -294,16 +294,13 @@ MKF_HIDDEN void mkf_large_drain(struct memkind *kind);
 /* Bytes of the large blocks the program holds (not the parked one); fx->lock held. */
 MKF_HIDDEN size_t mkf_large_allocated(struct mkf_fixed *fx);
 
-/* Shared by arena.c and large.c: before ENOMEM, reclaim every cache of the kind,
- * ask the OOM callback (true: retry), and count the failure. A reclaim says
- * whether it could run and whether pages came back to the region map; while they
- * do, a request that still fails reclaims again (other threads may be refilling
- * their caches meanwhile), up to MKF_RECLAIM_ROUNDS times. */
-enum { MKF_RECLAIM_NONE, MKF_RECLAIM_DONE, MKF_RECLAIM_FREED };
+/* After an allocation of `size` failed: reclaim every cache of the kind and call
+ * attempt(ctx) again, as long as reclaims bring pages back to the region map (other
+ * threads may refill their caches meanwhile), up to MKF_RECLAIM_ROUNDS times; then
+ * ask the OOM callback. The block, or NULL with errno ENOMEM, counted (arena.c). */
 #define MKF_RECLAIM_ROUNDS 4
-MKF_HIDDEN int mkf_arena_reclaim(struct memkind *kind);
-MKF_HIDDEN bool mkf_arena_oom_callback(struct memkind *kind, size_t size);
-MKF_HIDDEN void *mkf_arena_fail_enomem(struct memkind *kind);
+MKF_HIDDEN void *mkf_arena_retry(struct memkind *kind, size_t size,
+                                 void *(*attempt)(void *ctx), void *ctx);
 
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {

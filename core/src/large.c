@@ -59,6 +59,18 @@ void mkf_large_drain(struct memkind *kind)
         mkf_region_give_block(fx, unpark(p));
 }
 
+struct take_args {
+    struct mkf_fixed *fx;
+    size_t pages, alignment;
+    bool zeroed;
+};
+
+static void *attempt_take(void *ctx)
+{
+    struct take_args *t = ctx;
+    return mkf_region_take_block(t->fx, t->pages, t->alignment, &t->zeroed);
+}
+
 void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool zero)
 {
     size_t page = page_size();
@@ -83,19 +95,11 @@ void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool
         }
         mkf_region_give_block(fx, p); /* before taking pages: see above */
     }
-    bool zeroed = false;
-    p = mkf_region_take_block(fx, pages, alignment, &zeroed);
-    for (int round = 0; round < MKF_RECLAIM_ROUNDS && p == NULL; round++) {
-        int r = mkf_arena_reclaim(kind);
-        if (r != MKF_RECLAIM_NONE)
-            p = mkf_region_take_block(fx, pages, alignment, &zeroed);
-        if (r != MKF_RECLAIM_FREED)
-            break;
-    }
-    if (p == NULL && mkf_arena_oom_callback(kind, size))
-        p = mkf_region_take_block(fx, pages, alignment, &zeroed);
-    if (p == NULL)
-        return mkf_arena_fail_enomem(kind);
+    struct take_args t = {fx, pages, alignment, false};
+    p = attempt_take(&t);
+    if (p == NULL && (p = mkf_arena_retry(kind, size, attempt_take, &t)) == NULL)
+        return NULL;
+    bool zeroed = t.zeroed;
     if (zero && !zeroed)
         memset(p, 0, pages * page);
     return p;
