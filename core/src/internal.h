@@ -218,15 +218,22 @@ static inline void mkf_cache_exit(struct mkf_thread_caches *t)
 /* mkf_cache_enter(), waiting out a reclaim (slow path). */
 MKF_HIDDEN void mkf_cache_enter_wait(struct mkf_thread_caches *t);
 
-static inline struct mkf_tc_sel mkf_arena_sel(struct memkind *kind)
+/* The calling thread's entry for `kind` when it is current, else NULL. */
+static inline const struct mkf_tc_entry *mkf_tc_entry_of(struct mkf_thread_caches *t,
+                                                         const struct memkind *kind)
 {
-    struct mkf_thread_caches *t = mkf_tls_caches;
     if (MKF_LIKELY(t != NULL)) {
         const struct mkf_tc_entry *e = &t->entries[kind->partition];
         if (MKF_LIKELY(e->gen == kind->gen))
-            return e->sel;
+            return e;
     }
-    return mkf_tcache_sel_slow(kind);
+    return NULL;
+}
+
+static inline struct mkf_tc_sel mkf_arena_sel(struct memkind *kind)
+{
+    const struct mkf_tc_entry *e = mkf_tc_entry_of(mkf_tls_caches, kind);
+    return MKF_LIKELY(e != NULL) ? e->sel : mkf_tcache_sel_slow(kind);
 }
 
 /* The allocation fast path of arena kinds, shared by memkind_malloc() /
@@ -258,18 +265,6 @@ static inline bool mkf_size_ok(const struct memkind *kind, size_t *size)
     }
     errno = ENOMEM;
     return false;
-}
-
-/* The calling thread's entry for `kind` when it is current, else NULL. */
-static inline const struct mkf_tc_entry *mkf_tc_entry_of(struct mkf_thread_caches *t,
-                                                         const struct memkind *kind)
-{
-    if (MKF_LIKELY(t != NULL)) {
-        const struct mkf_tc_entry *e = &t->entries[kind->partition];
-        if (MKF_LIKELY(e->gen == kind->gen))
-            return e;
-    }
-    return NULL;
 }
 
 /* ---- large blocks of fixed kinds (large.c) ----------------------------------- */
@@ -371,7 +366,6 @@ typedef _Atomic(uint64_t) mkf_block_word;
 struct mkf_region {
     uintptr_t start, end; /* page-aligned */
     unsigned flags;       /* MEMKIND_REGION_* */
-    bool shared;          /* a MAP_SHARED mapping (or SysV shm): see fork.c */
     struct mkf_range *free; /* sorted, disjoint, never adjacent */
     size_t nfree, capfree;
     /* Large blocks (served from the region map, not by jemalloc): one leaf
@@ -405,7 +399,8 @@ struct mkf_fixed {
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
     memkind_fixed_oom_fn oom_fn;
     void *oom_arg;
-    /* A region is a shared mapping (set with the region, under the registry lock). */
+    /* A region is a MAP_SHARED mapping or SysV shm (set as a region is added,
+     * under the registry lock): see fork.c. */
     bool any_shared;
     /* The region ran short once: freed slabs now merge at once (arena.c). Set
      * under the registry lock. */

@@ -81,8 +81,8 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
     if (fx->nregions == MKF_MAX_REGIONS)
         return MEMKIND_ERROR_TOOMANY;
 
-    struct mkf_region r = {.start = start, .end = end, .flags = flags,
-                           .shared = mkf_range_is_shared(start, end)};
+    struct mkf_region r = {.start = start, .end = end, .flags = flags};
+    bool shared = mkf_range_is_shared(start, end);
     size_t pages = (end - start) / page;
     r.nleaves = (pages + MKF_LEAF_PAGES - 1) >> MKF_LG_LEAF_PAGES;
     r.leaves = calloc(r.nleaves, sizeof(*r.leaves));
@@ -104,7 +104,7 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
     unsigned n = atomic_load_explicit(&fx->nregions, memory_order_relaxed);
     fx->regions[n] = r;
     fx->capacity += end - start;
-    fx->any_shared |= r.shared;
+    fx->any_shared |= shared;
     atomic_store_explicit(&fx->nregions, n + 1, memory_order_release);
     pthread_mutex_unlock(&fx->lock);
     if (n == 0 && !mkf_debug) { /* debug mode checks every pointer (api.c) */
@@ -198,6 +198,14 @@ static void *take_locked(struct mkf_fixed *fx, void *new_addr, size_t size,
     return NULL;
 }
 
+/* Count `size` bytes taken from the regions (fx->lock held). */
+static void count_taken(struct mkf_fixed *fx, size_t size)
+{
+    fx->used += size;
+    if (fx->used > fx->peak_used)
+        fx->peak_used = fx->used;
+}
+
 void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
                       size_t alignment, bool *zeroed, bool for_jemalloc)
 {
@@ -206,11 +214,8 @@ void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
     pthread_mutex_lock(&fx->lock);
     void *p = take_locked(fx, new_addr, size, alignment, zeroed,
                           for_jemalloc ? FROM_TOP : FROM_BOTTOM);
-    if (p != NULL) {
-        fx->used += size;
-        if (fx->used > fx->peak_used)
-            fx->peak_used = fx->used;
-    }
+    if (p != NULL)
+        count_taken(fx, size);
     pthread_mutex_unlock(&fx->lock);
     return p;
 }
@@ -269,7 +274,7 @@ void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
  * (and `make` is false, or no memory). Writers hold fx->lock. */
 static mkf_block_word *block_word(const struct mkf_region *r, uintptr_t addr, bool make)
 {
-    size_t lg_page = (size_t)__builtin_ctzll(mkf_je_page_size());
+    size_t lg_page = (size_t)__builtin_ctzll(mkf_page_mask + 1);
     size_t pn = (addr - r->start) >> lg_page;
     size_t li = pn >> MKF_LG_LEAF_PAGES;
     mkf_block_word *leaf = atomic_load_explicit(&r->leaves[li], memory_order_acquire);
@@ -301,9 +306,7 @@ void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment
             p = NULL;
         } else {
             atomic_store_explicit(w, pages, memory_order_relaxed);
-            fx->used += size;
-            if (fx->used > fx->peak_used)
-                fx->peak_used = fx->used;
+            count_taken(fx, size);
             fx->large_blocks++;
             fx->large_bytes += size;
         }
@@ -312,22 +315,31 @@ void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment
     return p;
 }
 
-size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr)
+/* The word of the large block that may start at `ptr`, and its page count (0:
+ * none); NULL when `ptr` is not a page of a region with a leaf made for it. */
+static mkf_block_word *word_of(struct mkf_fixed *fx, const void *ptr, size_t *pages)
 {
     struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
-    if (r == NULL || ((uintptr_t)ptr & (mkf_je_page_size() - 1)) != 0)
-        return 0;
-    mkf_block_word *w = block_word(r, (uintptr_t)ptr, false);
-    return w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
+    mkf_block_word *w = r != NULL && ((uintptr_t)ptr & mkf_page_mask) == 0
+                            ? block_word(r, (uintptr_t)ptr, false)
+                            : NULL;
+    *pages = w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
+    return w;
+}
+
+size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr)
+{
+    size_t pages;
+    (void)word_of(fx, ptr, &pages);
+    return pages;
 }
 
 void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
 {
     size_t page = mkf_je_page_size();
     pthread_mutex_lock(&fx->lock);
-    struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
-    mkf_block_word *w = r != NULL ? block_word(r, (uintptr_t)ptr, false) : NULL;
-    size_t pages = w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
+    size_t pages;
+    mkf_block_word *w = word_of(fx, ptr, &pages);
     if (pages != 0) {
         atomic_store_explicit(w, 0, memory_order_relaxed);
         give_locked(fx, ptr, pages * page, false);
@@ -345,9 +357,9 @@ bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
     bool done = false;
     size_t freed = 0;
     pthread_mutex_lock(&fx->lock);
+    size_t old;
+    mkf_block_word *w = word_of(fx, ptr, &old);
     struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
-    mkf_block_word *w = r != NULL ? block_word(r, (uintptr_t)ptr, false) : NULL;
-    size_t old = w != NULL ? (size_t)atomic_load_explicit(w, memory_order_relaxed) : 0;
     if (old == 0 || pages == 0) {
         /* not a large block */
     } else if (pages <= old) {
@@ -361,9 +373,7 @@ bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
         size_t more = (pages - old) * page;
         if (take_locked(fx, (char *)ptr + old * page, more, page, &zeroed, FROM_BOTTOM) !=
             NULL) {
-            fx->used += more;
-            if (fx->used > fx->peak_used)
-                fx->peak_used = fx->used;
+            count_taken(fx, more);
             done = true;
         }
     }

@@ -2,6 +2,7 @@
  * api_test.c - memkind's API on fixed kinds: results, edge cases, bad input.
  * Every bad input must give its defined result and leave the heap usable.
  */
+#include "arena_ops.h"
 #include "check.h"
 #include "region.h"
 
@@ -463,19 +464,7 @@ static void test_memkind_create_ops(void)
     CHECK_EQ(memkind_destroy_kind(kind), MEMKIND_SUCCESS);
 
     /* An arena kind on ordinary memory. */
-    static struct memkind_ops arena_ops = {
-        .create = memkind_arena_create,
-        .destroy = memkind_arena_destroy,
-        .malloc = memkind_arena_malloc,
-        .calloc = memkind_arena_calloc,
-        .posix_memalign = memkind_arena_posix_memalign,
-        .realloc = memkind_arena_realloc,
-        .free = memkind_arena_free,
-        .get_arena = memkind_thread_get_arena,
-        .malloc_usable_size = memkind_default_malloc_usable_size,
-        .get_stat = memkind_arena_get_kind_stat,
-    };
-    CHECK_EQ(memkind_create(&arena_ops, "user_arena", &kind), MEMKIND_SUCCESS);
+    CHECK_EQ(memkind_create(&test_arena_ops, "user_arena", &kind), MEMKIND_SUCCESS);
     p = memkind_malloc(kind, 1000);
     CHECK(p != NULL);
     CHECK(memkind_detect_kind(p) == kind);

@@ -5,6 +5,7 @@
  * user's, and memkind_set_allow_zero_allocs() does not race with allocations
  * (checked by ThreadSanitizer in CI).
  */
+#include "arena_ops.h"
 #include "check.h"
 #include "region.h"
 
@@ -16,18 +17,6 @@
 #include <string.h>
 
 #define MiB ((size_t)1 << 20)
-
-static struct memkind_ops arena_ops = {
-    .create = memkind_arena_create,
-    .destroy = memkind_arena_destroy,
-    .malloc = memkind_arena_malloc,
-    .calloc = memkind_arena_calloc,
-    .posix_memalign = memkind_arena_posix_memalign,
-    .realloc = memkind_arena_realloc,
-    .free = memkind_arena_free,
-    .get_arena = memkind_thread_get_arena,
-    .malloc_usable_size = memkind_default_malloc_usable_size,
-};
 
 /* Blocks that destroying `kind` finds still allocated. */
 static long long live_at_destroy(memkind_t kind)
@@ -123,7 +112,7 @@ static void test_free_through_arena_kind(void)
     REQUIRE(r.base != NULL);
     memkind_t k, a;
     REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
-    REQUIRE(memkind_create(&arena_ops, "ownership_arena", &a) == MEMKIND_SUCCESS);
+    REQUIRE(memkind_create(&test_arena_ops, "ownership_arena", &a) == MEMKIND_SUCCESS);
 
     void *p[N];
     for (int i = 0; i < N; i++)
@@ -166,7 +155,7 @@ static void test_free_through_destroyed_kind(void)
     memkind_t dead, a;
     REQUIRE(memkind_create_fixed(r.base, r.size, &dead) == MEMKIND_SUCCESS);
     REQUIRE(memkind_destroy_kind(dead) == MEMKIND_SUCCESS);
-    REQUIRE(memkind_create(&arena_ops, "ownership_arena2", &a) == MEMKIND_SUCCESS);
+    REQUIRE(memkind_create(&test_arena_ops, "ownership_arena2", &a) == MEMKIND_SUCCESS);
 
     static void *d[M];
     size_t before = 0, full = 0, after = 0;
