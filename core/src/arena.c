@@ -80,9 +80,17 @@ static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
 
 void mkf_arena_free_slow(struct memkind *kind, void *ptr)
 {
-    /* Large blocks of fixed kinds are page-aligned and unknown to jemalloc. */
-    if (((uintptr_t)ptr & mkf_page_mask) == 0 && kind->fixed && mkf_large_free(kind, ptr))
-        return;
+    if (kind->fixed) {
+        /* Large blocks of fixed kinds are page-aligned and unknown to jemalloc. */
+        if (((uintptr_t)ptr & mkf_page_mask) == 0 && mkf_large_free(kind, ptr))
+            return;
+        /* An address of the region that is no block jemalloc knows either: a
+         * large block freed twice, or one freed by an address inside it. Passing
+         * it to dallocx() would read metadata that does not exist. */
+        unsigned arena;
+        if (mkf_je_arena_lookup(ptr, &arena) != 0)
+            return;
+    }
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
     struct mkf_thread_caches *t = mkf_tls_caches;
     if (sel.tcache == MKF_NO_TCACHE || t == NULL) {

@@ -114,7 +114,8 @@ bool mkf_large_free(struct memkind *kind, void *ptr)
     if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug) {
         uintptr_t old = atomic_exchange_explicit(&fx->parked, (uintptr_t)ptr | thread_tag(),
                                                  memory_order_acq_rel);
-        ptr = old != 0 ? unpark(old) : NULL;
+        /* The same block parked twice is a double free: keep it parked once. */
+        ptr = old != 0 && unpark(old) != ptr ? unpark(old) : NULL;
     }
     if (ptr != NULL)
         mkf_region_give_block(fx, ptr);

@@ -200,6 +200,44 @@ static void test_foreign_pointer_ignored(void)
     memkind_free(NULL, p);
 }
 
+/* Misuse of a fixed kind's large block (above 14 KiB, outside jemalloc): freed
+ * twice, or by an address inside it. Undefined for free(3); here it is ignored
+ * and the heap stays whole. */
+static void test_large_block_misuse_ignored(void)
+{
+    struct test_region r = region_new(4 * MiB, 0);
+    REQUIRE(r.base != NULL);
+    memkind_t k;
+    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
+    char *p = memkind_malloc(k, 100000);
+    REQUIRE(p != NULL);
+    memkind_free(k, p);
+    memkind_free(k, p);    /* twice, while parked */
+    memkind_free(NULL, p); /* and through the lookup */
+    char *q = memkind_malloc(k, 200000);
+    char *s = memkind_malloc(k, 100000);
+    REQUIRE(q != NULL && s != NULL && q != s);
+    memkind_free(k, q + 4096); /* inside, page-aligned */
+    memkind_free(k, q + 100);  /* inside */
+    memset(q, 0x33, 200000);
+    memset(s, 0x44, 100000);
+    CHECK(q[199999] == 0x33 && s[0] == 0x44 && s[99999] == 0x44);
+    CHECK(memkind_malloc_usable_size(k, q) >= 200000);
+    memkind_free(k, q);
+    memkind_free(k, s);
+    memkind_free(k, s);
+    struct memkind_fixed_stats st;
+    CHECK_EQ(memkind_fixed_purge(k), MEMKIND_SUCCESS);
+    CHECK_EQ(memkind_fixed_get_stats(k, &st), MEMKIND_SUCCESS);
+    CHECK_EQ(st.used, 0);
+    CHECK_EQ(st.largest_free, r.size);
+    void *all = memkind_malloc(k, r.size);
+    CHECK(in_range(all, r.size, r.base, r.size));
+    memkind_free(k, all);
+    CHECK_EQ(live_at_destroy(k), 0);
+    region_free(&r);
+}
+
 static memkind_t race_kind;
 
 static void *toggle_zero(void *arg)
@@ -244,6 +282,7 @@ static const struct {
     {"arena", test_free_through_arena_kind},
     {"destroyed", test_free_through_destroyed_kind},
     {"foreign", test_foreign_pointer_ignored},
+    {"large_misuse", test_large_block_misuse_ignored},
     {"zero_race", test_allow_zero_allocs_no_race},
 };
 
