@@ -9,8 +9,9 @@
 # What it does:
 #   1. installs the Debian packages the build and tests need;
 #   2. fetches Debian's jemalloc 5.3.0 source package, checks it against the checksums
-#      in its .dsc, and builds a private static jemalloc into .deps/jemalloc
-#      (symbol prefix mkf_je_, nothing exported, no initial-exec TLS);
+#      in its .dsc, keeps the tarball in .deps/dist/ and builds a private static
+#      jemalloc into .deps/jemalloc with tools/build_jemalloc.sh (symbol prefix
+#      mkf_je_, nothing exported, no initial-exec TLS);
 #   3. installs the pinned Python packages;
 #   4. runs the per-language steps in tools/setup.d/ (pinned crates, Java, ...).
 set -euo pipefail
@@ -66,13 +67,17 @@ je_prefix=mkf_je_
 je_out="$deps/jemalloc"
 # Our own addition to the archive (not a patch of jemalloc): a fast path for explicit
 # thread caches, compiled inside the configured jemalloc tree. Its hash is part of the
-# stamp, so a change to it rebuilds jemalloc.
+# stamp, with the build script's, so a change to either rebuilds jemalloc.
 je_fast="$top/third_party/jemalloc/mkf_tcache_fast.c"
-je_fast_hash=$(sha256sum "$je_fast" | cut -c1-16)
+je_fast_hash=$(cat "$je_fast" "$top/tools/build_jemalloc.sh" | sha256sum | cut -c1-16)
 je_stamp="$je_out/.built-$je_version-$je_prefix-$je_fast_hash"
-if [ ! -f "$je_stamp" ]; then
+# The checked release tarball stays in .deps/dist/: the Python sdist and the Rust
+# crate carry it (with tools/build_jemalloc.sh) and build the same jemalloc from it.
+je_dist="$deps/dist"
+je_tarball="$je_dist/jemalloc_$je_version.orig.tar.bz2"
+if [ ! -f "$je_tarball" ]; then
     je_src="$deps/jemalloc-src"
-    rm -rf "$je_src" && mkdir -p "$je_src"
+    rm -rf "$je_src" && mkdir -p "$je_src" "$je_dist"
     (
         cd "$je_src"
         log "fetching Debian's jemalloc $je_version source package"
@@ -87,43 +92,16 @@ if [ ! -f "$je_stamp" ]; then
         have=$(sha256sum "$tarball" | cut -d' ' -f1)
         [ -n "$want" ] && [ "$want" = "$have" ] || { echo "checksum mismatch for $tarball: $have != $want" >&2; exit 1; }
         log "checksum ok ($have)"
-        tar xjf "$tarball"
+        printf '%s  %s\n' "$have" "$tarball" >"$je_dist/SHA256SUMS"
+        mv "$tarball" "$je_tarball"
     )
-    build="$je_src/jemalloc-$je_version"
-    log "building jemalloc (a few minutes, once per machine)"
-    (
-        cd "$build"
-        # -fPIC: the archive is linked into shared libraries and Python extensions.
-        CFLAGS="-O2 -g -fPIC" ./configure -q \
-            --prefix="$je_out" \
-            --with-jemalloc-prefix="$je_prefix" \
-            --with-private-namespace="${je_prefix}internal_" \
-            --without-export \
-            --disable-initial-exec-tls \
-            --disable-cxx \
-            --disable-doc \
-            --disable-libdl >/dev/null
-        make -s -j"$(nproc)" build_lib_static >/dev/null
-        # Compile the fast path with exactly the flags of jemalloc's own PIC objects
-        # (Makefile's variables, private namespace included) and add it to the archive.
-        log "adding the explicit-tcache fast path (third_party/jemalloc/mkf_tcache_fast.c)"
-        make -s -f Makefile -f - MKF_SRC="$je_fast" src/mkf_tcache_fast.pic.o <<'MK'
-src/mkf_tcache_fast.pic.o: $(MKF_SRC) include/jemalloc/internal/private_namespace.h
-	$(CC) $(CFLAGS) $(PIC_CFLAGS) -c $(CPPFLAGS) -o $@ $(MKF_SRC)
-MK
-        ar rs lib/libjemalloc_pic.a src/mkf_tcache_fast.pic.o 2>/dev/null
-        syms=$(nm src/mkf_tcache_fast.pic.o)
-        for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_arena_of mkf_je_arena_live mkf_je_block_check mkf_je_arena_coalesce_eagerly; do
-            grep -q " T $sym\$" <<<"$syms" \
-                || { echo "$sym missing from mkf_tcache_fast.pic.o" >&2; exit 1; }
-        done
-    )
-    rm -rf "$je_out" && mkdir -p "$je_out/lib" "$je_out/include/jemalloc"
-    cp "$build/lib/libjemalloc_pic.a" "$je_out/lib/libmkf_jemalloc.a"
-    cp "$build/include/jemalloc/jemalloc.h" "$je_out/include/jemalloc/"
-    cp "$build/COPYING" "$je_out/COPYING"
-    touch "$je_stamp"
     rm -rf "$je_src"
+fi
+if [ ! -f "$je_stamp" ]; then
+    log "building jemalloc (a few minutes, once per machine)"
+    rm -rf "$je_out"
+    "$top/tools/build_jemalloc.sh" "$je_tarball" "$je_fast" "$je_out"
+    touch "$je_stamp"
     log "jemalloc ready in .deps/jemalloc"
 fi
 

@@ -9,6 +9,9 @@
 #   2. bazel test --config=asan  (C tests)     AddressSanitizer + UBSan
 #   3. bazel test --config=tsan  (C tests)     ThreadSanitizer
 #   4. the extra checks of tests/fuzz and tools/valgrind.sh, bounded in time
+#   5. the packaging checks, tests/packaging/*.sh: each builds a package the way its
+#      users' tools do (wheel, sdist, crate, jar, make install) and uses it from a
+#      directory outside the repository
 #
 # Ends with one line "tests: N passed, N failed" over all of them.
 set -uo pipefail
@@ -61,6 +64,9 @@ if [ "${1:-}" != "--quick" ]; then
     bazel_tests "tsan" --config=tsan "${sanitized[@]}"
     [ -x tests/fuzz/run.sh ] && check "fuzz" tests/fuzz/run.sh --ci
     [ -x tools/valgrind.sh ] && check "valgrind" tools/valgrind.sh
+    for pkg in tests/packaging/*.sh; do
+        [ -x "$pkg" ] && check "packaging $(basename "$pkg" .sh)" "$pkg"
+    done
 fi
 
 echo "tests: $passed passed, $failed failed"

@@ -1,0 +1,75 @@
+#!/bin/sh
+# build_jemalloc.sh TARBALL FAST_PATH_C OUT
+#
+# Builds memkind-fixed's private jemalloc from jemalloc's release tarball
+# (jemalloc_5.3.0.orig.tar.bz2, as Debian's source package carries it) into OUT:
+#
+#     OUT/lib/libmkf_jemalloc.a            static, position-independent
+#     OUT/include/jemalloc/jemalloc.h
+#     OUT/COPYING                          jemalloc's license
+#
+# Symbol prefix mkf_je_, internal names under mkf_je_internal_, nothing exported,
+# no initial-exec TLS (the library is loaded late, by Python's dlopen among others),
+# and our explicit-thread-cache fast path (FAST_PATH_C, third_party/jemalloc/
+# mkf_tcache_fast.c) compiled inside the configured tree and added to the archive.
+#
+# One script for every build that needs it: tools/setup.sh (checks the tarball
+# against Debian's .dsc first), the Python sdist's setup.py and the Rust crate's
+# build.rs, which carry the tarball and this script inside the package. POSIX sh,
+# make, a C compiler ($CC, default cc), ar, tar and bzip2.
+set -eu
+if [ "$#" -ne 3 ]; then
+    echo "usage: $0 TARBALL FAST_PATH_C OUT" >&2
+    exit 2
+fi
+tarball=$1
+fast=$2
+out=$3
+for f in "$tarball" "$fast"; do
+    [ -f "$f" ] || { echo "build_jemalloc.sh: $f not found" >&2; exit 1; }
+done
+case $tarball in /*) ;; *) tarball=$(pwd)/$tarball ;; esac
+case $fast in /*) ;; *) fast=$(pwd)/$fast ;; esac
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/mkf-jemalloc.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+jobs=$( (nproc || getconf _NPROCESSORS_ONLN || echo 2) 2>/dev/null | head -n1)
+
+cd "$work"
+bzip2 -dc "$tarball" | tar xf -
+src=$(ls -d "$work"/jemalloc-*/ | head -n1)
+cd "$src"
+# -fPIC: the archive goes into shared libraries and Python extensions.
+CFLAGS="${MKF_JEMALLOC_CFLAGS:--O2 -g -fPIC}" ./configure -q \
+    --with-jemalloc-prefix=mkf_je_ \
+    --with-private-namespace=mkf_je_internal_ \
+    --without-export \
+    --disable-initial-exec-tls \
+    --disable-cxx \
+    --disable-doc \
+    --disable-libdl >/dev/null
+make -s -j"$jobs" build_lib_static >/dev/null
+
+# The fast path, compiled with exactly the flags of jemalloc's own PIC objects
+# (the Makefile's variables, the private namespace included).
+make -s -f Makefile -f - MKF_SRC="$fast" src/mkf_tcache_fast.pic.o <<'MK'
+src/mkf_tcache_fast.pic.o: $(MKF_SRC) include/jemalloc/internal/private_namespace.h
+	$(CC) $(CFLAGS) $(PIC_CFLAGS) -c $(CPPFLAGS) -o $@ $(MKF_SRC)
+MK
+${AR:-ar} rs lib/libjemalloc_pic.a src/mkf_tcache_fast.pic.o 2>/dev/null
+syms=$(nm src/mkf_tcache_fast.pic.o)
+for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_arena_of mkf_je_arena_live \
+    mkf_je_block_check mkf_je_arena_coalesce_eagerly; do
+    printf '%s\n' "$syms" | grep -q " T $sym\$" || {
+        echo "build_jemalloc.sh: $sym missing from mkf_tcache_fast.pic.o" >&2
+        exit 1
+    }
+done
+
+rm -rf "$out/lib" "$out/include"
+mkdir -p "$out/lib" "$out/include/jemalloc"
+cp lib/libjemalloc_pic.a "$out/lib/libmkf_jemalloc.a"
+cp include/jemalloc/jemalloc.h "$out/include/jemalloc/"
+cp COPYING "$out/COPYING"
