@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # jni_exports_test.sh LIB: the JNI library exports JNI functions (Java_*) only, so
-# the core and jemalloc inside it stay private, and it needs no static TLS (which
-# would stop the JVM from loading it with dlopen).
+# the core and jemalloc inside it stay private, it needs no static TLS (which
+# would stop the JVM from loading it with dlopen), and it needs no libstdc++ (the jar
+# carries it to machines that may not have one).
 set -euo pipefail
 lib=$1
 passed=0 failed=0
@@ -15,6 +16,11 @@ else
 fi
 if readelf -d "$lib" | grep -q STATIC_TLS; then
     failed=$((failed + 1)); echo "library needs static TLS" >&2
+else
+    passed=$((passed + 1))
+fi
+if readelf -d "$lib" | grep -q 'NEEDED.*libstdc++'; then
+    failed=$((failed + 1)); echo "library needs libstdc++" >&2
 else
     passed=$((passed + 1))
 fi

@@ -290,17 +290,12 @@ static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_sta
 %javaconst(0) MEMKIND_REGION_MAP_HUGETLB;
 %pragma(java) moduleclassmodifiers = "final class"
 %pragma(java) jniclassclassmodifiers = "final class"
-/* The JNI library loads with the first class that needs it: the file named by the
- * system property org.memkind.fixed.library, else libmemkind_fixed_jni.so from
- * java.library.path. */
+/* The JNI library loads with the first class that needs it, by NativeLibrary
+ * (java/src): the file named by the system property org.memkind.fixed.library, else
+ * the copy the jar carries, else libmemkind_fixed_jni.so from java.library.path. */
 %pragma(java) jniclasscode = %{
   static {
-    String path = System.getProperty("org.memkind.fixed.library");
-    if (path != null) {
-      System.load(path);
-    } else {
-      System.loadLibrary("memkind_fixed_jni");
-    }
+    NativeLibrary.load();
   }
 %}
 /* A kind is destroyed by its proxy, Memkind.delete(): one way, and the proxy
