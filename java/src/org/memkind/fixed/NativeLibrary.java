@@ -111,8 +111,7 @@ final class NativeLibrary {
             System.load(copy.toAbsolutePath().toString());
         } catch (IOException | UnsatisfiedLinkError e) {
             UnsatisfiedLinkError why = new UnsatisfiedLinkError("memkind-fixed: cannot load the"
-                    + " JNI library of the jar from a copy in " + dirName + " (" + e.getMessage()
-                    + "); a directory mounted noexec needs -D" + TMPDIR_PROPERTY + "=<dir>, or"
+                    + " JNI library of the jar from a copy in " + dirName + " (" + e + "); a directory mounted noexec needs -D" + TMPDIR_PROPERTY + "=<dir>, or"
                     + " install the library and name it with -D" + LIBRARY_PROPERTY + "=<file>");
             why.initCause(e);
             throw why;
