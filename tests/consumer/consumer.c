@@ -5,7 +5,11 @@
  * pkg-config, with CMake (CMakeLists.txt here) and with Bazel (WORKSPACE, BUILD).
  * Prints one line and exits 0 when every check holds, 1 otherwise.
  */
+#ifdef CONSUMER_MEMKIND_H
+#include <memkind.h> /* a program written for memkind, through memkind-fixed-compat */
+#else
 #include <memkind_fixed.h>
+#endif
 
 #include <stdint.h>
 #include <stdio.h>

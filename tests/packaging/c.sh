@@ -9,7 +9,7 @@
 #   3. the manual pages: `man -w` finds ours through MANPATH, for the overview and
 #      for a linked function name; every page renders without a groff warning;
 #   4. tests/consumer/consumer.c built with `cc $(pkg-config ...)` and with CMake
-#      (find_package(memkind-fixed CONFIG), shared and static), run: every block
+#      (find_package(memkind-fixed CONFIG): shared, static, <memkind.h>), run: every block
 #      inside the area, exit code 0;
 #   5. tests/consumer/ as a Bazel workspace (memkind_fixed_dependencies()), in its
 #      own output base: builds and runs;
@@ -133,6 +133,7 @@ check "cmake --build" cmake --build "$tmp/cmake-build"
 check "CMake consumer runs (shared, rpath from CMake)" "$tmp/cmake-build/consumer"
 cat "$tmp/out"
 check "CMake consumer runs (memkind-fixed::memkind-fixed-static)" "$tmp/cmake-build/consumer_static"
+check "CMake consumer runs (<memkind.h>, memkind-fixed::compat)" "$tmp/cmake-build/consumer_compat"
 readelf -d "$tmp/cmake-build/consumer_static" | grep -q 'libmemkind_fixed' &&
     bad "consumer_static needs libmemkind_fixed.so" || ok "consumer_static does not need libmemkind_fixed.so"
 
