@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # exports_test.sh LIB: every global symbol LIB defines is part of the public API
 # (memkind_* functions, MEMKIND_* variables); jemalloc's and the core's own
-# symbols are local. Also: no static-TLS flag, which would stop dlopen().
+# symbols are local. Also: no static-TLS flag, which would stop dlopen(), and no
+# NEEDED entry for libstdc++ (a C library; Bazel's toolchain adds -lstdc++).
 set -euo pipefail
 lib=$1
 all=$(nm -D --defined-only "$lib")
@@ -27,6 +28,11 @@ for sym in memkind_create_fixed memkind_malloc memkind_free memkind_fixed_create
 done
 if readelf -d "$lib" | grep -q STATIC_TLS; then
     failed=$((failed + 1)); echo "library needs static TLS" >&2
+else
+    passed=$((passed + 1))
+fi
+if readelf -d "$lib" | grep NEEDED | grep -q 'libstdc++'; then
+    failed=$((failed + 1)); echo "library needs libstdc++:" >&2; readelf -d "$lib" | grep NEEDED >&2
 else
     passed=$((passed + 1))
 fi
