@@ -41,8 +41,15 @@ cd "$work"
 bzip2 -dc "$tarball" | tar xf -
 src=$(ls -d "$work"/jemalloc-*/ | head -n1)
 cd "$src"
-# -fPIC: the archive goes into shared libraries and Python extensions.
-CFLAGS="${MKF_JEMALLOC_CFLAGS:--O2 -g -fPIC}" ./configure -q \
+# -fPIC: the archive goes into shared libraries and Python extensions. TLS
+# descriptors where the compiler has them (gcc on x86-64): in a shared library the
+# access to jemalloc's thread state is then an indirect call that clobbers one
+# register, not a call of __tls_get_addr around which the fast path saves four.
+cflags="-O2 -g -fPIC"
+if echo 'int x;' | ${CC:-cc} -mtls-dialect=gnu2 -x c -c -o /dev/null - 2>/dev/null; then
+    cflags="$cflags -mtls-dialect=gnu2"
+fi
+CFLAGS="${MKF_JEMALLOC_CFLAGS:-$cflags}" ./configure -q \
     --with-jemalloc-prefix=mkf_je_ \
     --with-private-namespace=mkf_je_internal_ \
     --without-export \
@@ -60,7 +67,7 @@ src/mkf_tcache_fast.pic.o: $(MKF_SRC) include/jemalloc/internal/private_namespac
 MK
 ${AR:-ar} rs lib/libjemalloc_pic.a src/mkf_tcache_fast.pic.o 2>/dev/null
 syms=$(nm src/mkf_tcache_fast.pic.o)
-for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_arena_of mkf_je_arena_live \
+for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_tc_get mkf_je_tc_flush mkf_je_arena_of mkf_je_arena_live \
     mkf_je_block_check mkf_je_arena_coalesce_eagerly; do
     printf '%s\n' "$syms" | grep -q " T $sym\$" || {
         echo "build_jemalloc.sh: $sym missing from mkf_tcache_fast.pic.o" >&2

@@ -173,14 +173,20 @@ MKF_EXPORT memkind_t memkind_detect_kind(void *ptr)
 
 /* ---- heap management ------------------------------------------------------------ */
 
+/* NULL with errno EINVAL, out of line: the fast paths that call it stay free of
+ * calls that return, so they need no stack frame. */
+static MKF_NOINLINE MKF_COLD void *fail_einval(void)
+{
+    errno = EINVAL;
+    return NULL;
+}
+
 MKF_EXPORT void *memkind_malloc(memkind_t kind, size_t size)
 {
     if (MKF_LIKELY(kind != NULL && kind->arena_fastpath))
         return mkf_arena_malloc_fast(kind, size);
-    if (kind == NULL) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (kind == NULL)
+        return fail_einval();
     return kind->ops->malloc(kind, size);
 }
 
@@ -219,17 +225,31 @@ MKF_EXPORT void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
     return kind->ops->realloc(kind, ptr, size);
 }
 
-MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
+/* memkind_free() past its first test: the owner looked up. */
+static MKF_NOINLINE void free_resolved(struct memkind *kind, void *ptr)
 {
-    if (ptr == NULL)
-        return;
-    kind = resolve("memkind_free", kind, ptr);
+    kind = owner_of("memkind_free", kind, ptr);
     if (MKF_UNLIKELY(kind == NULL))
         return; /* no heap of the library holds it */
     if (MKF_LIKELY(kind->arena_fastpath))
         mkf_arena_free_fast(kind, ptr);
     else
         kind->ops->free(kind, ptr);
+}
+
+MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
+{
+    if (ptr == NULL)
+        return;
+    /* resolve()'s one comparison, then the cache; everything else out of line,
+     * so that this builds no stack frame. */
+    if (MKF_LIKELY(kind != NULL) &&
+        MKF_LIKELY((uintptr_t)ptr - kind->region_lo < kind->region_span) &&
+        MKF_LIKELY(kind->arena_fastpath)) {
+        mkf_arena_free_fast(kind, ptr);
+        return;
+    }
+    free_resolved(kind, ptr);
 }
 
 MKF_EXPORT size_t memkind_malloc_usable_size(memkind_t kind, void *ptr)

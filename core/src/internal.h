@@ -21,6 +21,8 @@
 #define MKF_EXPORT __attribute__((visibility("default")))
 #define MKF_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MKF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MKF_NOINLINE __attribute__((noinline))
+#define MKF_COLD __attribute__((cold))
 
 /* ---- the private jemalloc (jemalloc_glue.c) ------------------------------ */
 
@@ -46,15 +48,18 @@ void *mkf_je_realloc(void *ptr, size_t size);
 int mkf_je_posix_memalign(void **out, size_t alignment, size_t size);
 void mkf_je_free(void *ptr);
 /* Our fast path for explicit thread caches (third_party/jemalloc/mkf_tcache_fast.c,
- * compiled into the private jemalloc): pop / push the bin of cache `tcache` for
- * small sizes, else mallocx() with MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tcache);
- * the free returns false when it did not push (the caller frees the block
- * another way). tcache UINT32_MAX: no cache. Cache `tcache` must only
- * ever be used with arena `arena`. Absent from the Rust crate's bundled jemalloc,
- * which defines MKF_NO_TC_FASTPATH. */
+ * compiled into the private jemalloc, which has the contract in full): pop / push
+ * a small block on cache `tc` (from mkf_je_tc_get(); NULL: none) inside the
+ * thread's reclaim handshake `hs` (&mkf_thread_caches.busy: busy, then stop), and
+ * on any miss end in mkf_arena_malloc_slow() / mkf_arena_free_slow(). Cache `tc`
+ * must only ever be used with `kind`'s arena. mkf_je_tc_flush() empties a cache and
+ * keeps it. Absent from the Rust crate's bundled jemalloc, which defines
+ * MKF_NO_TC_FASTPATH. */
 #ifndef MKF_NO_TC_FASTPATH
-void *mkf_je_tc_malloc(size_t size, unsigned tcache, unsigned arena);
-bool mkf_je_tc_free(void *ptr, unsigned tcache);
+void *mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind);
+void mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind);
+void *mkf_je_tc_get(unsigned tcache);
+int mkf_je_tc_flush(unsigned tcache);
 int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_block_check(const void *ptr, unsigned *arena);
@@ -78,7 +83,9 @@ MKF_HIDDEN int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64
 MKF_HIDDEN unsigned mkf_je_narenas_auto(void);
 MKF_HIDDEN int mkf_je_tcache_create(unsigned *out);
 MKF_HIDDEN void mkf_je_tcache_destroy(unsigned tcache);
+#ifdef MKF_NO_TC_FASTPATH
 MKF_HIDDEN void mkf_je_tcache_flush(unsigned tcache);
+#endif
 MKF_HIDDEN int mkf_je_stats_refresh(void);
 /* A statistic of one arena, or of all arenas merged with MKF_ALL_ARENAS. */
 #define MKF_ALL_ARENAS UINT32_MAX
@@ -179,6 +186,7 @@ struct mkf_tcache_node {
 struct mkf_tc_entry {
     uint64_t gen;                 /* the kind's generation when this was made */
     struct mkf_tc_sel sel;
+    void *tc;                     /* jemalloc's cache behind sel.tcache, NULL: none */
     struct mkf_tcache_node *node; /* NULL: no cache */
 };
 struct mkf_thread_caches {
@@ -186,7 +194,8 @@ struct mkf_thread_caches {
      * `busy` while it uses any of its caches; a thread that reclaims other threads'
      * caches sets `stop`, fences every thread with membarrier(2), and flushes a
      * cache only once its owner's `busy` is 0. Both are plain stores and loads on
-     * the owner's side. */
+     * the owner's side. The two come first and in this order: the jemalloc side
+     * of the fast path takes them as an array of two unsigned. */
     atomic_uint busy;
     atomic_uint stop;
     size_t used;                  /* 1 + the highest slot this thread used */
@@ -297,24 +306,30 @@ MKF_HIDDEN size_t mkf_large_allocated(struct mkf_fixed *fx);
 MKF_HIDDEN void *mkf_arena_retry(struct memkind *kind, size_t size,
                                  void *(*attempt)(void *ctx), void *ctx);
 
+/* The handshake words of `t` as the jemalloc side takes them. */
+static inline unsigned *mkf_tc_handshake(struct mkf_thread_caches *t)
+{
+    _Static_assert(offsetof(struct mkf_thread_caches, stop) ==
+                       offsetof(struct mkf_thread_caches, busy) + sizeof(unsigned),
+                   "busy and stop are an unsigned[2]");
+    _Static_assert(sizeof(atomic_uint) == sizeof(unsigned), "atomic_uint is plain");
+    return (unsigned *)&t->busy;
+}
+
+/* Both fast paths end in a tail call into jemalloc's side, which ends in the slow
+ * path on any miss: neither function builds a stack frame. */
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     /* 1 <= size < LLONG_MAX; 0 and huge sizes go the slow way. */
     if (MKF_LIKELY(size - 1 < MKF_SIZE_LIMIT - 1)) {
         if (MKF_UNLIKELY(size > mkf_small_max) && kind->fixed)
             return mkf_large_malloc(kind, size, 0, false);
+#ifndef MKF_NO_TC_FASTPATH
         struct mkf_thread_caches *t = mkf_tls_caches;
         const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-        if (MKF_LIKELY(e != NULL) && MKF_LIKELY(mkf_cache_enter(t))) {
-#ifndef MKF_NO_TC_FASTPATH
-            void *p = mkf_je_tc_malloc(size, e->sel.tcache, e->sel.arena);
-#else
-            void *p = mkf_je_mallocx(size, e->sel.flags);
+        if (MKF_LIKELY(e != NULL))
+            return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
 #endif
-            mkf_cache_exit(t);
-            if (MKF_LIKELY(p != NULL))
-                return p;
-        }
     }
     return mkf_arena_malloc_slow(kind, size);
 }
@@ -329,11 +344,9 @@ static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 #ifndef MKF_NO_TC_FASTPATH
     struct mkf_thread_caches *t = mkf_tls_caches;
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-    if (MKF_LIKELY(e != NULL) && MKF_LIKELY(mkf_cache_enter(t))) {
-        bool done = mkf_je_tc_free(ptr, e->sel.tcache);
-        mkf_cache_exit(t);
-        if (MKF_LIKELY(done))
-            return;
+    if (MKF_LIKELY(e != NULL)) {
+        mkf_je_tc_free(ptr, e->tc, mkf_tc_handshake(t), kind);
+        return;
     }
 #endif
     mkf_arena_free_slow(kind, ptr);

@@ -164,10 +164,13 @@ void mkf_je_tcache_destroy(unsigned tcache)
     je_mallctl("tcache.destroy", NULL, NULL, &tcache, sizeof(tcache));
 }
 
+#ifdef MKF_NO_TC_FASTPATH
+/* Destroys the cache; the next use of its index makes a new one. */
 void mkf_je_tcache_flush(unsigned tcache)
 {
     je_mallctl("tcache.flush", NULL, NULL, &tcache, sizeof(tcache));
 }
+#endif
 
 int mkf_je_stats_refresh(void)
 {

@@ -154,6 +154,11 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     }
     e->gen = kind->gen;
     e->sel = sel;
+#ifndef MKF_NO_TC_FASTPATH
+    e->tc = node != NULL ? mkf_je_tc_get(node->tcache) : NULL;
+#else
+    e->tc = NULL;
+#endif
     e->node = node;
 out:
     mkf_registry_unlock();
@@ -181,6 +186,17 @@ void mkf_cache_enter_wait(struct mkf_thread_caches *t)
     }
 }
 
+/* Empty a cache into its arena. The cache stays where it is: the owner's entry
+ * keeps pointing at it (jemalloc's "tcache.flush" would destroy it). */
+static void flush(unsigned tcache)
+{
+#ifndef MKF_NO_TC_FASTPATH
+    mkf_je_tc_flush(tcache);
+#else
+    mkf_je_tcache_flush(tcache);
+#endif
+}
+
 void mkf_tcache_flush_all(struct memkind *kind)
 {
     struct mkf_thread_caches *me = mkf_tls_caches;
@@ -204,13 +220,13 @@ void mkf_tcache_flush_all(struct memkind *kind)
     }
     for (node = kind->tcaches; node != NULL; node = node->next) {
         if (node->owner == me) {
-            mkf_je_tcache_flush(node->tcache);
+            flush(node->tcache);
         } else if (others) {
             /* The owner is between its store to `busy` and its exit: a few
              * instructions, or one refill from the arena. */
             while (atomic_load_explicit(&node->owner->busy, memory_order_acquire))
                 sched_yield();
-            mkf_je_tcache_flush(node->tcache);
+            flush(node->tcache);
         }
     }
     if (others)

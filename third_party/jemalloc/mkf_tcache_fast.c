@@ -7,18 +7,30 @@
  *
  * jemalloc's malloc()/free() have a fast path for the implicit per-thread cache,
  * but mallocx()/dallocx() with MALLOCX_TCACHE(t) always take the general path.
- * memkind-fixed uses one explicit cache per (thread, kind), so these two functions
- * give that pair the same treatment:
+ * memkind-fixed uses one explicit cache per (thread, kind), so these functions
+ * give that pair the same treatment, and more: the whole fast path of
+ * memkind_malloc() / memkind_free() after the kind's checks ends here, in a tail
+ * call, so that neither side builds a stack frame.
  *
- *   mkf_je_tc_malloc(size, t, a)  pops a block off cache t's bin for `size`, and
- *                                 otherwise calls mallocx() with MALLOCX_ARENA(a) |
- *                                 MALLOCX_TCACHE(t), which is always correct;
- *   mkf_je_tc_free(ptr, t)        pushes a small block onto cache t's bin, and
- *                                 otherwise returns false: the caller then frees
- *                                 it with dallocx(), or as a block jemalloc does
- *                                 not know (memkind-fixed's large blocks).
+ *   mkf_je_tc_malloc(size, tc, hs, kind)  pops a block off cache tc's bin for
+ *                          `size`; on any miss it returns
+ *                          mkf_arena_malloc_slow(kind, size) (memkind-fixed's slow
+ *                          path, which refills the cache through mallocx());
+ *   mkf_je_tc_free(ptr, tc, hs, kind)     pushes a small block onto cache tc's bin;
+ *                          otherwise it calls mkf_arena_free_slow(kind, ptr);
+ *   mkf_je_tc_get(ind)     the cache behind explicit-cache index ind (the pointer
+ *                          the two above take), NULL if there is none;
+ *   mkf_je_tc_flush(ind)   empties that cache into its arena and keeps it (the
+ *                          "tcache.flush" mallctl destroys it, so that the next
+ *                          use re-creates it at another address).
  *
- * t = UINT_MAX means "no cache" (MALLOCX_TCACHE_NONE).
+ * tc is NULL when the (thread, kind) pair has no cache: every call then misses.
+ *
+ * hs is the calling thread's reclaim handshake, two words owned by it: hs[0]
+ * ("busy") is 1 while the thread uses one of its caches, hs[1] ("stop") is set by
+ * a thread that wants to flush them (memkind-fixed's tcache.c has the protocol).
+ * Here: store busy, read stop (a miss if set), use the cache, clear busy; busy is
+ * cleared before a slow path is called, which takes the handshake its own way.
  *
  * Which requests take the fast path:
  * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin), the bin not empty;
@@ -31,10 +43,10 @@
  *   The fast path advances thread_allocated / thread_deallocated exactly as the
  *   slow path would, so events keep firing on schedule.
  *
- * Correctness rests on one rule that the caller keeps: cache t is only ever used
- * with arena a. The slow path fills cache t's bins from arena a, so a block popped
- * here comes from arena a; a block pushed here is one the caller frees to the kind
- * that owns arena a (the same contract dallocx(ptr, MALLOCX_TCACHE(t)) has).
+ * Correctness rests on one rule that the caller keeps: cache tc is only ever used
+ * with the arena of `kind`. The slow path fills the cache's bins from that arena,
+ * so a block popped here comes from it; a block pushed here is one the caller
+ * frees to that kind (the contract dallocx(ptr, MALLOCX_TCACHE(t)) has).
  *
  * More uses of jemalloc's internals live here, at the end of the file, for the
  * same reason (they need jemalloc's private headers): mkf_je_arena_of, the arena
@@ -54,14 +66,22 @@
 /* Our entry points: global, and hidden like the rest of the archive. */
 #define MKF_TC_ENTRY __attribute__((visibility("hidden")))
 
-MKF_TC_ENTRY void *mkf_je_tc_malloc(size_t size, unsigned tcache_ind,
-    unsigned arena_ind);
-MKF_TC_ENTRY bool mkf_je_tc_free(void *ptr, unsigned tcache_ind);
+struct memkind;
+MKF_TC_ENTRY void *mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs,
+    struct memkind *kind);
+MKF_TC_ENTRY void mkf_je_tc_free(void *ptr, void *tc, unsigned *hs,
+    struct memkind *kind);
+MKF_TC_ENTRY void *mkf_je_tc_get(unsigned tcache_ind);
+MKF_TC_ENTRY int mkf_je_tc_flush(unsigned tcache_ind);
 MKF_TC_ENTRY int mkf_je_arena_of(const void *ptr, unsigned *out);
 MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
     uint64_t *bytes);
 MKF_TC_ENTRY int mkf_je_block_check(const void *ptr, unsigned *arena_out);
 MKF_TC_ENTRY int mkf_je_arena_coalesce_eagerly(unsigned arena_ind);
+
+/* memkind-fixed's slow paths (core/src/arena.c), where every miss goes. */
+void *mkf_arena_malloc_slow(struct memkind *kind, size_t size);
+void mkf_arena_free_slow(struct memkind *kind, void *ptr);
 
 /*
  * The calling thread's tsd, fetched once: the empty asm hides that the pointer is
@@ -76,87 +96,80 @@ mkf_tc_tsd(void) {
 }
 
 /*
- * MALLOCX_ARENA(arena_ind) | MALLOCX_TCACHE(tcache_ind), shifted as unsigned (the
- * macros' int shift overflows from arena 2047 up). tcache_ind UINT_MAX gives
- * MALLOCX_TCACHE_NONE.
+ * Enter the thread's cache section: false when a reclaim has asked the thread to
+ * keep out. The signal fence only stops the compiler from moving the load of
+ * `stop` above the store of `busy`; the reclaiming thread's membarrier() orders
+ * the two in hardware (no fence here).
  */
-static inline int
-mkf_tc_flags(unsigned tcache_ind, unsigned arena_ind) {
-	return (int)(((arena_ind + 1U) << 20) | ((tcache_ind + 2U) << 8));
+static inline bool
+mkf_tc_enter(unsigned *hs) {
+	__atomic_store_n(&hs[0], 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (likely(__atomic_load_n(&hs[1], __ATOMIC_ACQUIRE) == 0)) {
+		return true;
+	}
+	__atomic_store_n(&hs[0], 0, __ATOMIC_RELEASE);
+	return false;
 }
 
-/*
- * The explicit cache behind index `ind`, or NULL when the fast path cannot use it:
- * no cache (UINT_MAX), none created yet, or flushed (tcache.flush leaves a marker
- * that the slow path replaces with a fresh cache).
- */
-static inline tcache_t *
-mkf_tc_explicit(unsigned ind) {
-	if (unlikely(ind > MALLOCX_TCACHE_MAX)) {
-		return NULL;
-	}
-	tcaches_t *table = tcaches;
-	if (unlikely(table == NULL)) {
-		return NULL;
-	}
-	tcache_t *tc = table[ind].tcache;
-	if (unlikely((uintptr_t)tc <= (uintptr_t)TCACHES_ELM_NEED_REINIT)) {
-		return NULL;
-	}
-	return tc;
+static inline void
+mkf_tc_exit(unsigned *hs) {
+	__atomic_store_n(&hs[0], 0, __ATOMIC_RELEASE);
 }
 
 void *
-mkf_je_tc_malloc(size_t size, unsigned tcache_ind, unsigned arena_ind) {
-	/* size 0 is left to mallocx(); the lookup table starts at 1 byte. */
-	if (likely(size - 1 < SC_LOOKUP_MAXCLASS)
-	    && !(tsd_get_allocates() && unlikely(!malloc_initialized()))) {
+mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind) {
+	/*
+	 * size 0 and sizes past the lookup table are the slow path's; so is a
+	 * pair without a cache and a tsd that is not set up (a NULL tsd only
+	 * where TLS is emulated).
+	 */
+	if (likely(size - 1 < SC_LOOKUP_MAXCLASS) && likely(tc != NULL)
+	    && !(tsd_get_allocates() && unlikely(!malloc_initialized()))
+	    && likely(mkf_tc_enter(hs))) {
 		tsd_t *tsd = mkf_tc_tsd();
-		if (likely(tsd != NULL)) {
-			szind_t binind;
-			size_t usize;
-			sz_size2index_usize_fastpath(size, &binind, &usize);
-			uint64_t allocated, threshold;
-			te_malloc_fastpath_ctx(tsd, &allocated, &threshold);
-			uint64_t allocated_after = allocated + usize;
-			/* Also false when the tsd is not nominal (threshold 0). */
-			if (likely(allocated_after < threshold)) {
-				assert(tsd_fast(tsd));
-				assert(binind < SC_NBINS);
-				tcache_t *tc = mkf_tc_explicit(tcache_ind);
-				if (likely(tc != NULL)) {
-					cache_bin_t *bin = &tc->bins[binind];
-					bool hit;
-					/* Above the low-water mark: no bookkeeping. */
-					void *ret = cache_bin_alloc_easy(bin, &hit);
-					if (unlikely(!hit)) {
-						ret = cache_bin_alloc(bin, &hit);
-					}
-					if (likely(hit)) {
-						*tsd_thread_allocatedp_get(tsd) =
-						    allocated_after;
-						if (config_stats) {
-							bin->tstats.nrequests++;
-						}
-						return ret;
-					}
+		szind_t binind;
+		size_t usize;
+		sz_size2index_usize_fastpath(size, &binind, &usize);
+		uint64_t allocated, threshold;
+		te_malloc_fastpath_ctx(tsd, &allocated, &threshold);
+		uint64_t allocated_after = allocated + usize;
+		/* Also false when the tsd is not nominal (threshold 0). */
+		if (likely(allocated_after < threshold)) {
+			assert(tsd_fast(tsd));
+			assert(binind < SC_NBINS);
+			cache_bin_t *bin = &((tcache_t *)tc)->bins[binind];
+			bool hit;
+			/* Above the low-water mark: no bookkeeping. */
+			void *ret = cache_bin_alloc_easy(bin, &hit);
+			if (unlikely(!hit)) {
+				ret = cache_bin_alloc(bin, &hit);
+			}
+			if (likely(hit)) {
+				*tsd_thread_allocatedp_get(tsd) = allocated_after;
+				if (config_stats) {
+					bin->tstats.nrequests++;
 				}
+				mkf_tc_exit(hs);
+				return ret;
 			}
 		}
+		mkf_tc_exit(hs);
 	}
-	return je_mallocx(size, mkf_tc_flags(tcache_ind, arena_ind));
+	return mkf_arena_malloc_slow(kind, size);
 }
 
-bool
-mkf_je_tc_free(void *ptr, unsigned tcache_ind) {
-	tsd_t *tsd = mkf_tc_tsd();
+void
+mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind) {
 	/*
 	 * Size checks (--enable-opt-size-checks) compare against a full emap
 	 * lookup; leave that configuration to dallocx(). A miss of the thread's
-	 * rtree cache is left to the caller too: the address may be one that
-	 * jemalloc does not know.
+	 * rtree cache goes slow too: the address may be one that jemalloc does
+	 * not know (memkind-fixed's large blocks).
 	 */
-	if (likely(tsd != NULL) && !config_opt_size_checks) {
+	if (likely(tc != NULL) && !config_opt_size_checks
+	    && likely(mkf_tc_enter(hs))) {
+		tsd_t *tsd = mkf_tc_tsd();
 		emap_alloc_ctx_t ctx;
 		bool miss = emap_alloc_ctx_try_lookup_fast(tsd, &arena_emap_global,
 		    ptr, &ctx);
@@ -173,18 +186,58 @@ mkf_je_tc_free(void *ptr, unsigned tcache_ind) {
 			    + sz_index2size(ctx.szind);
 			if (likely(deallocated_after < threshold)) {
 				assert(tsd_fast(tsd));
-				tcache_t *tc = mkf_tc_explicit(tcache_ind);
-				if (likely(tc != NULL) && likely(
-				    cache_bin_dalloc_easy(&tc->bins[ctx.szind],
-				    ptr))) {
+				if (likely(cache_bin_dalloc_easy(
+				    &((tcache_t *)tc)->bins[ctx.szind], ptr))) {
 					*tsd_thread_deallocatedp_get(tsd) =
 					    deallocated_after;
-					return true;
+					mkf_tc_exit(hs);
+					return;
 				}
 			}
 		}
+		mkf_tc_exit(hs);
 	}
-	return false;
+	mkf_arena_free_slow(kind, ptr);
+}
+
+/*
+ * The explicit cache behind index `ind`, or NULL: none created, or flushed by the
+ * "tcache.flush" mallctl (which leaves a marker that the next mallocx() replaces
+ * with a fresh cache).
+ */
+void *
+mkf_je_tc_get(unsigned ind) {
+	if (ind > MALLOCX_TCACHE_MAX || tcaches == NULL) {
+		return NULL;
+	}
+	tcache_t *tc = tcaches[ind].tcache;
+	if ((uintptr_t)tc <= (uintptr_t)TCACHES_ELM_NEED_REINIT) {
+		return NULL;
+	}
+	return tc;
+}
+
+/*
+ * mkf_je_tc_flush: every block of explicit cache `ind` back to its arena, bin by
+ * bin, as destroying the cache would do first; the cache itself stays (and keeps
+ * its address). The caller makes sure that its owner thread is not using it.
+ */
+int
+mkf_je_tc_flush(unsigned ind) {
+	tcache_t *tc = mkf_je_tc_get(ind);
+	if (tc == NULL) {
+		return ENOENT;
+	}
+	tsd_t *tsd = tsd_fetch();
+	for (unsigned i = 0; i < nhbins; i++) {
+		cache_bin_t *bin = &tc->bins[i];
+		if (i < SC_NBINS) {
+			tcache_bin_flush_small(tsd, tc, bin, i, 0);
+		} else {
+			tcache_bin_flush_large(tsd, tc, bin, i, 0);
+		}
+	}
+	return 0;
 }
 
 /*
