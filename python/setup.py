@@ -70,7 +70,9 @@ JEMALLOC = PREBUILT or os.path.join(HERE, "build", "jemalloc")
 def _tarball():
     path = os.path.join(DIST, JEMALLOC_TARBALL)
     if not os.path.exists(path):
-        raise SystemExit(f"{path} is missing: run tools/setup.sh in the checkout "
+        # A git+...#subdirectory=python install lands here: a clone has no tarball.
+        raise SystemExit(f"{path} is missing: install the sdist (memkind_fixed-*.tar.gz, "
+                         "which carries it), or run tools/setup.sh in the checkout first "
                          "(it fetches and checks jemalloc's release tarball)")
     return path
 
