@@ -5,7 +5,10 @@ Two ways to use it, one definition of the module:
 
 - setuptools: python/setup.py names `ffi` below in cffi_modules. The extension is
   compiled from the core's C sources (../../core/src) and linked with the private
-  jemalloc that tools/setup.sh built (../../.deps/jemalloc/lib/libmkf_jemalloc.a).
+  jemalloc that setup.py names in MKF_JEMALLOC_DIR: the one tools/setup.sh built
+  (.deps/jemalloc) in a checkout, or the one setup.py builds from the release
+  tarball that the sdist carries. The same relative layout holds inside the sdist
+  (python/setup.py copies this folder, core/ and the jemalloc inputs into native/).
 
 - command line (Bazel's genrule, and tests/python/conftest.py for a checkout):
 
@@ -69,15 +72,19 @@ def _paths(top):
     }
 
 
-def make_ffi(top=TOP, archive=None, relative_sources=False):
+def make_ffi(top=TOP, archive=None, relative_sources=False, jemalloc=None):
     """The FFI of memkind_fixed._native.
 
-    `top` is the checkout (or runfiles) root holding bindings/cffi and core/include.
-    Without `archive` the core's sources and .deps/jemalloc are compiled in; with it,
-    the archive is linked whole instead. setuptools wants `relative_sources` (paths
-    relative to the current directory, which is setup.py's).
+    `top` is the checkout (or runfiles, or sdist native/) root holding bindings/cffi
+    and core/include. Without `archive` the core's sources and a jemalloc build
+    (`jemalloc`, default top/.deps/jemalloc) are compiled in; with it, the archive is
+    linked whole instead. setuptools wants `relative_sources` (paths relative to the
+    current directory, which is setup.py's) and builds the jemalloc it names before
+    compiling, so that one need not exist yet.
     """
     p = _paths(top)
+    if jemalloc is not None:
+        p["jemalloc"] = jemalloc
     ffi = cffi.FFI()
     with open(p["cdef"]) as f:
         ffi.cdef(f.read())
@@ -88,7 +95,7 @@ def make_ffi(top=TOP, archive=None, relative_sources=False):
     extra_objects = []
     if archive is None:
         je_archive = os.path.join(p["jemalloc"], "lib", "libmkf_jemalloc.a")
-        if not os.path.exists(je_archive):
+        if not relative_sources and not os.path.exists(je_archive):
             raise SystemExit(f"{je_archive} is missing: run tools/setup.sh first")
         sources += sorted(glob.glob(os.path.join(p["core_src"], "*.c")))
         include_dirs += [p["core_src"], os.path.join(p["jemalloc"], "include")]
@@ -152,5 +159,5 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 else:
-    # setuptools' cffi_modules = ["<this file>:ffi"]
-    ffi = make_ffi(relative_sources=True)
+    # setuptools' cffi_modules = ["<this file>:ffi"]; setup.py sets MKF_JEMALLOC_DIR.
+    ffi = make_ffi(relative_sources=True, jemalloc=os.environ.get("MKF_JEMALLOC_DIR"))

@@ -29,7 +29,7 @@ def error_message(code: int) -> str:
         raise ValueError(f"{code} is no status code (outside a C int)")
     buf = ffi.new("char[]", lib.MEMKIND_ERROR_MESSAGE_SIZE)
     lib.memkind_error_message(code, buf, len(buf))
-    return ffi.string(buf).decode("utf-8", "replace")
+    return str(ffi.string(buf).decode("utf-8", "replace"))
 
 
 class MemkindError(Exception):

@@ -22,11 +22,16 @@ import operator
 import os
 import sys
 import weakref
-from typing import TYPE_CHECKING, Any, NoReturn, Optional, Tuple, Union
+from typing import (TYPE_CHECKING, Any, NoReturn, Optional, SupportsIndex, Tuple, TypeVar,
+                    Union, cast, overload)
 
 from . import _native
 from ._errors import MemkindError, OutOfMemoryError, check, raise_for
 from ._native import ffi, lib
+
+if TYPE_CHECKING:  # numpy is optional at run time
+    import numpy
+    from numpy.typing import DTypeLike, NDArray
 
 if lib.mkf_python_init() != 0:  # adds Block and the numpy handler functions
     raise ImportError("memkind_fixed._native could not initialise (see the error above)")
@@ -45,6 +50,10 @@ _HUGE_PAGE = 2 << 20
 _POINTER_SIZE = ffi.sizeof("void *")
 _SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
 _INT_MAX = (1 << (8 * ffi.sizeof("int") - 1)) - 1
+
+#: The shapes that FixedKind.empty/zeros take: one length or a tuple of them.
+_ShapeLike = Union[SupportsIndex, Tuple[SupportsIndex, ...]]
+_ScalarT = TypeVar("_ScalarT", bound="numpy.generic")
 
 
 def _int_arg(value: Any, what: str) -> int:
@@ -187,7 +196,7 @@ def _span(obj: Any) -> Tuple[int, int]:
         try:
             from numpy.lib.array_utils import byte_bounds
         except ImportError:  # numpy < 2
-            byte_bounds = numpy.byte_bounds
+            byte_bounds = numpy.byte_bounds  # type: ignore[attr-defined,unused-ignore]
         low, high = byte_bounds(numpy.asarray(obj))
         return low, high - low
     with memoryview(obj) as view:
@@ -472,15 +481,41 @@ class FixedKind(_native.KindBase):
 
     # ------------------------------------------------------------ numpy
 
-    def empty(self, shape: Any, dtype: Any = float) -> Any:
+    # empty/zeros/array are typed as numpy's own functions are: float64 without a
+    # dtype, the scalar type of a dtype given as a type or numpy.dtype, else Any.
+    @overload
+    def empty(self, shape: _ShapeLike) -> NDArray[numpy.float64]: ...
+    @overload
+    def empty(self, shape: _ShapeLike,
+              dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
+    @overload
+    def empty(self, shape: _ShapeLike, dtype: DTypeLike) -> NDArray[Any]: ...
+
+    def empty(self, shape: _ShapeLike, dtype: DTypeLike = float) -> NDArray[Any]:
         """A C-ordered numpy array of uninitialised data in the region."""
         return self._array(shape, dtype, zero=False)
 
-    def zeros(self, shape: Any, dtype: Any = float) -> Any:
+    @overload
+    def zeros(self, shape: _ShapeLike) -> NDArray[numpy.float64]: ...
+    @overload
+    def zeros(self, shape: _ShapeLike,
+              dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
+    @overload
+    def zeros(self, shape: _ShapeLike, dtype: DTypeLike) -> NDArray[Any]: ...
+
+    def zeros(self, shape: _ShapeLike, dtype: DTypeLike = float) -> NDArray[Any]:
         """A C-ordered numpy array of zeros in the region."""
         return self._array(shape, dtype, zero=True)
 
-    def array(self, obj: Any, dtype: Any = None) -> Any:
+    @overload
+    def array(self, obj: NDArray[_ScalarT], dtype: None = None) -> NDArray[_ScalarT]: ...
+    @overload
+    def array(self, obj: object,
+              dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
+    @overload
+    def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> NDArray[Any]: ...
+
+    def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> NDArray[Any]:
         """A copy of obj (anything numpy.asarray takes) in the region."""
         import numpy
         source = numpy.asarray(obj, dtype=dtype)
@@ -488,7 +523,7 @@ class FixedKind(_native.KindBase):
         result[...] = source
         return result
 
-    def _array(self, shape: Any, dtype: Any, zero: bool) -> Any:
+    def _array(self, shape: _ShapeLike, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
         try:
             import numpy
         except ImportError as e:
@@ -496,14 +531,14 @@ class FixedKind(_native.KindBase):
         dt = numpy.dtype(dtype)
         if dt.hasobject:
             raise TypeError("arrays of Python objects cannot live in a region")
-        shape = (_int_arg(shape, "shape"),) if not isinstance(shape, tuple) else tuple(
+        dims = (_int_arg(shape, "shape"),) if not isinstance(shape, tuple) else tuple(
             _int_arg(n, "a dimension") for n in shape)
         if dt.itemsize == 0:
             # numpy.frombuffer refuses these; and with no bytes to count, a huge
             # shape would get past the size checks to fail there as OverflowError.
             raise ValueError(f"dtype {dt} has items of 0 bytes")
         count = 1
-        for n in shape:
+        for n in dims:
             count *= n
         nbytes = count * dt.itemsize
         if dt.alignment > 16:
@@ -515,5 +550,6 @@ class FixedKind(_native.KindBase):
         else:
             block = self.malloc(nbytes)
         # frombuffer holds a buffer export: the block can't be freed under the array.
-        flat = numpy.frombuffer(block, dtype=dt, count=count)
-        return flat.reshape(shape)
+        # (numpy's stubs name buffer types, not the buffer protocol: hence the cast.)
+        flat = numpy.frombuffer(cast("memoryview", block), dtype=dt, count=count)
+        return flat.reshape(dims)
