@@ -41,15 +41,16 @@ cd "$work"
 bzip2 -dc "$tarball" | tar xf -
 src=$(ls -d "$work"/jemalloc-*/ | head -n1)
 cd "$src"
-# -fPIC: the archive goes into shared libraries and Python extensions. TLS
-# descriptors where the compiler has them (gcc on x86-64): in a shared library the
-# access to jemalloc's thread state is then an indirect call that clobbers one
-# register, not a call of __tls_get_addr around which the fast path saves four.
-cflags="-O2 -g -fPIC"
+# -fPIC: the archive goes into shared libraries and Python extensions
+# (MKF_JEMALLOC_CFLAGS replaces these base flags). TLS descriptors where the
+# compiler has them (gcc on x86-64): in a shared library the access to jemalloc's
+# thread state is then an indirect call that clobbers one register, not a call of
+# __tls_get_addr around which the fast path saves four (docs/design.md).
+cflags=${MKF_JEMALLOC_CFLAGS:--O2 -g -fPIC}
 if echo 'int x;' | ${CC:-cc} -mtls-dialect=gnu2 -x c -c -o /dev/null - 2>/dev/null; then
     cflags="$cflags -mtls-dialect=gnu2"
 fi
-CFLAGS="${MKF_JEMALLOC_CFLAGS:-$cflags}" ./configure -q \
+CFLAGS="$cflags" ./configure -q \
     --with-jemalloc-prefix=mkf_je_ \
     --with-private-namespace=mkf_je_internal_ \
     --without-export \
@@ -57,7 +58,8 @@ CFLAGS="${MKF_JEMALLOC_CFLAGS:-$cflags}" ./configure -q \
     --disable-cxx \
     --disable-doc \
     --disable-libdl >/dev/null
-make -s -j"$jobs" build_lib_static >/dev/null
+# Only the PIC archive: build_lib_static would compile everything twice.
+make -s -j"$jobs" lib/libjemalloc_pic.a >/dev/null
 
 # The fast path, compiled with exactly the flags of jemalloc's own PIC objects
 # (the Makefile's variables, the private namespace included).
