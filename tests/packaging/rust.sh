@@ -18,7 +18,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$PATH:${CARGO_HOME:-${HOME:-~}/.cargo}/bin"
 export CARGO_TERM_COLOR=never
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mkf-rust-pkg.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
