@@ -1,28 +1,54 @@
 #!/usr/bin/env bash
-# package.sh [OUT_DIR]: make the crates.io package of memkind-fixed-sys.
+# package.sh [CARGO_COMMAND [ARGS...]]: make the crates.io packages of memkind-fixed-sys
+# and memkind-fixed (`cargo package --workspace`), or run another cargo command that
+# packages them, e.g.
 #
-# A package can only hold files under its own folder, so the core's C source
-# (core/src, core/include) is copied into rust/memkind-fixed-sys/csrc/ first; the
-# package's build.rs compiles it from there (with the `bundled` feature, jemalloc
-# comes from tikv-jemalloc-sys). csrc/ is ignored by git and removed afterwards.
-# Writes memkind-fixed-sys-<version>.crate into OUT_DIR (default rust/target/package).
+#     bindings/rust/package.sh                              # target/package/*.crate
+#     bindings/rust/package.sh publish --dry-run            # what crates.io would get
+#     bindings/rust/package.sh package --no-verify --allow-dirty
+#
+# A package holds only files under its crate's folder, so what the build needs from
+# the rest of the repository is copied in first, and removed again afterwards (git
+# ignores these paths; nothing of it is committed under rust/):
+#
+#   memkind-fixed-sys/csrc/         core/src and core/include/memkind_fixed.h
+#   memkind-fixed-sys/jemalloc/     jemalloc's release tarball (.deps/dist, fetched and
+#                                   checked by tools/setup.sh), tools/build_jemalloc.sh
+#                                   and third_party/jemalloc/mkf_tcache_fast.c
+#   */LICENSE                       ours
+#   memkind-fixed-sys/LICENSE-jemalloc   jemalloc's COPYING, from the tarball
+#
+# The package's build.rs compiles the core and builds jemalloc from these (docs/rust.md).
+# --workspace is added: the two crates are packaged together, so memkind-fixed
+# resolves memkind-fixed-sys from the fresh package before it is on the registry.
+# Packages go to ${CARGO_TARGET_DIR:-rust/target}/package/.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-crate="$top/rust/memkind-fixed-sys"
-csrc="$crate/csrc"
-trap 'rm -rf "$csrc"' EXIT
-rm -rf "$csrc" && mkdir -p "$csrc/src" "$csrc/include"
-cp "$top"/core/src/*.c "$top"/core/src/*.h "$csrc/src/"
-cp "$top/core/include/memkind_fixed.h" "$csrc/include/"
+sys="$top/rust/memkind-fixed-sys"
+safe="$top/rust/memkind-fixed"
+tarball=$(ls "$top"/.deps/dist/jemalloc_*.orig.tar.bz2 2>/dev/null | head -n1)
+if [ -z "$tarball" ]; then
+    echo "package.sh: no jemalloc tarball in .deps/dist: run tools/setup.sh first" >&2
+    exit 1
+fi
+
+staged=("$sys/csrc" "$sys/jemalloc" "$sys/LICENSE" "$sys/LICENSE-jemalloc" "$safe/LICENSE")
+cleanup() { rm -rf "${staged[@]}"; }
+trap cleanup EXIT
+cleanup
+mkdir -p "$sys/csrc/src" "$sys/csrc/include" "$sys/jemalloc"
+cp "$top"/core/src/*.c "$top"/core/src/*.h "$sys/csrc/src/"
+cp "$top/core/include/memkind_fixed.h" "$sys/csrc/include/"
+cp "$tarball" "$top/tools/build_jemalloc.sh" "$top/third_party/jemalloc/mkf_tcache_fast.c" \
+    "$sys/jemalloc/"
+cp "$top/LICENSE" "$sys/LICENSE"
+cp "$top/LICENSE" "$safe/LICENSE"
+bzip2 -dc "$tarball" | tar xf - -O --wildcards '*/COPYING' >"$sys/LICENSE-jemalloc"
+[ -s "$sys/LICENSE-jemalloc" ] || { echo "package.sh: no COPYING in $tarball" >&2; exit 1; }
 
 cd "$top/rust"
-# --no-verify: verifying would build the package against the repository's core/,
-# which is found first; test the package outside the repository instead (docs/rust.md).
-cargo package -p memkind-fixed-sys --allow-dirty --no-verify --offline -q
-out=${1:-$top/rust/target/package}
-mkdir -p "$out"
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$top/rust/Cargo.toml" | head -1)
-pkg="${CARGO_TARGET_DIR:-$top/rust/target}/package/memkind-fixed-sys-$version.crate"
-[ "$(dirname "$pkg")" = "$out" ] || cp "$pkg" "$out/"
-echo "wrote $out/memkind-fixed-sys-$version.crate"
+if [ "$#" -eq 0 ]; then
+    set -- package
+fi
+cargo "$@" --workspace

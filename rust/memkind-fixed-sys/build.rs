@@ -2,84 +2,91 @@
 //!
 //! Where the library comes from, first match wins:
 //!
-//! 1. `MEMKIND_FIXED_LIB_DIR`: a folder holding a prebuilt `libmemkind_fixed.a`
+//! 1. `DOCS_RS` set (docs.rs, or `DOCS_RS=1 cargo doc`): nowhere. Documentation
+//!    needs no C library, so nothing is compiled and no C toolchain is needed.
+//! 2. `MEMKIND_FIXED_LIB_DIR`: a folder holding a prebuilt `libmemkind_fixed.a`
 //!    (the core and the private jemalloc in one archive, as `bazel build
 //!    //core:static_archive` makes it) or else `libmemkind_fixed.so`.
-//! 2. The core's C files are compiled here with the flags of `//core:memkind_fixed`:
-//!    from `core/` inside the repository, or from `csrc/` in a published package.
-//!    jemalloc comes from
-//!    - the private jemalloc that `tools/setup.sh` built into `.deps/jemalloc`
-//!      (`MEMKIND_FIXED_JEMALLOC_DIR` overrides that folder), or
-//!    - with the `bundled` feature, the tikv-jemalloc-sys crate, which builds
-//!      jemalloc from the source it ships, with the symbol prefix `_rjem_`.
+//! 3. The core's C files are compiled here with the flags of `//core:memkind_fixed`,
+//!    and linked with memkind-fixed's private jemalloc (symbol prefix `mkf_je_`, with
+//!    the explicit-tcache fast path of `third_party/jemalloc/mkf_tcache_fast.c`):
+//!    - in a published package, from what `bindings/rust/package.sh` put into it:
+//!      the core in `csrc/`, and in `jemalloc/` jemalloc's release tarball, our
+//!      fast path and `build_jemalloc.sh`, which builds jemalloc into `OUT_DIR`
+//!      (once per target folder: `sh`, `make`, `bzip2` and the C compiler and
+//!      archiver that the `cc` crate picks, so `CC` / `AR` and friends apply);
+//!    - inside the repository, from `core/` and the jemalloc that `tools/setup.sh`
+//!      built into `.deps/jemalloc` (`MEMKIND_FIXED_JEMALLOC_DIR` names another
+//!      such folder); without that build, jemalloc is built into `OUT_DIR` from the
+//!      tarball that `tools/setup.sh` fetched into `.deps/dist`, as in a package.
+//!
+//!    A package never reads files outside its own folder.
 //!
 //! Compiling the core here, rather than linking Bazel's archive, keeps `cargo test`
 //! independent of Bazel (a nested `bazel build` would also wait on the server lock
-//! of the `bazel test` that runs cargo). Bazel's own test of this crate uses way 1
+//! of the `bazel test` that runs cargo). Bazel's own test of this crate uses way 2
 //! with Bazel's archive, so both ways stay tested.
 
 use std::env;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Native libraries that the core and jemalloc need, in link order.
 const SYSTEM_LIBS: &[&str] = &["numa", "pthread", "dl", "m"];
 
-/// jemalloc's entry points that the core declares itself (core/src/internal.h)
-/// under the prefix of tools/setup.sh's build; renamed for the bundled jemalloc.
-/// Not listed: mkf_je_tc_malloc / mkf_je_tc_free, the explicit-tcache fast path
-/// that tools/setup.sh adds to its build (third_party/jemalloc/mkf_tcache_fast.c).
-/// The bundled jemalloc lacks them, so the core is compiled with
-/// MKF_NO_TC_FASTPATH there and calls mallocx()/dallocx() instead.
-const JE_ENTRY_POINTS: &[&str] = &[
-    "mallocx",
-    "rallocx",
-    "xallocx",
-    "dallocx",
-    "sallocx",
-    "malloc",
-    "calloc",
-    "realloc",
-    "posix_memalign",
-    "free",
-];
+/// What builds the private jemalloc: its release tarball, our fast path and the
+/// script that puts them together (tools/build_jemalloc.sh).
+struct JemallocSource {
+    tarball: PathBuf,
+    fast_path: PathBuf,
+    script: PathBuf,
+}
 
-/// Where jemalloc comes from.
-enum Jemalloc {
-    /// tools/setup.sh's build: an include folder and libmkf_jemalloc.a.
-    Private(PathBuf),
-    /// tikv-jemalloc-sys's build: its include folder; it links itself.
-    Bundled(PathBuf),
+/// Where the C source comes from.
+struct Tree {
+    /// Holds src/ and include/.
+    core: PathBuf,
+    /// A folder holding lib/libmkf_jemalloc.a and include/, when one is built already.
+    jemalloc_built: Option<PathBuf>,
+    /// What builds jemalloc otherwise.
+    jemalloc_source: Option<JemallocSource>,
 }
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
     println!("cargo:rerun-if-env-changed=MEMKIND_FIXED_LIB_DIR");
     println!("cargo:rerun-if-env-changed=MEMKIND_FIXED_JEMALLOC_DIR");
+    if env::var_os("DOCS_RS").is_some() {
+        return;
+    }
 
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let in_repo = manifest.join("../../core");
-    let packaged = manifest.join("csrc");
-    let core = [in_repo, packaged]
-        .into_iter()
-        .find(|c| c.join("src").is_dir());
-    if let Some(core) = &core {
+    let tree = find_tree(&manifest);
+    if let Some(tree) = &tree {
         // Downstream build scripts get the public header as DEP_MEMKIND_FIXED_INCLUDE.
-        println!("cargo:include={}", core.join("include").display());
+        println!("cargo:include={}", tree.core.join("include").display());
     }
 
     if let Some(dir) = env::var_os("MEMKIND_FIXED_LIB_DIR") {
         link_prebuilt(Path::new(&dir));
-    } else if let Some(core) = core {
-        let jemalloc = if env::var_os("CARGO_FEATURE_BUNDLED").is_some() {
-            let root = env::var_os("DEP_JEMALLOC_ROOT").expect("set by tikv-jemalloc-sys");
-            Jemalloc::Bundled(PathBuf::from(root).join("include"))
-        } else {
-            let dir = match env::var_os("MEMKIND_FIXED_JEMALLOC_DIR") {
-                Some(dir) => PathBuf::from(dir),
-                None => manifest.join("../../.deps/jemalloc"),
-            };
-            Jemalloc::Private(dir)
+    } else if let Some(tree) = tree {
+        let jemalloc = match (
+            env::var_os("MEMKIND_FIXED_JEMALLOC_DIR"),
+            tree.jemalloc_built,
+        ) {
+            (Some(dir), _) => PathBuf::from(dir),
+            (None, Some(dir)) => dir,
+            (None, None) => match &tree.jemalloc_source {
+                Some(source) => build_jemalloc(source),
+                None => panic!(
+                    "memkind-fixed-sys: no jemalloc to link: neither .deps/jemalloc nor \
+                     jemalloc's tarball in .deps/dist. Run tools/setup.sh once, or set \
+                     MEMKIND_FIXED_LIB_DIR to a prebuilt library (docs/rust.md)."
+                ),
+            },
         };
-        build_core(&core, &jemalloc);
+        build_core(&tree.core, &jemalloc);
     } else {
         panic!(
             "memkind-fixed-sys: no C library to link and no core source to build. Set \
@@ -91,7 +98,119 @@ fn main() {
     }
 }
 
-/// Way 1: a library built elsewhere (Bazel, a package).
+/// The C source of a package (csrc/ and jemalloc/ beside Cargo.toml), else that of
+/// the repository around the crate (rust/memkind-fixed-sys).
+fn find_tree(manifest: &Path) -> Option<Tree> {
+    let csrc = manifest.join("csrc");
+    if csrc.join("src").is_dir() {
+        let dir = manifest.join("jemalloc");
+        let tarball = std::fs::read_dir(&dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .map(|e| e.expect("a jemalloc/ entry").path())
+            .find(|p| p.to_string_lossy().ends_with(".tar.bz2"));
+        return Some(Tree {
+            core: csrc,
+            jemalloc_built: None,
+            jemalloc_source: tarball.map(|tarball| JemallocSource {
+                tarball,
+                fast_path: dir.join("mkf_tcache_fast.c"),
+                script: dir.join("build_jemalloc.sh"),
+            }),
+        });
+    }
+    let top = manifest.join("../..");
+    if !top.join("core/src").is_dir() {
+        return None;
+    }
+    let built = top.join(".deps/jemalloc");
+    let tarball = top.join(".deps/dist/jemalloc_5.3.0.orig.tar.bz2");
+    Some(Tree {
+        core: top.join("core"),
+        jemalloc_built: built
+            .join("lib/libmkf_jemalloc.a")
+            .is_file()
+            .then_some(built),
+        jemalloc_source: tarball.is_file().then(|| JemallocSource {
+            tarball,
+            fast_path: top.join("third_party/jemalloc/mkf_tcache_fast.c"),
+            script: top.join("tools/build_jemalloc.sh"),
+        }),
+    })
+}
+
+/// Builds the private jemalloc into OUT_DIR/jemalloc with build_jemalloc.sh, unless
+/// the same inputs built it there already; returns that folder.
+fn build_jemalloc(source: &JemallocSource) -> PathBuf {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let dir = out.join("jemalloc");
+    for input in [&source.tarball, &source.fast_path, &source.script] {
+        println!("cargo:rerun-if-changed={}", input.display());
+    }
+
+    // The compiler and archiver of the cc crate (CC, CFLAGS, AR, TARGET_CC, ...),
+    // with the optimisation of a release build whatever the profile: a -O0 jemalloc
+    // would slow every allocation. Debug info as the profile asks.
+    let build = cc::Build::new();
+    let compiler = build.get_compiler();
+    let mut cflags: Vec<String> = compiler
+        .args()
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| !a.starts_with("-O") && !a.starts_with("-g"))
+        .collect();
+    cflags.push("-O2".into());
+    cflags.push("-fPIC".into());
+    if env::var("DEBUG").is_ok_and(|d| d != "false" && d != "0") {
+        cflags.push("-g".into());
+    }
+    let cflags = cflags.join(" ");
+    let cc: OsString = compiler.path().into();
+    let ar: OsString = build.get_archiver().get_program().into();
+
+    // Inputs that decide the build; an equal stamp means nothing to do.
+    let mut key = Vec::new();
+    for input in [&source.tarball, &source.fast_path, &source.script] {
+        key.extend(std::fs::read(input).unwrap_or_else(|e| panic!("{}: {e}", input.display())));
+    }
+    key.extend(cflags.as_bytes());
+    key.extend(cc.as_encoded_bytes());
+    key.extend(ar.as_encoded_bytes());
+    let stamp = format!("{} {}\n", posix_cksum(&key), key.len());
+    let stamp_file = dir.join(".stamp");
+    if dir.join("lib/libmkf_jemalloc.a").is_file()
+        && std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp)
+    {
+        return dir;
+    }
+
+    let _ = std::fs::remove_file(&stamp_file);
+    let status = Command::new("sh")
+        .arg(&source.script)
+        .arg(&source.tarball)
+        .arg(&source.fast_path)
+        .arg(&dir)
+        .env("CC", &cc)
+        .env("AR", &ar)
+        .env("MKF_JEMALLOC_CFLAGS", &cflags)
+        // Its work folder too goes under OUT_DIR, not /tmp.
+        .env("TMPDIR", &out)
+        .status()
+        .unwrap_or_else(|e| panic!("memkind-fixed-sys: cannot run sh: {e}"));
+    if !status.success() {
+        panic!(
+            "memkind-fixed-sys: building jemalloc failed ({status}): {} needs sh, make, \
+             bzip2, tar and a C compiler ({})",
+            source.script.display(),
+            cc.to_string_lossy()
+        );
+    }
+    std::fs::write(&stamp_file, stamp).expect("OUT_DIR is writable");
+    dir
+}
+
+/// Way 2: a library built elsewhere (Bazel, a package).
 fn link_prebuilt(dir: &Path) {
     let dir = dir
         .canonicalize()
@@ -118,8 +237,9 @@ fn link_prebuilt(dir: &Path) {
     }
 }
 
-/// Way 2: compile the core (`core` holds src/ and include/), with `jemalloc`.
-fn build_core(core: &Path, jemalloc: &Jemalloc) {
+/// Way 3: compile the core (`core` holds src/ and include/) and link it with the
+/// private jemalloc in `jemalloc` (lib/libmkf_jemalloc.a, include/).
+fn build_core(core: &Path, jemalloc: &Path) {
     check_bindings_fresh(&core.join("include/memkind_fixed.h"));
     let src = core.join("src");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
@@ -134,9 +254,18 @@ fn build_core(core: &Path, jemalloc: &Jemalloc) {
         println!("cargo:rerun-if-changed={}", p.display());
     }
 
+    let lib = jemalloc.join("lib/libmkf_jemalloc.a");
+    if !lib.is_file() {
+        panic!(
+            "memkind-fixed-sys: {} is missing: MEMKIND_FIXED_JEMALLOC_DIR must name a \
+             folder that tools/build_jemalloc.sh built (docs/rust.md).",
+            lib.display()
+        );
+    }
+    println!("cargo:rerun-if-changed={}", lib.display());
+
     // The flags of //core:memkind_fixed (core/BUILD).
-    let mut build = cc::Build::new();
-    build
+    cc::Build::new()
         .files(
             files
                 .iter()
@@ -144,6 +273,7 @@ fn build_core(core: &Path, jemalloc: &Jemalloc) {
         )
         .include(&src)
         .include(core.join("include"))
+        .include(jemalloc.join("include"))
         .flag("-std=gnu11")
         .flag("-fvisibility=hidden")
         .define("_GNU_SOURCE", None)
@@ -151,43 +281,13 @@ fn build_core(core: &Path, jemalloc: &Jemalloc) {
         .warnings(false)
         // The core runs its set-up from a constructor; Bazel links it with
         // alwayslink = True, this is the same.
-        .link_lib_modifier("+whole-archive");
-
-    match jemalloc {
-        Jemalloc::Private(dir) => {
-            let lib = dir.join("lib/libmkf_jemalloc.a");
-            if !lib.is_file() {
-                panic!(
-                    "memkind-fixed-sys: {} is missing. Run tools/setup.sh once (it builds \
-                     the private jemalloc), build with the `bundled` feature, or set \
-                     MEMKIND_FIXED_LIB_DIR to a prebuilt library (docs/rust.md).",
-                    lib.display()
-                );
-            }
-            println!("cargo:rerun-if-changed={}", lib.display());
-            build.include(dir.join("include"));
-            build.compile("memkind_fixed_core");
-            println!(
-                "cargo:rustc-link-search=native={}",
-                dir.join("lib").display()
-            );
-            println!("cargo:rustc-link-lib=static=mkf_jemalloc");
-        }
-        Jemalloc::Bundled(include) => {
-            // The core calls jemalloc as mkf_je_*; this jemalloc's prefix is _rjem_.
-            // Its jemalloc.h maps the je_* names that jemalloc_glue.c uses itself.
-            for name in JE_ENTRY_POINTS {
-                build.define(
-                    &format!("mkf_je_{name}"),
-                    Some(format!("_rjem_{name}").as_str()),
-                );
-            }
-            // No explicit-tcache fast path in this jemalloc (see JE_ENTRY_POINTS).
-            build.define("MKF_NO_TC_FASTPATH", None);
-            build.include(include);
-            build.compile("memkind_fixed_core");
-        }
-    }
+        .link_lib_modifier("+whole-archive")
+        .compile("memkind_fixed_core");
+    println!(
+        "cargo:rustc-link-search=native={}",
+        jemalloc.join("lib").display()
+    );
+    println!("cargo:rustc-link-lib=static=mkf_jemalloc");
 }
 
 /// Panic when the header that the core is compiled with is not the one that

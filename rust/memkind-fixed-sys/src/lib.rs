@@ -24,11 +24,6 @@ mod bindings {
 }
 pub use bindings::*;
 
-// With the `bundled` feature jemalloc comes from this crate; naming it makes rustc
-// link it.
-#[cfg(feature = "bundled")]
-extern crate tikv_jemalloc_sys;
-
 /// The type of the anonymous C enum of status codes (`MEMKIND_SUCCESS`,
 /// `MEMKIND_ERROR_*`): a C `int`.
 pub type memkind_status = core::ffi::c_int;
