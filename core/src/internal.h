@@ -53,9 +53,7 @@ void mkf_je_free(void *ptr);
  * thread's reclaim handshake `hs` (&mkf_thread_caches.busy: busy, then stop), and
  * on any miss end in mkf_arena_malloc_slow() / mkf_arena_free_slow(). Cache `tc`
  * must only ever be used with `kind`'s arena. mkf_je_tc_flush() empties a cache and
- * keeps it. Absent from the Rust crate's bundled jemalloc, which defines
- * MKF_NO_TC_FASTPATH. */
-#ifndef MKF_NO_TC_FASTPATH
+ * keeps it. */
 void *mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind);
 void mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind);
 void *mkf_je_tc_get(unsigned tcache);
@@ -64,7 +62,6 @@ int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_block_check(const void *ptr, unsigned *arena);
 int mkf_je_arena_coalesce_eagerly(unsigned arena);
-#endif
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
@@ -83,9 +80,6 @@ MKF_HIDDEN int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64
 MKF_HIDDEN unsigned mkf_je_narenas_auto(void);
 MKF_HIDDEN int mkf_je_tcache_create(unsigned *out);
 MKF_HIDDEN void mkf_je_tcache_destroy(unsigned tcache);
-#ifdef MKF_NO_TC_FASTPATH
-MKF_HIDDEN void mkf_je_tcache_flush(unsigned tcache);
-#endif
 MKF_HIDDEN int mkf_je_stats_refresh(void);
 /* A statistic of one arena, or of all arenas merged with MKF_ALL_ARENAS. */
 #define MKF_ALL_ARENAS UINT32_MAX
@@ -324,12 +318,10 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
     if (MKF_LIKELY(size - 1 < MKF_SIZE_LIMIT - 1)) {
         if (MKF_UNLIKELY(size > mkf_small_max) && kind->fixed)
             return mkf_large_malloc(kind, size, 0, false);
-#ifndef MKF_NO_TC_FASTPATH
         struct mkf_thread_caches *t = mkf_tls_caches;
         const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
         if (MKF_LIKELY(e != NULL))
             return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
-#endif
     }
     return mkf_arena_malloc_slow(kind, size);
 }
@@ -341,14 +333,12 @@ MKF_HIDDEN void mkf_arena_free_slow(struct memkind *kind, void *ptr);
  * reclaim under way) takes mkf_arena_free_slow(). */
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
-#ifndef MKF_NO_TC_FASTPATH
     struct mkf_thread_caches *t = mkf_tls_caches;
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
     if (MKF_LIKELY(e != NULL)) {
         mkf_je_tc_free(ptr, e->tc, mkf_tc_handshake(t), kind);
         return;
     }
-#endif
     mkf_arena_free_slow(kind, ptr);
 }
 

@@ -85,63 +85,24 @@ int mkf_je_arena_set_decay(unsigned arena, long ms)
 
 int mkf_je_arena_lookup(const void *ptr, unsigned *out)
 {
-#ifndef MKF_NO_TC_FASTPATH
     /* Safe for addresses jemalloc never saw (third_party/jemalloc). */
     return mkf_je_arena_of(ptr, out);
-#else
-    size_t len = sizeof(*out);
-    return je_mallctl("arenas.lookup", out, &len, (void *)&ptr, sizeof(ptr));
-#endif
 }
 
 int mkf_je_arena_live_blocks(unsigned arena, uint64_t *blocks, uint64_t *bytes)
 {
-#ifndef MKF_NO_TC_FASTPATH
     /* This arena's counters only (third_party/jemalloc). */
     return mkf_je_arena_live(arena, blocks, bytes);
-#else
-    /* Through mallctl: refreshes the statistics of every arena first. */
-    static const char *const counts[] = {"small.nmalloc", "small.ndalloc", "large.nmalloc",
-                                         "large.ndalloc"};
-    uint64_t n[4] = {0, 0, 0, 0};
-    size_t allocated = 0;
-    char name[96];
-    *blocks = *bytes = 0;
-    int err = mkf_je_stats_refresh();
-    for (int i = 0; i < 4 && err == 0; i++) {
-        size_t len = sizeof(n[i]);
-        snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, counts[i]);
-        err = je_mallctl(name, &n[i], &len, NULL, 0);
-    }
-    if (err == 0)
-        err = mkf_je_arena_stat(arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
-    if (err != 0)
-        return err;
-    *blocks = (n[0] - n[1]) + (n[2] - n[3]);
-    *bytes = allocated;
-    return 0;
-#endif
 }
 
 int mkf_je_arena_set_eager_coalesce(unsigned arena)
 {
-#ifndef MKF_NO_TC_FASTPATH
     return mkf_je_arena_coalesce_eagerly(arena);
-#else
-    (void)arena;
-    return ENOTSUP; /* the Rust crate's bundled jemalloc keeps jemalloc's default */
-#endif
 }
 
 int mkf_je_check_block(const void *ptr, unsigned *arena)
 {
-#ifndef MKF_NO_TC_FASTPATH
     return mkf_je_block_check(ptr, arena);
-#else
-    /* The bundled jemalloc of the Rust crate has no access to slab bitmaps: only
-     * addresses unknown to jemalloc are detected there. */
-    return mkf_je_arena_lookup(ptr, arena);
-#endif
 }
 
 unsigned mkf_je_narenas_auto(void)
@@ -163,14 +124,6 @@ void mkf_je_tcache_destroy(unsigned tcache)
 {
     je_mallctl("tcache.destroy", NULL, NULL, &tcache, sizeof(tcache));
 }
-
-#ifdef MKF_NO_TC_FASTPATH
-/* Destroys the cache; the next use of its index makes a new one. */
-void mkf_je_tcache_flush(unsigned tcache)
-{
-    je_mallctl("tcache.flush", NULL, NULL, &tcache, sizeof(tcache));
-}
-#endif
 
 int mkf_je_stats_refresh(void)
 {

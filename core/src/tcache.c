@@ -154,11 +154,7 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     }
     e->gen = kind->gen;
     e->sel = sel;
-#ifndef MKF_NO_TC_FASTPATH
     e->tc = node != NULL ? mkf_je_tc_get(node->tcache) : NULL;
-#else
-    e->tc = NULL;
-#endif
     e->node = node;
 out:
     mkf_registry_unlock();
@@ -190,11 +186,7 @@ void mkf_cache_enter_wait(struct mkf_thread_caches *t)
  * keeps pointing at it (jemalloc's "tcache.flush" would destroy it). */
 static void flush(unsigned tcache)
 {
-#ifndef MKF_NO_TC_FASTPATH
     mkf_je_tc_flush(tcache);
-#else
-    mkf_je_tcache_flush(tcache);
-#endif
 }
 
 void mkf_tcache_flush_all(struct memkind *kind)

@@ -265,7 +265,8 @@ fn build_core(core: &Path, jemalloc: &Path) {
     println!("cargo:rerun-if-changed={}", lib.display());
 
     // The flags of //core:memkind_fixed (core/BUILD).
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    build
         .files(
             files
                 .iter()
@@ -279,10 +280,15 @@ fn build_core(core: &Path, jemalloc: &Path) {
         .define("_GNU_SOURCE", None)
         .pic(true)
         .warnings(false)
+        // TLS descriptors and no frame pointer, as //core:memkind_fixed: the
+        // allocation fast path then builds no stack frame (docs/design.md). Only
+        // where the compiler takes them (gcc on x86-64).
+        .flag_if_supported("-mtls-dialect=gnu2")
+        .flag_if_supported("-fomit-frame-pointer")
         // The core runs its set-up from a constructor; Bazel links it with
         // alwayslink = True, this is the same.
-        .link_lib_modifier("+whole-archive")
-        .compile("memkind_fixed_core");
+        .link_lib_modifier("+whole-archive");
+    build.compile("memkind_fixed_core");
     println!(
         "cargo:rustc-link-search=native={}",
         jemalloc.join("lib").display()
