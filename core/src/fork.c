@@ -151,26 +151,61 @@ void mkf_fork_child_disable_shared(void)
     }
 }
 
-/* /proc/self/maps, line by line: "start-end perms offset dev inode path", where
- * perms[3] is 's' for a shared mapping and 'p' for a private one. */
-bool mkf_range_is_shared(uintptr_t start, uintptr_t end)
+/* Mark the live fixed kinds that have a region on a shared mapping (fx->any_shared).
+ * Called by the registry's fork "prepare" handler with the registry lock held,
+ * before jemalloc's handlers: it reads /proc/self/maps once for all kinds, with
+ * glibc's stdio and malloc, which fork() itself has not locked yet. Checking at
+ * fork time rather than at kind creation keeps creation free of a read of
+ * /proc/self/maps (tens of microseconds, more in a process with many mappings),
+ * and sees the mappings as they are when the child is made. Lines of
+ * /proc/self/maps: "start-end perms offset dev inode path", sorted by address,
+ * perms[3] 's' for a shared mapping and 'p' for a private one. */
+void mkf_fork_mark_shared(void)
 {
+    bool any_fixed = false;
+    for (unsigned i = 0; i < MEMKIND_MAX_KIND && !any_fixed; i++) {
+        struct memkind *kind = mkf_kind_by_slot(i);
+        any_fixed = kind->state == MKF_KIND_LIVE && kind->fixed && kind->priv != NULL;
+    }
+    if (!any_fixed)
+        return;
     FILE *maps = fopen("/proc/self/maps", "re");
     if (maps == NULL)
-        return false;
+        return; /* as if nothing were shared: the child keeps every kind */
+    struct span {
+        uintptr_t lo, hi;
+    } *shared = NULL;
+    size_t n = 0, cap = 0;
     char *line = NULL;
-    size_t cap = 0;
-    bool shared = false;
-    while (!shared && getline(&line, &cap, maps) > 0) {
+    size_t len = 0;
+    while (getline(&line, &len, maps) > 0) {
         unsigned long lo, hi;
         char perms[5];
-        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3)
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[3] != 's')
             continue;
-        if (lo >= end)
-            break; /* the lines are sorted by address */
-        shared = hi > start && perms[3] == 's';
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            struct span *grown = realloc(shared, ncap * sizeof(*shared));
+            if (grown == NULL)
+                break;
+            shared = grown;
+            cap = ncap;
+        }
+        shared[n++] = (struct span){lo, hi};
     }
     free(line);
     fclose(maps);
-    return shared;
+    for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) {
+        struct memkind *kind = mkf_kind_by_slot(i);
+        if (kind->state != MKF_KIND_LIVE || !kind->fixed || kind->priv == NULL)
+            continue;
+        struct mkf_fixed *fx = kind->priv;
+        unsigned nregions = atomic_load_explicit(&fx->nregions, memory_order_acquire);
+        bool any = false;
+        for (unsigned r = 0; r < nregions && !any; r++)
+            for (size_t j = 0; j < n && !any; j++)
+                any = shared[j].lo < fx->regions[r].end && shared[j].hi > fx->regions[r].start;
+        fx->any_shared = any;
+    }
+    free(shared);
 }

@@ -402,8 +402,8 @@ struct mkf_fixed {
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
     memkind_fixed_oom_fn oom_fn;
     void *oom_arg;
-    /* A region is a MAP_SHARED mapping or SysV shm (set as a region is added,
-     * under the registry lock): see fork.c. */
+    /* A region is a MAP_SHARED mapping or SysV shm (set before each fork, under
+     * the registry lock, by mkf_fork_mark_shared()): see fork.c. */
     bool any_shared;
     /* The region ran short once: freed slabs now merge at once (arena.c). Set
      * under the registry lock. */
@@ -465,9 +465,9 @@ MKF_HIDDEN void mkf_fork_register_late(void);
 /* In a fork child (registry lock state remade): fixed kinds on shared mappings
  * stop serving (mkf_forked_ops). */
 MKF_HIDDEN void mkf_fork_child_disable_shared(void);
-/* Is any page of [start, end) a shared mapping? (/proc/self/maps; false when it
- * cannot be read.) */
-MKF_HIDDEN bool mkf_range_is_shared(uintptr_t start, uintptr_t end);
+/* Before fork (registry lock held): mark the fixed kinds with a region on a shared
+ * mapping (fx->any_shared), from one read of /proc/self/maps. */
+MKF_HIDDEN void mkf_fork_mark_shared(void);
 
 /* ---- helpers ------------------------------------------------------------------ */
 

@@ -82,7 +82,6 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
         return MEMKIND_ERROR_TOOMANY;
 
     struct mkf_region r = {.start = start, .end = end, .flags = flags};
-    bool shared = mkf_range_is_shared(start, end);
     size_t pages = (end - start) / page;
     r.nleaves = (pages + MKF_LEAF_PAGES - 1) >> MKF_LG_LEAF_PAGES;
     r.leaves = calloc(r.nleaves, sizeof(*r.leaves));
@@ -104,7 +103,6 @@ int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size, unsigned flags
     unsigned n = atomic_load_explicit(&fx->nregions, memory_order_relaxed);
     fx->regions[n] = r;
     fx->capacity += end - start;
-    fx->any_shared |= shared;
     atomic_store_explicit(&fx->nregions, n + 1, memory_order_release);
     pthread_mutex_unlock(&fx->lock);
     if (n == 0 && !mkf_debug) { /* debug mode checks every pointer (api.c) */

@@ -304,6 +304,7 @@ void mkf_region_table_remove_kind(struct memkind *kind)
 void mkf_registry_fork_prepare(void)
 {
     mkf_registry_lock();
+    mkf_fork_mark_shared();
     pthread_rwlock_wrlock(&g_table_lock);
 }
 
