@@ -168,9 +168,8 @@ int guarded(void (*fn)(void *), void *arg);
 /* A fresh anonymous region (zero-filled, faulted in on first touch). */
 void *region_map(size_t size);
 void region_unmap(void *p, size_t size);
-/* The same for a heap of type t: for a heap that can never give its region back
- * (t->no_destroy) the region stays mapped, and a later call for the same type and
- * size returns it again (*zeroed false: it is not fresh memory). */
+/* The same for a heap of type t: a heap that can never give its region back
+ * (t->no_destroy) keeps it mapped to the end of the process. *zeroed: fresh memory. */
 void *heap_region_map(const struct heap_type *t, size_t size, bool *zeroed);
 void heap_region_unmap(const struct heap_type *t, void *p, size_t size);
 

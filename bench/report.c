@@ -331,8 +331,10 @@ void report_table(const struct settings *s, const struct results *r)
         printf("%-44.44s", workloads[w].title);
         if (b < 0)
             printf(" %s\n", "-");
-        else if (has(r, w, HEAP_FIXED))
-            printf(" %s: %.2fx\n", heap_types[b]->label, med(r, w, HEAP_FIXED) / med(r, w, b));
+        else if (has(r, w, HEAP_FIXED)) {
+            double x = med(r, w, HEAP_FIXED) / med(r, w, b);
+            printf(x < 0.01 ? " %s: %.2gx\n" : " %s: %.2fx\n", heap_types[b]->label, x);
+        }
         else
             printf(" %s\n", heap_types[b]->label);
     }

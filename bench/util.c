@@ -77,47 +77,19 @@ void region_unmap(void *p, size_t size)
 
 /* A region given to a heap that can never give it back (no_destroy: a mimalloc
  * arena, whose 3.x metadata even lives inside the region) must stay mapped for the
- * rest of the process. Such regions are kept here, and the next "fresh" region of
- * the same size for the same allocator is the same one again (not zeroed). */
-#define KEPT_REGIONS 32
-static struct kept {
-    const struct heap_type *t;
-    size_t size;
-    void *p;
-    bool busy;
-} kept[KEPT_REGIONS];
-
+ * rest of the process: unmapping it is left out. Each test still gets a fresh
+ * region, as the other heaps do. */
 void *heap_region_map(const struct heap_type *t, size_t size, bool *zeroed)
 {
+    (void)t;
     *zeroed = true;
-    if (!t->no_destroy)
-        return region_map(size);
-    for (int i = 0; i < KEPT_REGIONS; i++) {
-        if (kept[i].t == t && kept[i].size == size && !kept[i].busy) {
-            kept[i].busy = true;
-            *zeroed = false;
-            return kept[i].p;
-        }
-    }
-    void *p = region_map(size);
-    for (int i = 0; i < KEPT_REGIONS && p != NULL; i++) {
-        if (kept[i].t == NULL) {
-            kept[i] = (struct kept){t, size, p, true};
-            break;
-        }
-    }
-    return p; /* when the table is full: never unmapped, never reused */
+    return region_map(size);
 }
 
 void heap_region_unmap(const struct heap_type *t, void *p, size_t size)
 {
-    if (!t->no_destroy) {
+    if (!t->no_destroy)
         region_unmap(p, size);
-        return;
-    }
-    for (int i = 0; i < KEPT_REGIONS; i++)
-        if (kept[i].t == t && kept[i].p == p)
-            kept[i].busy = false;
 }
 
 /* ---- competitors' libraries ------------------------------------------------------- */
