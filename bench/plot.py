@@ -135,7 +135,8 @@ def draw(results: dict, python: dict | None, out: str) -> None:
         ax.set_ylim(0, 110)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title("Region utilisation (8 MiB: blocks of 8 that fit, as %)", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
+        # Below the panel: with the competitors, a legend inside would hide bars.
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4)
 
     if python:
         ax = axes[i]

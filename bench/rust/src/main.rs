@@ -119,7 +119,9 @@ fn heaps() -> Vec<Box<dyn Heap>> {
     let fixed = Fixed(FixedKind::new(region()).expect("memkind_create_fixed"));
     let r = region();
     // SAFETY: the region is ours alone for the rest of the run.
-    let talc = Talc(TalcCell::new(unsafe { Claim::new(r.as_mut_ptr().cast(), r.len()) }));
+    let talc = Talc(TalcCell::new(unsafe {
+        Claim::new(r.as_mut_ptr().cast(), r.len())
+    }));
     let mut tlsf = Tlsf::new();
     let r = region();
     // SAFETY: as above.
@@ -292,9 +294,17 @@ fn main() {
     let set = RandomSet::new(c.random_objects, 42);
     let workloads: [(&str, &str, Workload); 4] = [
         ("(a) 64 B alloc+free", "ns/pair", small),
-        ("(b) random 16..4096 B, random free order", "ns/pair", random),
+        (
+            "(b) random 16..4096 B, random free order",
+            "ns/pair",
+            random,
+        ),
         ("(d) 256 KiB alloc+free", "ns/pair", large),
-        ("(f) realloc doubling 16 B..16 MiB", "ns/growth", realloc_growth),
+        (
+            "(f) realloc doubling 16 B..16 MiB",
+            "ns/growth",
+            realloc_growth,
+        ),
     ];
     let mut hs = heaps();
     // samples[w][h]; None once a run failed.
@@ -306,7 +316,9 @@ fn main() {
         for (w, (_, _, run)) in workloads.iter().enumerate() {
             for k in 0..hs.len() {
                 let i = (k + rep) % hs.len();
-                let Some(cell) = samples[w][i].as_mut() else { continue };
+                let Some(cell) = samples[w][i].as_mut() else {
+                    continue;
+                };
                 match run(hs[i].as_mut(), &c, &set) {
                     Some(ns) => cell.push(ns),
                     None => {
@@ -322,9 +334,15 @@ fn main() {
         "Rust heaps in a caller's region ({} MiB each): median of {REPS} runs [min-max], \
          interleaved{}",
         REGION >> 20,
-        if quick { "; --quick: a smoke run, not for comparison" } else { "" }
+        if quick {
+            "; --quick: a smoke run, not for comparison"
+        } else {
+            ""
+        }
     );
-    println!("  FixedKind   memkind-fixed's FixedKind::new(region) (allocate/deallocate/reallocate)");
+    println!(
+        "  FixedKind   memkind-fixed's FixedKind::new(region) (allocate/deallocate/reallocate)"
+    );
     println!("  talc        talc 5 TalcCell over Claim::new(region), through GlobalAlloc");
     println!("  rlsf (TLSF) rlsf 0.2 Tlsf<u32, u16, 26, 16>, insert_free_block_ptr(region)");
     print!("\n{:<44}", "workload");
