@@ -51,12 +51,17 @@ struct measure {
                             thread's for (c)): less disturbed by other load */
     double faults;       /* minor page faults per operation */
     double left;         /* create + destroy only: address space left, bytes */
+    int crash;           /* (c): the signal that ended a worker thread, or 0 */
 };
 
 /* All runs of one workload on one allocator. */
 struct cell {
     bool na;             /* the allocator has no such operation */
     bool failed;         /* an allocation failed during a run */
+    int crashed;         /* the signal that ended a run (the allocator's later runs
+                            are skipped), or 0 */
+    bool skipped;        /* not run: the allocator crashed earlier */
+    const char *absent;  /* not run: the allocator could not be loaded (why) */
     int n;
     double value[MAX_REPS], cpu[MAX_REPS], faults[MAX_REPS], left[MAX_REPS];
 };
@@ -90,6 +95,7 @@ extern const size_t util_largest_regions[UTIL_LARGEST];
 
 struct utilisation {
     bool done;
+    int crashed;                   /* the signal that ended the tests, or 0 */
     double pct_64, pct_4k, pct_1m; /* bytes requested / region, fresh region */
     int fit_8m;                    /* 8 MiB blocks in a fresh region */
     long fresh_blocks[UTIL_SIZES]; /* blocks of each util_sizes[] a fresh region takes */
@@ -129,6 +135,10 @@ bool utilisation_run(const struct settings *s, const struct heap_type *t,
 /* ---- report (report.c) ----------------------------------------------------- */
 
 struct results {
+    /* Why an allocator could not be loaded (NULL: it was); the signal that ended
+     * one of its runs (0: none). */
+    const char *absent[HEAP_COUNT];
+    int crashed[HEAP_COUNT];
     struct cell cells[W_COUNT][HEAP_COUNT];
     struct utilisation util[HEAP_COUNT];
     double seconds;
@@ -146,9 +156,22 @@ long minor_faults(void);
 /* Sum of the sizes of all mappings in /proc/self/maps, bytes, after purging
  * jemalloc's caches of freed memory; -1 on error. */
 long long mapped_bytes(void);
+/* A competitor's library: `name` from the system's library path, or (in_deps) from
+ * bench_deps_dir. NULL with *why set when it cannot be loaded. */
+void *bench_dlopen(const char *name, bool in_deps, const char **why);
+/* dlsym() of n names into out[]; false with *why set when one is missing. */
+bool bench_dlsyms(void *lib, const char *const *names, void **out, size_t n, const char **why);
+/* fn(arg) with SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT caught on this thread:
+ * the signal that ended it, or 0. After a crash the allocator's state is unknown:
+ * the caller stops using it. */
+int guarded(void (*fn)(void *), void *arg);
 /* A fresh anonymous region (zero-filled, faulted in on first touch). */
 void *region_map(size_t size);
 void region_unmap(void *p, size_t size);
+/* The same for a heap of type t: a heap that can never give its region back
+ * (t->no_destroy) keeps it mapped to the end of the process. *zeroed: fresh memory. */
+void *heap_region_map(const struct heap_type *t, size_t size, bool *zeroed);
+void heap_region_unmap(const struct heap_type *t, void *p, size_t size);
 
 static inline uint64_t rng_next(uint64_t *state)
 {

@@ -1,6 +1,10 @@
 /*
  * heap_fixed.c - the subject: memkind-fixed's fixed kind, through the public
  * memkind API exactly as a program written for memkind calls it.
+ *
+ * //bench:bench links libmemkind_fixed.so, as programs and the language bindings
+ * load it; //bench:bench_static (BENCH_FIXED_STATIC) links the core's static
+ * library, which also lets --fixed-decay-ms reach the kind's jemalloc arena.
  */
 #include "heaps.h"
 
@@ -9,8 +13,15 @@
 
 #include "memkind_fixed.h"
 
+#ifdef BENCH_FIXED_STATIC
 #define JEMALLOC_NO_DEMANGLE
 #include <jemalloc/jemalloc.h>
+#define FIXED_LINK "static"
+const bool heap_fixed_can_set_decay = true;
+#else
+#define FIXED_LINK ".so"
+const bool heap_fixed_can_set_decay = false;
+#endif
 
 /* --fixed-decay-ms: an experiment, not a setting of the library. It sets the
  * kind's arena's dirty and muzzy decay times so that a proposed core change can be
@@ -19,6 +30,9 @@ long heap_fixed_decay_ms = -2;
 
 static void set_decay(memkind_t kind)
 {
+#ifndef BENCH_FIXED_STATIC
+    (void)kind; /* main.c refuses --fixed-decay-ms here */
+#else
     unsigned arena;
     if (heap_fixed_decay_ms < -1 || memkind_thread_get_arena(kind, &arena, 0) != 0)
         return;
@@ -28,6 +42,7 @@ static void set_decay(memkind_t kind)
     je_mallctl(name, NULL, NULL, &ms, sizeof(ms));
     snprintf(name, sizeof(name), "arena.%u.muzzy_decay_ms", arena);
     je_mallctl(name, NULL, NULL, &ms, sizeof(ms));
+#endif
 }
 
 struct heap {
@@ -74,9 +89,10 @@ static bool fixed_region_free(struct heap *h, size_t *free, size_t *largest)
 
 const struct heap_type heap_fixed = {
     .id = "memkind_fixed",
-    .label = "memkind fixed",
-    .about = "memkind-fixed: memkind_create_fixed() + memkind_malloc/realloc/free (region map "
-             "hooks, explicit tcache per thread and kind)",
+    .label = "memkind-fixed " FIXED_LINK,
+    .about = "memkind-fixed through its " FIXED_LINK " library: memkind_create_fixed() + "
+             "memkind_malloc/realloc/free (region map hooks, explicit tcache per thread and "
+             "kind)",
     .regional = true,
     .open = fixed_open,
     .close = fixed_close,

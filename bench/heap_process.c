@@ -108,4 +108,9 @@ const struct heap_type *const heap_types[HEAP_COUNT] = {
     [HEAP_HOOKS_TCACHE] = &heap_hooks_tcache,
     [HEAP_HOOKS_NOTCACHE] = &heap_hooks_notcache,
     [HEAP_GLIBC] = &heap_glibc,
+    [HEAP_MEMKIND] = &heap_memkind,
+    [HEAP_TBBPOOL] = &heap_tbbpool,
+    [HEAP_MI_DEBIAN] = &heap_mi_debian,
+    [HEAP_MI_2] = &heap_mi_2,
+    [HEAP_MI_3] = &heap_mi_3,
 };

@@ -38,15 +38,34 @@ struct heap_type {
     /* Regional heaps that can tell: bytes of the region no part of the heap holds,
      * and the largest contiguous run of them. NULL when unknown. */
     bool (*region_free)(struct heap *h, size_t *free, size_t *largest);
+    /* Competitors that come as libraries from tools/setup.d/bench.sh: load them
+     * (dlopen) before the first open. NULL when ready, else why not ("not
+     * installed: ..."); the column then says so and the run goes on. NULL for the
+     * heaps built into the benchmark. */
+    const char *(*load)(void);
+    /* Regional heaps that can never give their region back (a mimalloc arena):
+     * create + destroy does not apply. */
+    bool no_destroy;
 };
 
-/* The allocators, in table order. */
+/* The allocators, in table order: the subject, the baselines built into the
+ * benchmark, then the competitors loaded from libraries (heap_memkind.c,
+ * heap_tbbpool.c, heap_mimalloc.c). */
 enum { HEAP_FIXED, HEAP_JE_DEFAULT, HEAP_HOOKS_TCACHE, HEAP_HOOKS_NOTCACHE, HEAP_GLIBC,
-       HEAP_COUNT };
+       HEAP_MEMKIND, HEAP_TBBPOOL, HEAP_MI_DEBIAN, HEAP_MI_2, HEAP_MI_3, HEAP_COUNT };
+/* The first competitor: the heaps from here on are loaded, and may be missing. */
+#define HEAP_FIRST_COMPETITOR HEAP_MEMKIND
 extern const struct heap_type *const heap_types[HEAP_COUNT];
 
-/* heap_fixed.c: --fixed-decay-ms (an experiment; < -1 leaves jemalloc's default). */
+/* heap_fixed.c: --fixed-decay-ms (an experiment; < -1 leaves jemalloc's default).
+ * Only //bench:bench_static can reach the kind's arena; it is false in //bench:bench. */
 extern long heap_fixed_decay_ms;
+extern const bool heap_fixed_can_set_decay;
+
+/* Where tools/setup.d/bench.sh left the competitors it builds (.deps/bench):
+ * --deps DIR, else $BUILD_WORKSPACE_DIRECTORY/.deps/bench under `bazel run`. NULL:
+ * unknown, and only the competitors from Debian's library path load. */
+extern const char *bench_deps_dir;
 
 /* Each allocator's table, defined next to its code. */
 extern const struct heap_type heap_fixed;        /* heap_fixed.c */
@@ -54,5 +73,10 @@ extern const struct heap_type heap_je_default;   /* heap_process.c */
 extern const struct heap_type heap_hooks_tcache; /* bump_hooks.c */
 extern const struct heap_type heap_hooks_notcache;
 extern const struct heap_type heap_glibc;        /* heap_process.c */
+extern const struct heap_type heap_memkind;      /* heap_memkind.c */
+extern const struct heap_type heap_tbbpool;      /* heap_tbbpool.c */
+extern const struct heap_type heap_mi_debian;    /* heap_mimalloc.c */
+extern const struct heap_type heap_mi_2;
+extern const struct heap_type heap_mi_3;
 
 #endif /* BENCH_HEAPS_H */

@@ -22,8 +22,10 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
 
-# One colour per allocator, the subject first and stronger.
-COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#7f7f7f", "#8c564b", "#e377c2"]
+# One colour per allocator, the subject first and stronger; the competitors
+# (memkind 1.14, tbbmalloc pool, the mimalloc arenas) after the baselines.
+COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#7f7f7f", "#8c564b", "#e377c2",
+           "#ff7f0e", "#bcbd22", "#17becf"]
 
 
 def needs_log(values: list[float]) -> bool:
@@ -36,9 +38,11 @@ def fmt(v: float) -> str:
     return f"{v:.0f}" if v >= 100 else f"{v:.3g}"
 
 
-def bar_panel(ax, title, unit, labels, medians, lows, highs, subject=0, colours=None):
+def bar_panel(ax, title, unit, labels, medians, lows, highs, subject=0, colours=None,
+              notes=None):
     """Bars with min-max whiskers; each labelled with its median and, when
-    `subject` is an index, the subject's median over this bar's."""
+    `subject` is an index, the subject's median over this bar's. A bar without a
+    median says notes[i] instead ("absent", "crashed", "failed"; default n/a)."""
     xs = range(len(labels))
     if colours is None:
         colours = [COLOURS[i % len(COLOURS)] for i in xs]
@@ -59,7 +63,8 @@ def bar_panel(ax, title, unit, labels, medians, lows, highs, subject=0, colours=
     base = medians[subject] if subject is not None else None
     for x, m in zip(xs, medians):
         if m is None:
-            ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7)
+            note = notes[x] if notes and notes[x] else "n/a"
+            ax.text(x, 0, note, ha="center", va="bottom", fontsize=6, rotation=90)
             continue
         text = fmt(m)
         if base and x != subject:
@@ -79,21 +84,23 @@ def draw(results: dict, python: dict | None, out: str) -> None:
     panels = len(workloads) + (1 if util else 0) + (1 if python else 0)
     cols = 3
     rows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.4 * rows))
     axes = list(axes.flat) if hasattr(axes, "flat") else [axes]
 
     for ax, w in zip(axes, workloads):
-        med, lo, hi, names = [], [], [], []
-        for aid, label in zip(ids, labels):
+        med, lo, hi, names, notes, colours = [], [], [], [], [], []
+        for k, (aid, label) in enumerate(zip(ids, labels)):
             r = w["results"].get(aid)
             if r is None:
                 continue  # the allocator has no such operation (glibc: no kinds)
             names.append(label)
+            colours.append(COLOURS[k % len(COLOURS)])
             ok = r.get("ok", False)
             med.append(r["median"] if ok else None)
             lo.append(r["min"] if ok else None)
             hi.append(r["max"] if ok else None)
-        bar_panel(ax, w["title"], w["unit"], names, med, lo, hi)
+            notes.append(None if ok else r.get("why", "failed"))
+        bar_panel(ax, w["title"], w["unit"], names, med, lo, hi, colours=colours, notes=notes)
 
     i = len(workloads)
     if util:
@@ -128,7 +135,8 @@ def draw(results: dict, python: dict | None, out: str) -> None:
         ax.set_ylim(0, 110)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title("Region utilisation (8 MiB: blocks of 8 that fit, as %)", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
+        # Below the panel: with the competitors, a legend inside would hide bars.
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4)
 
     if python:
         ax = axes[i]
@@ -149,7 +157,7 @@ def draw(results: dict, python: dict | None, out: str) -> None:
         f"median of {results.get('reps')} runs, whiskers min-max"
     fig.suptitle(f"memkind-fixed benchmark, {results.get('date', '')}\n"
                  f"{results.get('machine', '')} - {note} - labels: median and "
-                 f"memkind fixed / that allocator", fontsize=9)
+                 f"{labels[0]} / that allocator", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=110)

@@ -52,6 +52,9 @@ struct summary cell_summary(const struct cell *c)
     return s;
 }
 
+/* Width of an allocator's column. */
+#define COLW 17
+
 static bool has(const struct results *r, int w, int a)
 {
     return !r->cells[w][a].na && !r->cells[w][a].failed && r->cells[w][a].n > 0;
@@ -60,6 +63,16 @@ static bool has(const struct results *r, int w, int a)
 static double med(const struct results *r, int w, int a)
 {
     return cell_summary(&r->cells[w][a]).median;
+}
+
+/* The competitor with the lowest median on workload w, or -1. */
+static int best_competitor(const struct results *r, int w)
+{
+    int best = -1;
+    for (int a = HEAP_FIRST_COMPETITOR; a < HEAP_COUNT; a++)
+        if (has(r, w, a) && (best < 0 || med(r, w, a) < med(r, w, best)))
+            best = a;
+    return best;
 }
 
 /* ---- targets --------------------------------------------------------------------- */
@@ -223,13 +236,20 @@ void report_table(const struct settings *s, const struct results *r)
     if (heap_fixed_decay_ms >= -1)
         printf("EXPERIMENT: the fixed kind's arena runs with dirty/muzzy_decay_ms = %ld "
                "(--fixed-decay-ms)\n", heap_fixed_decay_ms);
-    printf("\nAllocators:\n");
-    for (int a = 0; a < HEAP_COUNT; a++)
+    printf("\nAllocators (competitors from %s):\n",
+           bench_deps_dir ? bench_deps_dir : "the system only: no .deps/bench found");
+    for (int a = 0; a < HEAP_COUNT; a++) {
         printf("  %-18s %s\n", heap_types[a]->label, heap_types[a]->about);
+        if (r->absent[a] != NULL)
+            printf("  %-18s LEFT OUT: %s\n", "", r->absent[a]);
+        if (r->crashed[a] != 0)
+            printf("  %-18s CRASHED (signal %d): its later runs were skipped\n", "",
+                   r->crashed[a]);
+    }
 
     printf("\n%-44s", "workload");
     for (int a = 0; a < HEAP_COUNT; a++)
-        printf(" %19s", heap_types[a]->label);
+        printf(" %*s", COLW, heap_types[a]->label);
     printf("\n");
     for (int w = 0; w < W_COUNT; w++) {
         char title[64];
@@ -238,8 +258,14 @@ void report_table(const struct settings *s, const struct results *r)
         for (int a = 0; a < HEAP_COUNT; a++) {
             const struct cell *c = &r->cells[w][a];
             char cellbuf[64], m[16], lo[16], hi[16];
-            if (c->na) {
+            if (c->absent != NULL) {
+                snprintf(cellbuf, sizeof(cellbuf), "absent");
+            } else if (c->na) {
                 snprintf(cellbuf, sizeof(cellbuf), "n/a");
+            } else if (c->crashed) {
+                snprintf(cellbuf, sizeof(cellbuf), "CRASHED sig %d", c->crashed);
+            } else if (c->skipped) {
+                snprintf(cellbuf, sizeof(cellbuf), "skipped");
             } else if (c->failed || c->n == 0) {
                 snprintf(cellbuf, sizeof(cellbuf), "FAILED");
             } else {
@@ -249,21 +275,21 @@ void report_table(const struct settings *s, const struct results *r)
                 fmt_value(hi, sizeof(hi), x.max);
                 snprintf(cellbuf, sizeof(cellbuf), "%s [%s-%s]", m, lo, hi);
             }
-            printf(" %19s", cellbuf);
+            printf(" %*s", COLW, cellbuf);
         }
         printf("\n%-44s", "    from thread CPU time (median)");
         for (int a = 0; a < HEAP_COUNT; a++) {
             char buf[32] = "";
             if (has(r, w, a))
                 fmt_value(buf, sizeof(buf), cell_summary(&r->cells[w][a]).cpu);
-            printf(" %19s", buf);
+            printf(" %*s", COLW, buf);
         }
         printf("\n%-44s", "    minor page faults per op");
         for (int a = 0; a < HEAP_COUNT; a++) {
             char buf[32] = "";
             if (has(r, w, a))
                 snprintf(buf, sizeof(buf), "%.4f", cell_summary(&r->cells[w][a]).faults);
-            printf(" %19s", buf);
+            printf(" %*s", COLW, buf);
         }
         if (w == W_KIND) {
             printf("\n%-44s", "    address space left, B: median (max)");
@@ -272,16 +298,17 @@ void report_table(const struct settings *s, const struct results *r)
                 struct summary x = cell_summary(&r->cells[w][a]);
                 if (has(r, w, a))
                     snprintf(buf, sizeof(buf), "%.0f (%.0f)", x.left, x.left_max);
-                printf(" %19s", buf);
+                printf(" %*s", COLW, buf);
             }
         }
         printf("\n");
     }
 
-    printf("\nRatios: memkind fixed / baseline (same run; < 1 means the fixed kind is faster)\n");
+    printf("\nRatios: %s / that allocator (same run; < 1 means the fixed kind is faster)\n",
+           heap_types[HEAP_FIXED]->label);
     printf("%-44s", "workload");
     for (int a = 1; a < HEAP_COUNT; a++)
-        printf(" %19s", heap_types[a]->label);
+        printf(" %*s", COLW, heap_types[a]->label);
     printf("\n");
     for (int w = 0; w < W_COUNT; w++) {
         printf("%-44.44s", workloads[w].title);
@@ -292,9 +319,24 @@ void report_table(const struct settings *s, const struct results *r)
                 /* (f) spans 10^4x: two significant digits rather than 0.00x. */
                 snprintf(buf, sizeof(buf), x < 0.01 ? "%.2gx" : "%.2fx", x);
             }
-            printf(" %19s", buf);
+            printf(" %*s", COLW, buf);
         }
         printf("\n");
+    }
+
+    printf("\nBest competitor per workload (the fastest of the loaded competitors; the ratio is "
+           "%s / it)\n", heap_types[HEAP_FIXED]->label);
+    for (int w = 0; w < W_COUNT; w++) {
+        int b = best_competitor(r, w);
+        printf("%-44.44s", workloads[w].title);
+        if (b < 0)
+            printf(" %s\n", "-");
+        else if (has(r, w, HEAP_FIXED)) {
+            double x = med(r, w, HEAP_FIXED) / med(r, w, b);
+            printf(x < 0.01 ? " %s: %.2gx\n" : " %s: %.2fx\n", heap_types[b]->label, x);
+        }
+        else
+            printf(" %s\n", heap_types[b]->label);
     }
 
     printf("\nScaling: (c) per thread / (b), each allocator against itself (wall; CPU)\n");
@@ -306,7 +348,7 @@ void report_table(const struct settings *s, const struct results *r)
                            b = cell_summary(&r->cells[W_RANDOM][a]);
             snprintf(buf, sizeof(buf), "%.2fx; %.2fx", c.median / b.median, c.cpu / b.cpu);
         }
-        printf(" %19s", buf);
+        printf(" %*s", COLW, buf);
     }
     printf("\n");
 
@@ -314,7 +356,7 @@ void report_table(const struct settings *s, const struct results *r)
            "cannot run on a caller's region):\n");
     printf("%-44s", "test");
     for (int a = 0; a < HEAP_COUNT; a++)
-        printf(" %19s", heap_types[a]->label);
+        printf(" %*s", COLW, heap_types[a]->label);
     printf("\n");
 #define UROW(label, fmt, ...)                                                    \
     do {                                                                          \
@@ -324,9 +366,15 @@ void report_table(const struct settings *s, const struct results *r)
             char buf[48] = "FAILED";                                              \
             if (!heap_types[a]->regional)                                         \
                 snprintf(buf, sizeof(buf), "n/a");                                \
+            else if (r->absent[a] != NULL)                                        \
+                snprintf(buf, sizeof(buf), "absent");                             \
+            else if (u->crashed != 0)                                             \
+                snprintf(buf, sizeof(buf), "CRASHED sig %d", u->crashed);         \
+            else if (r->crashed[a] != 0 && !u->done)                              \
+                snprintf(buf, sizeof(buf), "skipped");                            \
             else if (u->done)                                                     \
                 snprintf(buf, sizeof(buf), fmt, __VA_ARGS__);                     \
-            printf(" %19s", buf);                                                 \
+            printf(" %*s", COLW, buf);                                                 \
         }                                                                         \
         printf("\n");                                                             \
     } while (0)
@@ -491,7 +539,14 @@ int report_json(const struct settings *s, const struct results *r)
         json_str(f, heap_types[a]->label);
         fprintf(f, ", \"about\": ");
         json_str(f, heap_types[a]->about);
-        fprintf(f, ", \"regional\": %s}", heap_types[a]->regional ? "true" : "false");
+        fprintf(f, ", \"regional\": %s, \"competitor\": %s, \"absent\": ",
+                heap_types[a]->regional ? "true" : "false",
+                a >= HEAP_FIRST_COMPETITOR ? "true" : "false");
+        if (r->absent[a] != NULL)
+            json_str(f, r->absent[a]);
+        else
+            fprintf(f, "null");
+        fprintf(f, ", \"crashed_signal\": %d}", r->crashed[a]);
     }
     fprintf(f, "\n  ],\n  \"workloads\": [");
     for (int w = 0; w < W_COUNT; w++) {
@@ -506,8 +561,14 @@ int report_json(const struct settings *s, const struct results *r)
             const struct cell *c = &r->cells[w][a];
             fprintf(f, "%s\n      ", a ? "," : "");
             json_str(f, heap_types[a]->id);
-            if (c->na) {
+            if (c->na && c->absent == NULL) {
                 fprintf(f, ": null");
+                continue;
+            }
+            if (c->absent != NULL || c->crashed != 0 || c->skipped) {
+                fprintf(f, ": {\"ok\": false, \"why\": ");
+                json_str(f, c->absent != NULL ? "absent" : c->crashed ? "crashed" : "skipped");
+                fprintf(f, "}");
                 continue;
             }
             struct summary x = cell_summary(c);
@@ -632,6 +693,26 @@ int report_json(const struct settings *s, const struct results *r)
             else
                 fprintf(f, "null");
         }
+        fprintf(f, "}");
+    }
+    fprintf(f, "\n  },\n  \"best_competitor\": {");
+    for (int w = 0; w < W_COUNT; w++) {
+        int b = best_competitor(r, w);
+        fprintf(f, "%s\n    ", w ? "," : "");
+        json_str(f, workloads[w].id);
+        if (b < 0) {
+            fprintf(f, ": null");
+            continue;
+        }
+        fprintf(f, ": {\"id\": ");
+        json_str(f, heap_types[b]->id);
+        fprintf(f, ", \"median\": ");
+        json_num(f, med(r, w, b));
+        fprintf(f, ", \"fixed_over_it\": ");
+        if (has(r, w, HEAP_FIXED))
+            json_num(f, med(r, w, HEAP_FIXED) / med(r, w, b));
+        else
+            fprintf(f, "null");
         fprintf(f, "}");
     }
     struct target t[T_COUNT];

@@ -6,12 +6,17 @@
 #     bench/run_all.sh --quick    # counts / 10: a smoke run of under a minute
 #
 # Outputs:
-#   bench/out/results.txt    the C benchmark's table (also printed)
+#   bench/out/results.txt    the C benchmark's table (also printed): the fixed kind
+#                            through libmemkind_fixed.so, its baselines and the
+#                            competitors of tools/setup.d/bench.sh
 #   bench/out/results.json   its figures (schema memkind-fixed-bench/1)
 #   bench/out/python.txt     the Python binding's table, when memkind_fixed imports
 #   bench/out/python.json    its figures, or {"skipped": reason}
 #   bench/out/rust.txt       the Rust crate's collections against the global allocator
+#   bench/out/rust_heaps.txt FixedKind against talc and rlsf, each in a region (bench/rust)
 #   bench/out/results.png    all of it as bars (bench/plot.py)
+#
+# BAZEL_STARTUP_OPTIONS (e.g. "--output_base=/tmp/ob") is passed to every bazel call.
 #
 # Nothing here fails on timing: the benchmarks print figures and ratios. The script
 # fails only when something cannot be built or run. See docs/performance.md.
@@ -21,6 +26,9 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$top/bench/out"
 mkdir -p "$out"
 cd "$top"
+
+read -ra bazel_startup <<<"${BAZEL_STARTUP_OPTIONS:-}"
+bazel() { command bazel "${bazel_startup[@]}" "$@"; }
 
 quick=()
 for a in "$@"; do
@@ -61,6 +69,15 @@ if command -v cargo >/dev/null 2>&1; then
         tee "$out/rust.txt"
 else
     echo "(cargo not found: Rust benchmark skipped)" | tee "$out/rust.txt"
+fi
+
+echo
+echo "== Rust heaps in a region: cargo run --release (bench/rust): FixedKind, talc, rlsf"
+if command -v cargo >/dev/null 2>&1; then
+    (cd bench/rust && cargo run -q --release --locked --offline -- "${quick[@]}") |
+        tee "$out/rust_heaps.txt"
+else
+    echo "(cargo not found: Rust heaps benchmark skipped)" | tee "$out/rust_heaps.txt"
 fi
 
 echo

@@ -1,12 +1,17 @@
 /*
- * util.c - clock, page-fault counter, address-space size and regions.
+ * util.c - clock, page-fault counter, address-space size and regions; loading the
+ * competitors' libraries, and running their code with crashes caught.
  */
 #include "bench.h"
 
 #define JEMALLOC_NO_DEMANGLE
 #include <jemalloc/jemalloc.h>
 
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -68,4 +73,99 @@ void region_unmap(void *p, size_t size)
 {
     if (p != NULL)
         munmap(p, size);
+}
+
+/* A region given to a heap that can never give it back (no_destroy: a mimalloc
+ * arena, whose 3.x metadata even lives inside the region) must stay mapped for the
+ * rest of the process: unmapping it is left out. Each test still gets a fresh
+ * region, as the other heaps do. */
+void *heap_region_map(const struct heap_type *t, size_t size, bool *zeroed)
+{
+    (void)t;
+    *zeroed = true;
+    return region_map(size);
+}
+
+void heap_region_unmap(const struct heap_type *t, void *p, size_t size)
+{
+    if (!t->no_destroy)
+        region_unmap(p, size);
+}
+
+/* ---- competitors' libraries ------------------------------------------------------- */
+
+const char *bench_deps_dir;
+
+void *bench_dlopen(const char *name, bool in_deps, const char **why)
+{
+    static char reason[512];
+    char path[4096];
+    if (in_deps) {
+        if (bench_deps_dir == NULL) {
+            *why = "not found: no .deps/bench (run under `bazel run`, or pass --deps DIR)";
+            return NULL;
+        }
+        snprintf(path, sizeof(path), "%s/%s", bench_deps_dir, name);
+        name = path;
+    }
+    /* RTLD_LOCAL keeps each library's symbols out of the process's scope, and
+     * RTLD_DEEPBIND makes its own references bind to itself first: memkind 1.14
+     * exports the same memkind_* names as libmemkind_fixed.so, every mimalloc the
+     * same mi_* names, and Debian's mimalloc a malloc() that must not replace
+     * glibc's for the other columns. */
+    void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (lib == NULL) {
+        snprintf(reason, sizeof(reason), "not installed (tools/setup.sh): %s", dlerror());
+        *why = reason;
+    }
+    return lib;
+}
+
+bool bench_dlsyms(void *lib, const char *const *names, void **out, size_t n, const char **why)
+{
+    static char reason[256];
+    for (size_t i = 0; i < n; i++) {
+        if ((out[i] = dlsym(lib, names[i])) == NULL) {
+            snprintf(reason, sizeof(reason), "the library lacks %s", names[i]);
+            *why = reason;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- crashes ---------------------------------------------------------------------- */
+
+/* The jump back of the guarded() call running on this thread, if any. */
+static __thread sigjmp_buf *guard_jump;
+
+static void guard_handler(int sig)
+{
+    if (guard_jump != NULL)
+        siglongjmp(*guard_jump, sig);
+    signal(sig, SIG_DFL); /* not in a guarded call: die as we would have */
+    raise(sig);
+}
+
+int guarded(void (*fn)(void *), void *arg)
+{
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    static bool installed;
+    if (!installed) { /* first called from the main thread, before any worker */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = guard_handler;
+        sa.sa_flags = SA_NODEFER;
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+            sigaction(sigs[i], &sa, NULL);
+        installed = true;
+    }
+    sigjmp_buf jump, *outer = guard_jump;
+    int sig = sigsetjmp(jump, 1);
+    if (sig == 0) {
+        guard_jump = &jump;
+        fn(arg);
+    }
+    guard_jump = outer;
+    return sig;
 }

@@ -70,11 +70,12 @@ struct bed {
 
 static bool bed_open_size(const struct heap_type *t, struct bed *bed, size_t size)
 {
+    bool zeroed;
     bed->size = size;
-    bed->region = region_map(size);
-    bed->h = bed->region != NULL ? t->open(bed->region, size, true) : NULL;
+    bed->region = heap_region_map(t, size, &zeroed);
+    bed->h = bed->region != NULL ? t->open(bed->region, size, zeroed) : NULL;
     if (bed->h == NULL) {
-        region_unmap(bed->region, size);
+        heap_region_unmap(t, bed->region, size);
         return false;
     }
     return true;
@@ -88,7 +89,7 @@ static bool bed_open(const struct heap_type *t, struct bed *bed)
 static void bed_close(const struct heap_type *t, struct bed *bed)
 {
     t->close(bed->h);
-    region_unmap(bed->region, bed->size);
+    heap_region_unmap(t, bed->region, bed->size);
 }
 
 static double pct(long n, size_t size) { return 100.0 * (double)n * (double)size / UTIL_REGION; }
@@ -255,10 +256,10 @@ static bool rounds(const struct settings *s, const struct heap_type *t, struct b
 static bool reuse_matrix(const struct settings *s, const struct heap_type *t,
                          struct blocks *b, struct utilisation *u)
 {
-    void *region = region_map(UTIL_REGION);
+    bool zeroed;
+    void *region = heap_region_map(t, UTIL_REGION, &zeroed);
     if (region == NULL)
         return false;
-    bool zeroed = true;
     int from = s->quick ? 1 : 0;
     u->reuse_worst_a = u->reuse_worst_b = from;
     for (int i = 0; i < UTIL_SIZES; i++)
@@ -268,7 +269,7 @@ static bool reuse_matrix(const struct settings *s, const struct heap_type *t,
         for (int j = from; j < UTIL_SIZES; j++) {
             struct heap *h = t->open(region, UTIL_REGION, zeroed);
             if (h == NULL) {
-                region_unmap(region, UTIL_REGION);
+                heap_region_unmap(t, region, UTIL_REGION);
                 return false;
             }
             zeroed = false;
@@ -285,7 +286,7 @@ static bool reuse_matrix(const struct settings *s, const struct heap_type *t,
             }
         }
     }
-    region_unmap(region, UTIL_REGION);
+    heap_region_unmap(t, region, UTIL_REGION);
     return true;
 }
 

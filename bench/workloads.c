@@ -113,9 +113,11 @@ struct worker {
     pthread_barrier_t *start;
     double ns, cpu;
     bool ok;
+    volatile bool started; /* passed the start barrier */
+    int crash;           /* the signal that ended the thread's work, or 0 */
 };
 
-static void *worker_main(void *arg)
+static void worker_body(void *arg)
 {
     struct worker *w = arg;
     /* One small pair first, so that per-thread set-up (a thread cache) is not
@@ -123,17 +125,28 @@ static void *worker_main(void *arg)
     void *p = w->t->alloc(w->h, 64);
     if (p != NULL)
         w->t->free(w->h, p);
+    w->started = true;
     pthread_barrier_wait(w->start);
     double t0 = now_ns(), c0 = thread_cpu_ns();
     w->ok = random_passes(w->t, w->h, w->rs, w->iters);
     w->ns = now_ns() - t0;
     w->cpu = thread_cpu_ns() - c0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    /* A competitor that crashes here ends this thread's work, not the run. The
+     * barrier must still be passed once, or the other threads wait forever. */
+    w->ok = false;
+    if ((w->crash = guarded(worker_body, w)) != 0 && !w->started)
+        pthread_barrier_wait(w->start);
     return NULL;
 }
 
 /* Both threads on the same heap; the figure is the slower thread's time per pair. */
 static bool threads_run(const struct settings *s, const struct heap_type *t, struct heap *h,
-                        double *ns, double *cpu, long *faults)
+                        double *ns, double *cpu, long *faults, int *crash)
 {
     struct worker w[THREADS];
     pthread_barrier_t start;
@@ -153,6 +166,8 @@ static bool threads_run(const struct settings *s, const struct heap_type *t, str
     for (int i = 0; i < THREADS; i++) {
         pthread_join(w[i].thread, NULL);
         ok = ok && w[i].ok;
+        if (w[i].crash != 0)
+            *crash = w[i].crash;
         if (w[i].ns > worst)
             worst = w[i].ns;
         if (w[i].cpu > worst_cpu)
@@ -234,12 +249,13 @@ static bool realloc_cycles(const struct heap_type *t, struct heap *h, int cycles
 
 bool workload_applies(int w, const struct heap_type *t)
 {
-    return w != W_KIND || t->regional || t->arena_cycle != NULL;
+    return w != W_KIND || (t->regional && !t->no_destroy) || t->arena_cycle != NULL;
 }
 
 bool workload_run(int w, const struct settings *s, const struct heap_type *t,
                   struct heap *h, struct measure *m)
 {
+    m->crash = 0;
     if (!workload_applies(w, t))
         return false;
     long f0 = minor_faults(), faults;
@@ -257,7 +273,7 @@ bool workload_run(int w, const struct settings *s, const struct heap_type *t,
         ops = (double)s->random_iters * (double)s->random_objects;
         break;
     case W_THREADS:
-        ok = threads_run(s, t, h, &ns, &cpu, &f0);
+        ok = threads_run(s, t, h, &ns, &cpu, &f0, &m->crash);
         ops = (double)s->random_iters * (double)s->random_objects;
         /* threads_run() counted the faults of the timed part itself. */
         m->value = ns / ops;

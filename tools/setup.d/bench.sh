@@ -1,0 +1,105 @@
+# The benchmark's competitors (bench/, docs/performance.md): other heaps that run in
+# a caller's region, installed and built here, pinned, with nothing of theirs in the
+# repository. The C benchmark loads each with dlopen() from what this step leaves, and
+# shows "not installed" in a competitor's column when it is missing, so a failure here
+# is reported and does not stop the set-up.
+# Sourced by tools/setup.sh with $top, $deps, log and as_root set.
+#
+#   memkind 1.14's fixed kind   Debian's libmemkind-dev          /usr/lib/.../libmemkind.so.0
+#   tbbmalloc memory pool       Debian's libtbb-dev, and our shim bench/tbb_pool.cc
+#                                                                .deps/bench/libmkfbench_tbbpool.so
+#   mimalloc 2.0.9 arena        Debian's libmimalloc-dev         /usr/lib/.../libmimalloc.so.2
+#   mimalloc 2.x / 3.x arenas   the C source that the crate libmimalloc-sys carries (its
+#                               version pinned in bench/rust/Cargo.lock), compiled here
+#                               without malloc override: .deps/bench/mimalloc-<v>/libmimalloc.so
+#   talc, rlsf (Rust)           crates pinned in bench/rust/Cargo.lock (cargo fetch --locked)
+bench_debian=(
+    libmemkind-dev=1.14.0-2
+    libtbb-dev=2021.8.0-2+deb12u1
+    libmimalloc-dev=2.0.9+ds-2
+)
+bench_out="$deps/bench"
+mkdir -p "$bench_out"
+
+bench_missing=()
+for p in "${bench_debian[@]}"; do
+    [ "$(dpkg-query -W -f='${Version}' "${p%%=*}" 2>/dev/null)" = "${p#*=}" ] || bench_missing+=("$p")
+done
+if [ "${#bench_missing[@]}" -gt 0 ]; then
+    log "bench: installing ${bench_missing[*]}"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${bench_missing[@]}" >/dev/null 2>&1; then
+        as_root apt-get update -qq || true
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${bench_missing[@]}" >/dev/null ||
+            log "bench: WARNING: could not install ${bench_missing[*]}; their columns will say so"
+    fi
+fi
+
+# The tbbmalloc pool's C interface (the pool API is C++ only).
+bench_shim="$top/bench/tbb_pool.cc"
+bench_shim_so="$bench_out/libmkfbench_tbbpool.so"
+bench_shim_stamp="$bench_out/.tbbpool-$(sha256sum "$bench_shim" | cut -c1-16)"
+if [ ! -f "$bench_shim_stamp" ] && [ -f /usr/include/oneapi/tbb/scalable_allocator.h ]; then
+    log "bench: building the tbbmalloc pool shim"
+    rm -f "$bench_out"/.tbbpool-*
+    if g++ -std=c++17 -O2 -fPIC -shared -fno-exceptions -fno-rtti -o "$bench_shim_so" \
+            "$bench_shim" -ltbbmalloc; then
+        touch "$bench_shim_stamp"
+    else
+        log "bench: WARNING: the tbbmalloc shim did not build"
+    fi
+fi
+
+# talc, rlsf and the mimalloc source, as bench/rust/Cargo.lock pins them.
+bench_cargo=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
+if [ ! -x "$bench_cargo" ]; then
+    log "bench: cargo not found: no Rust benchmark and no mimalloc built from source"
+else
+    bench_lock="$top/bench/rust/Cargo.lock"
+    bench_rust_stamp="$deps/.bench-rust-$(cat "$bench_lock" "$top/bench/rust/Cargo.toml" | sha256sum | cut -c1-16)"
+    if [ ! -f "$bench_rust_stamp" ]; then
+        log "bench: fetching the pinned crates of bench/rust (cargo fetch --locked)"
+        (cd "$top/bench/rust" && "$bench_cargo" fetch --locked -q) && touch "$bench_rust_stamp"
+    fi
+    # Where cargo unpacked libmimalloc-sys: its manifest's folder.
+    bench_mi_src=$(cd "$top/bench/rust" && "$bench_cargo" metadata --locked --offline -q \
+        --format-version 1 --features mimalloc-c-source 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["name"] == "libmimalloc-sys":
+        print(p["version"], p["manifest_path"].rsplit("/", 1)[0])
+' || true)
+    if [ -z "$bench_mi_src" ]; then
+        log "bench: WARNING: libmimalloc-sys is not in the cargo cache; no mimalloc from source"
+    else
+        bench_mi_crate=${bench_mi_src%% *}
+        bench_mi_dir=${bench_mi_src#* }
+        # The crate carries mimalloc 2.x (c_src/mimalloc/v2) and 3.x (v3).
+        for bench_mi_tree in "$bench_mi_dir"/c_src/mimalloc/v*; do
+            [ -f "$bench_mi_tree/src/static.c" ] || continue
+            # MI_MALLOC_VERSION is major * 10000 + minor * 100 + patch.
+            bench_mi_v=$(awk '/#define MI_MALLOC_VERSION/ {v = $3; print int(v / 10000) "." int(v / 100) % 100 "." v % 100; exit}' \
+                "$bench_mi_tree/include/mimalloc.h")
+            bench_mi_out="$bench_out/mimalloc-$bench_mi_v"
+            bench_mi_stamp="$bench_mi_out/.built-crate-$bench_mi_crate"
+            [ -f "$bench_mi_stamp" ] && continue
+            log "bench: building mimalloc $bench_mi_v (from libmimalloc-sys $bench_mi_crate), no malloc override"
+            rm -rf "$bench_mi_out" && mkdir -p "$bench_mi_out"
+            # The flags of mimalloc's own CMake build of its shared library in release
+            # mode, less MI_MALLOC_OVERRIDE: only the mi_* API is exported.
+            if cc -std=gnu11 -O3 -DNDEBUG -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
+                    -fno-builtin-malloc -DMI_SHARED_LIB -DMI_SHARED_LIB_EXPORT \
+                    -I"$bench_mi_tree/include" -o "$bench_mi_out/libmimalloc.so" \
+                    "$bench_mi_tree/src/static.c" -lpthread -latomic 2>"$bench_mi_out/build.log"; then
+                cp "$bench_mi_dir/LICENSE.txt" "$bench_mi_out/" 2>/dev/null || true
+                touch "$bench_mi_stamp"
+            else
+                log "bench: WARNING: mimalloc $bench_mi_v did not build (see $bench_mi_out/build.log)"
+            fi
+        done
+    fi
+fi
+unset bench_debian bench_out bench_missing bench_shim bench_shim_so bench_shim_stamp bench_cargo \
+    bench_lock bench_rust_stamp bench_mi_src bench_mi_crate bench_mi_dir bench_mi_tree bench_mi_v \
+    bench_mi_out bench_mi_stamp p
