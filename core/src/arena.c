@@ -277,16 +277,68 @@ MKF_EXPORT int memkind_arena_create(struct memkind *kind, struct memkind_ops *op
     return memkind_arena_create_map(kind, NULL);
 }
 
-MKF_EXPORT int memkind_arena_create_map(struct memkind *kind, struct extent_hooks_s *hooks)
+/* Recycled arenas. Creating a jemalloc arena (arenas.create and its ctl set-up)
+ * and destroying one (arena.<i>.destroy, which merges its statistics into the
+ * "destroyed" ones) were most of the time of a fixed kind's create + destroy. A
+ * destroyed fixed kind's arena is emptied instead (mkf_je_arena_recycle: every
+ * block discarded, every extent handed back to the region map, the growth and
+ * coalescing state of a new arena), parked here with hooks that neither give nor
+ * take memory, and taken by the next kind made with extent hooks, which points
+ * it at its own. At most MKF_ARENA_POOL wait; beyond that arenas are destroyed,
+ * so that a burst of kinds leaves no more than that many arenas' metadata behind.
+ * Under the registry lock. */
+#define MKF_ARENA_POOL 64
+static unsigned g_pool[MKF_ARENA_POOL];
+static unsigned g_npool;
+
+static bool pool_take(struct extent_hooks_s *hooks, unsigned *out)
+{
+    while (g_npool > 0) {
+        unsigned arena = g_pool[--g_npool];
+        if (mkf_je_arena_set_hooks(arena, hooks) == 0) {
+            *out = arena;
+            return true;
+        }
+        mkf_je_arena_destroy(arena);
+    }
+    return false;
+}
+
+/* Empty `arena` and park it; false when it must be destroyed instead. */
+static bool pool_put(unsigned arena)
+{
+    if (g_npool == MKF_ARENA_POOL || mkf_je_arena_recycle(arena) != 0)
+        return false;
+    if (mkf_je_arena_set_hooks(arena, mkf_idle_hooks()) != 0)
+        return false;
+    g_pool[g_npool++] = arena;
+    return true;
+}
+
+static int create_map(struct memkind *kind, struct extent_hooks_s *hooks, bool recycled)
 {
     if (kind == NULL)
         return MEMKIND_ERROR_INVALID;
     mkf_init();
     unsigned arena;
-    if (mkf_je_arena_create(hooks, &arena) != 0)
+    mkf_registry_lock();
+    bool reused = recycled && pool_take(hooks, &arena);
+    mkf_registry_unlock();
+    if (!reused && mkf_je_arena_create(hooks, &arena) != 0)
         return MEMKIND_ERROR_ARENAS_CREATE;
     mkf_kind_set_arena(kind, arena);
     return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT int memkind_arena_create_map(struct memkind *kind, struct extent_hooks_s *hooks)
+{
+    /* A new arena: a recycled one carries the settings its fixed kind gave it. */
+    return create_map(kind, hooks, false);
+}
+
+int mkf_arena_create_fixed(struct memkind *kind, struct extent_hooks_s *hooks)
+{
+    return create_map(kind, hooks, true);
 }
 
 /* What destroyed arenas still had allocated (memkind_get_destroy_stats), under
@@ -311,11 +363,15 @@ MKF_EXPORT int memkind_arena_destroy(struct memkind *kind)
     mkf_registry_lock();
     /* Caches first: they hold blocks of the arena. After that, whatever the
      * arena still counts as allocated, the program never freed. */
-    mkf_tcache_destroy_kind(kind);
+    uint64_t cached_blocks = 0, cached_bytes = 0;
+    mkf_tcache_destroy_kind(kind, &cached_blocks, &cached_bytes);
     if (kind->arena != UINT32_MAX) {
         unsigned arena = kind->arena;
         uint64_t blocks = 0, bytes = 0;
         (void)mkf_je_arena_live_blocks(arena, &blocks, &bytes);
+        /* The caches' blocks were freed by the program, not left behind. */
+        blocks -= cached_blocks < blocks ? cached_blocks : blocks;
+        bytes -= cached_bytes < bytes ? cached_bytes : bytes;
         struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
         if (fx != NULL) { /* not counting what caches held */
             mkf_large_drain(kind);
@@ -328,7 +384,10 @@ MKF_EXPORT int memkind_arena_destroy(struct memkind *kind)
             g_destroyed.bytes += bytes;
         }
         mkf_kind_set_arena(kind, UINT32_MAX);
-        mkf_je_arena_destroy(arena);
+        /* A fixed kind's arena serves the next fixed kind (its hooks are the
+         * kind's own; other arenas keep jemalloc's). */
+        if (fx == NULL || !pool_put(arena))
+            mkf_je_arena_destroy(arena);
     }
     mkf_registry_unlock();
     return MEMKIND_SUCCESS;

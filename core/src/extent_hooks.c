@@ -113,3 +113,48 @@ void mkf_hooks_init(struct mkf_fixed *fx)
     };
     memcpy(&fx->hooks, &h, sizeof(h));
 }
+
+/* The hooks of an arena waiting in the pool of recycled arenas (arena.c): it has
+ * no region, so it gets no memory and gives nothing back (it holds none). */
+static void *idle_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
+                        size_t alignment, bool *zero, bool *commit, unsigned arena_ind)
+{
+    (void)hooks, (void)new_addr, (void)size, (void)alignment, (void)zero, (void)commit,
+        (void)arena_ind;
+    return NULL;
+}
+
+static bool idle_dalloc(extent_hooks_t *hooks, void *addr, size_t size, bool committed,
+                        unsigned arena_ind)
+{
+    (void)hooks, (void)addr, (void)size, (void)committed, (void)arena_ind;
+    return true;
+}
+
+static void idle_destroy(extent_hooks_t *hooks, void *addr, size_t size, bool committed,
+                         unsigned arena_ind)
+{
+    (void)hooks, (void)addr, (void)size, (void)committed, (void)arena_ind;
+}
+
+static bool idle_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a, void *addr_b,
+                       size_t size_b, bool committed, unsigned arena_ind)
+{
+    (void)hooks, (void)addr_a, (void)size_a, (void)addr_b, (void)size_b, (void)committed,
+        (void)arena_ind;
+    return true;
+}
+
+static extent_hooks_t g_idle_hooks = {
+    .alloc = idle_alloc,
+    .dalloc = idle_dalloc,
+    .destroy = idle_destroy,
+    .commit = hook_commit,
+    .decommit = hook_refuse,
+    .purge_lazy = hook_refuse,
+    .purge_forced = hook_refuse,
+    .split = hook_split,
+    .merge = idle_merge,
+};
+
+struct extent_hooks_s *mkf_idle_hooks(void) { return &g_idle_hooks; }

@@ -54,7 +54,7 @@ MKF_EXPORT int memkind_fixed_create(struct memkind *kind, struct memkind_ops *op
         if (err != MEMKIND_SUCCESS)
             goto fail;
     }
-    err = memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks);
+    err = mkf_arena_create_fixed(kind, (struct extent_hooks_s *)&fx->hooks);
     if (err != MEMKIND_SUCCESS)
         goto fail;
     /* Freed pages stay in the arena's cache until an allocation would fail (or

@@ -62,10 +62,16 @@ int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_block_check(const void *ptr, unsigned *arena);
 int mkf_je_arena_coalesce_eagerly(unsigned arena);
+int mkf_je_arena_recycle(unsigned arena);
+int mkf_je_tc_discard(unsigned tcache, uint64_t *blocks, uint64_t *bytes);
+int mkf_je_arena_rebind(unsigned arena, void *hooks);
+int mkf_je_arena_decay(unsigned arena, long decay_ms);
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);
 MKF_HIDDEN int mkf_je_arena_destroy(unsigned arena);
+/* Point a manual arena at other extent hooks. */
+MKF_HIDDEN int mkf_je_arena_set_hooks(unsigned arena, struct extent_hooks_s *hooks);
 /* Make an arena merge freed extents at once from now on (fixed kinds, from their
  * first reclaim: arena.c). */
 MKF_HIDDEN int mkf_je_arena_set_eager_coalesce(unsigned arena);
@@ -297,6 +303,10 @@ MKF_HIDDEN size_t mkf_large_allocated(struct mkf_fixed *fx);
  * threads may refill their caches meanwhile), up to MKF_RECLAIM_ROUNDS times; then
  * ask the OOM callback. The block, or NULL with errno ENOMEM, counted (arena.c). */
 #define MKF_RECLAIM_ROUNDS 4
+/* memkind_arena_create_map() for a fixed kind (`hooks` its own): takes an arena
+ * from the pool of recycled ones when there is one (arena.c). The caller sets the
+ * arena's decay times. */
+MKF_HIDDEN int mkf_arena_create_fixed(struct memkind *kind, struct extent_hooks_s *hooks);
 MKF_HIDDEN void *mkf_arena_retry(struct memkind *kind, size_t size,
                                  void *(*attempt)(void *ctx), void *ctx);
 
@@ -342,8 +352,11 @@ static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
     mkf_arena_free_slow(kind, ptr);
 }
 
-/* Destroy every thread cache of `kind` (registry lock held). */
-MKF_HIDDEN void mkf_tcache_destroy_kind(struct memkind *kind);
+/* Take every thread cache away from `kind`, which is being destroyed (registry
+ * lock held). Blocks that the caches held and did not give back to the arena
+ * (which still counts them as allocated) are added to *blocks and *bytes. */
+MKF_HIDDEN void mkf_tcache_destroy_kind(struct memkind *kind, uint64_t *blocks,
+                                        uint64_t *bytes);
 /* Flush every thread's cache for `kind` (the calling thread's too), so that no
  * cache holds a block of it; registry lock held. Other threads' caches are
  * reclaimed only where membarrier(2) works (else just the caller's). */
@@ -457,6 +470,8 @@ MKF_HIDDEN bool mkf_fixed_owns(struct memkind *kind, const void *ptr);
 /* ---- extent hooks (extent_hooks.c) ----------------------------------------- */
 
 MKF_HIDDEN void mkf_hooks_init(struct mkf_fixed *fx);
+/* The hooks of an arena in the pool of recycled arenas: no memory in or out. */
+MKF_HIDDEN struct extent_hooks_s *mkf_idle_hooks(void);
 
 /* ---- fork (fork.c) ------------------------------------------------------------ */
 

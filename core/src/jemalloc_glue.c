@@ -69,18 +69,16 @@ static int arena_ctl(const char *fmt, unsigned arena)
 }
 
 int mkf_je_arena_destroy(unsigned arena) { return arena_ctl("arena.%u.destroy", arena); }
-int mkf_je_arena_purge(unsigned arena) { return arena_ctl("arena.%u.purge", arena); }
+
+int mkf_je_arena_set_hooks(unsigned arena, struct extent_hooks_s *hooks)
+{
+    return mkf_je_arena_rebind(arena, hooks);
+}int mkf_je_arena_purge(unsigned arena) { return arena_ctl("arena.%u.purge", arena); }
 
 int mkf_je_arena_set_decay(unsigned arena, long ms)
 {
-    char name[64];
-    ssize_t v = (ssize_t)ms;
-    snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", arena);
-    int err = je_mallctl(name, NULL, NULL, &v, sizeof(v));
-    snprintf(name, sizeof(name), "arena.%u.muzzy_decay_ms", arena);
-    if (err == 0)
-        err = je_mallctl(name, NULL, NULL, &v, sizeof(v));
-    return err;
+    /* Without a mallctl name lookup (third_party/jemalloc). */
+    return mkf_je_arena_decay(arena, ms);
 }
 
 int mkf_je_arena_lookup(const void *ptr, unsigned *out)

@@ -115,6 +115,38 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
     return &t->entries[kind->partition];
 }
 
+/* Emptied caches of destroyed kinds, for the next (thread, kind) pair. Destroying
+ * a cache (tcache.destroy) frees its memory into jemalloc's arena 0 and purges
+ * that arena, and creating one allocates it again: together a large part of a
+ * short-lived kind's create + destroy. An explicit cache belongs to no thread and
+ * no arena of ours (the arena comes with each request), so an empty one can serve
+ * any pair. Under the registry lock; at most MKF_TCACHE_POOL wait. */
+#define MKF_TCACHE_POOL 256
+static unsigned g_tc_pool[MKF_TCACHE_POOL];
+static unsigned g_tc_npool;
+
+static bool pool_take(unsigned *out)
+{
+    if (g_tc_npool == 0)
+        return false;
+    *out = g_tc_pool[--g_tc_npool];
+    return true;
+}
+
+/* Keep `tcache` of a kind being destroyed, emptied without handing its blocks
+ * back: the kind's arena is reset next, which frees their slabs wholesale. False
+ * when it must be destroyed instead. */
+static bool pool_put(unsigned tcache, uint64_t *blocks, uint64_t *bytes)
+{
+    uint64_t n = 0, b = 0;
+    if (g_tc_npool == MKF_TCACHE_POOL || mkf_je_tc_discard(tcache, &n, &b) != 0)
+        return false;
+    *blocks += n;
+    *bytes += b;
+    g_tc_pool[g_tc_npool++] = tcache;
+    return true;
+}
+
 static struct mkf_tc_sel make_sel(unsigned arena, unsigned tcache)
 {
     struct mkf_tc_sel sel;
@@ -139,7 +171,7 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     /* Debug mode runs without caches, so that a free block is known as free. */
     struct mkf_tcache_node *node = mkf_debug ? NULL : calloc(1, sizeof(*node));
     unsigned tc;
-    if (node != NULL && mkf_je_tcache_create(&tc) == 0) {
+    if (node != NULL && (pool_take(&tc) || mkf_je_tcache_create(&tc) == 0)) {
         node->tcache = tc;
         node->owner = mkf_tls_caches;
         node->prev = NULL;
@@ -161,12 +193,13 @@ out:
     return sel;
 }
 
-void mkf_tcache_destroy_kind(struct memkind *kind)
+void mkf_tcache_destroy_kind(struct memkind *kind, uint64_t *blocks, uint64_t *bytes)
 {
     struct mkf_tcache_node *node = kind->tcaches;
     while (node != NULL) {
         struct mkf_tcache_node *next = node->next;
-        mkf_je_tcache_destroy(node->tcache);
+        if (!pool_put(node->tcache, blocks, bytes))
+            mkf_je_tcache_destroy(node->tcache);
         free(node);
         node = next;
     }

@@ -1,7 +1,8 @@
 /*
  * kinds_test.c - many kinds: 2000 alive at once, and 10,000 create + destroy
  * cycles that leave no mapping and no resident memory behind (memkind's fixed
- * kind stops at 479 kinds and leaks 16 MiB of address space per cycle).
+ * kind stops at 479 kinds and leaks 16 MiB of address space per cycle); a
+ * destroyed kind's recycled arena shows nothing of its old heap.
  */
 #include "check.h"
 #include "region.h"
@@ -10,6 +11,7 @@
 #include <valgrind/valgrind.h> /* RUNNING_ON_VALGRIND: a no-op instruction sequence */
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -162,8 +164,104 @@ static void test_thread_cache_limit(void)
     region_free(&cache_region);
 }
 
+/* A destroyed fixed kind's arena and thread caches serve the next kind (the pools
+ * of arena.c and tcache.c): nothing of the old heap may show through. Kind A is
+ * destroyed while it holds small and large blocks, and blocks cached by this
+ * thread and by another; kind B, made next on another region, gets A's arena
+ * back, starts with empty statistics, hands out only addresses of its own region
+ * from both threads, and fills it as a fresh kind does, while nothing is written
+ * into A's old region. */
+struct recycle_arg {
+    memkind_t kind;
+    struct test_region *region;
+    int outside;   /* blocks outside the region */
+    bool free_all; /* else half of the blocks stay allocated */
+};
+
+static void *alloc_in(void *p)
+{
+    struct recycle_arg *arg = p;
+    void *held[64];
+    for (int i = 0; i < 64; i++) {
+        held[i] = memkind_malloc(arg->kind, 64 + (size_t)i * 48);
+        arg->outside += !in_range(held[i], 64, arg->region->base, arg->region->size);
+    }
+    for (int i = 0; i < 64; i += arg->free_all ? 1 : 2) /* to this thread's cache */
+        memkind_free(arg->kind, held[i]);
+    return NULL;
+}
+
+static size_t fill_count(memkind_t kind, struct test_region *r, size_t size, int *outside)
+{
+    enum { MAX = 1 << 16 };
+    static void *p[MAX];
+    size_t n = 0;
+    while (n < MAX && (p[n] = memkind_malloc(kind, size)) != NULL) {
+        *outside += !in_range(p[n], size, r->base, r->size);
+        memset(p[n], 0xab, size);
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        memkind_free(kind, p[i]);
+    return n;
+}
+
+static void test_recycled_arena(void)
+{
+    struct test_region r1 = region_new(4 << 20, 0), r2 = region_new(4 << 20, 0);
+    REQUIRE(r1.base != NULL && r2.base != NULL);
+    memkind_t a, b, fresh;
+    REQUIRE(memkind_create_fixed(r1.base, r1.size, &a) == 0);
+    unsigned arena_a = UINT32_MAX, arena_b = UINT32_MAX;
+    CHECK_EQ(memkind_thread_get_arena(a, &arena_a, 0), 0);
+    struct recycle_arg arg = {a, &r1, 0, false};
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_in, &arg), pthread_join(t, NULL);
+    alloc_in(&arg);
+    CHECK(memkind_malloc(a, 1 << 20) != NULL); /* a large block, never freed */
+    CHECK_EQ(arg.outside, 0);
+    CHECK_EQ(memkind_destroy_kind(a), 0);
+    memset(r1.base, 0x5a, r1.size);
+
+    REQUIRE(memkind_create_fixed(r2.base, r2.size, &b) == 0);
+    CHECK_EQ(memkind_thread_get_arena(b, &arena_b, 0), 0);
+    CHECK_EQ(arena_b, arena_a); /* the recycled arena */
+    struct memkind_fixed_stats st;
+    CHECK_EQ(memkind_fixed_get_stats(b, &st), 0);
+    CHECK_EQ(st.used, 0);
+    CHECK_EQ(st.allocated, 0);
+    struct recycle_arg arg_b = {b, &r2, 0, true};
+    pthread_create(&t, NULL, alloc_in, &arg_b), pthread_join(t, NULL);
+    alloc_in(&arg_b);
+    CHECK_EQ(arg_b.outside, 0);
+    CHECK_EQ(memkind_fixed_purge(b), 0);
+    int outside = 0;
+    size_t n_b = fill_count(b, &r2, 3000, &outside);
+    CHECK_EQ(outside, 0);
+
+    /* A fresh kind on a fresh region of the same size, for comparison. */
+    struct test_region r3 = region_new(4 << 20, 0);
+    REQUIRE(r3.base != NULL);
+    REQUIRE(memkind_create_fixed(r3.base, r3.size, &fresh) == 0);
+    size_t n_fresh = fill_count(fresh, &r3, 3000, &outside);
+    printf("recycled arena %u: %zu blocks of 3000 B (a fresh kind: %zu)\n", arena_b, n_b,
+           n_fresh);
+    CHECK(n_b * 100 >= n_fresh * 99);
+    CHECK(n_fresh > 1000);
+    size_t dirty = 0;
+    for (size_t i = 0; i < r1.size; i++)
+        dirty += ((unsigned char *)r1.base)[i] != 0x5a;
+    CHECK_EQ(dirty, 0);
+    CHECK_EQ(memkind_destroy_kind(b), 0);
+    CHECK_EQ(memkind_destroy_kind(fresh), 0);
+    region_free(&r1);
+    region_free(&r2);
+    region_free(&r3);
+}
+
 int main(void)
 {
+    test_recycled_arena();
     test_thread_cache_limit();
     test_many_alive();
     test_create_destroy_cycles();

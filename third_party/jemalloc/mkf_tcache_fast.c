@@ -231,6 +231,12 @@ mkf_je_tc_flush(unsigned ind) {
 	tsd_t *tsd = tsd_fetch();
 	for (unsigned i = 0; i < nhbins; i++) {
 		cache_bin_t *bin = &tc->bins[i];
+		/* Most bins are empty; a flush of one still takes locks. */
+		if (cache_bin_ncached_get_local(bin, &tcache_bin_info[i]) == 0
+		    && !(config_uaf_detection && cache_bin_nstashed_get_local(
+		    bin, &tcache_bin_info[i]) != 0)) {
+			continue;
+		}
 		if (i < SC_NBINS) {
 			tcache_bin_flush_small(tsd, tc, bin, i, 0);
 		} else {
@@ -369,5 +375,134 @@ mkf_je_arena_coalesce_eagerly(unsigned arena_ind) {
 	malloc_mutex_lock(tsdn, &dirty->mtx);
 	dirty->delay_coalesce = false;
 	malloc_mutex_unlock(tsdn, &dirty->mtx);
+	return 0;
+}
+
+/*
+ * mkf_je_arena_recycle: empty a manual arena so that it can serve another heap,
+ * as "arena.<i>.destroy" does up to the point where it would free the arena:
+ * every allocation discarded (arena_reset), every cached extent purged and
+ * handed back through the extent hooks, every retained extent destroyed through
+ * them; then the per-arena state that a new arena starts with: the growth of
+ * retained extents, and the delayed coalescing of dirty extents. What stays is
+ * the arena itself and its metadata (its base), so that memkind-fixed's next
+ * fixed kind skips creating an arena (arenas.create + ctl set-up) and destroying
+ * one (the stats merge into "destroyed"), which were most of a kind's create +
+ * destroy. The caller has destroyed or emptied every thread cache that holds
+ * blocks of the arena, and lets no thread use it meanwhile; it then points the
+ * arena at new extent hooks ("arena.<i>.extent_hooks").
+ */
+MKF_TC_ENTRY int mkf_je_arena_recycle(unsigned arena_ind);
+
+int
+mkf_je_arena_recycle(unsigned arena_ind) {
+	tsd_t *tsd = tsd_fetch();
+	tsdn_t *tsdn = tsd_tsdn(tsd);
+	if (arena_ind < narenas_auto) {
+		return EINVAL;
+	}
+	arena_t *arena = arena_get(tsdn, arena_ind, false);
+	if (arena == NULL) {
+		return ENOENT;
+	}
+	if (arena_nthreads_get(arena, false) != 0
+	    || arena_nthreads_get(arena, true) != 0) {
+		return EBUSY;
+	}
+	arena_reset(tsd, arena);
+	arena_decay(tsdn, arena, false, true);
+	pac_t *pac = &arena->pa_shard.pac;
+	ehooks_t *ehooks = pac_ehooks_get(pac);
+	edata_t *edata;
+	while ((edata = ecache_evict(tsdn, pac, ehooks, &pac->ecache_retained,
+	    0)) != NULL) {
+		extent_destroy_wrapper(tsdn, pac, ehooks, edata);
+	}
+	malloc_mutex_lock(tsdn, &pac->grow_mtx);
+	exp_grow_init(&pac->exp_grow);
+	malloc_mutex_unlock(tsdn, &pac->grow_mtx);
+	ecache_t *dirty = &pac->ecache_dirty;
+	malloc_mutex_lock(tsdn, &dirty->mtx);
+	dirty->delay_coalesce = true;
+	malloc_mutex_unlock(tsdn, &dirty->mtx);
+	return 0;
+}
+
+/*
+ * mkf_je_tc_discard: forget every block that explicit cache `ind` holds, without
+ * handing them back: for a cache whose arena is about to be reset (a destroyed
+ * kind's, mkf_je_arena_recycle), which frees their slabs and large extents
+ * wholesale. Where flushing takes the bins' locks and updates every slab, this
+ * only moves each bin's stack pointer. The blocks it forgot, and their size
+ * classes' sum, go to *blocks and *bytes: the arena still counts them as
+ * allocated. (With use-after-free detection a bin may also hold stashed blocks:
+ * then it flushes, and counts nothing.)
+ */
+MKF_TC_ENTRY int mkf_je_tc_discard(unsigned ind, uint64_t *blocks,
+    uint64_t *bytes);
+
+int
+mkf_je_tc_discard(unsigned ind, uint64_t *blocks, uint64_t *bytes) {
+	*blocks = 0;
+	*bytes = 0;
+	if (config_uaf_detection) {
+		return mkf_je_tc_flush(ind);
+	}
+	tcache_t *tc = mkf_je_tc_get(ind);
+	if (tc == NULL) {
+		return ENOENT;
+	}
+	for (unsigned i = 0; i < nhbins; i++) {
+		cache_bin_t *bin = &tc->bins[i];
+		cache_bin_sz_t n = cache_bin_ncached_get_local(bin,
+		    &tcache_bin_info[i]);
+		/* Requests counted for the old arena are not the next one's. */
+		bin->tstats.nrequests = 0;
+		if (n != 0) {
+			*blocks += n;
+			*bytes += (uint64_t)n * sz_index2size(i);
+			bin->stack_head = cache_bin_empty_position_get(bin);
+			bin->low_bits_low_water =
+			    (uint16_t)(uintptr_t)bin->stack_head;
+		}
+	}
+	return 0;
+}
+
+/*
+ * mkf_je_arena_rebind: point manual arena `arena_ind` at other extent hooks, as
+ * "arena.<i>.extent_hooks" does, without the mallctl name lookup.
+ * mkf_je_arena_decay: its dirty and muzzy decay times ("arena.<i>.dirty_decay_ms"
+ * and "muzzy_decay_ms"), likewise. Both run at every fixed kind's creation.
+ */
+MKF_TC_ENTRY int mkf_je_arena_rebind(unsigned arena_ind, void *hooks);
+MKF_TC_ENTRY int mkf_je_arena_decay(unsigned arena_ind, long decay_ms);
+
+int
+mkf_je_arena_rebind(unsigned arena_ind, void *hooks) {
+	tsd_t *tsd = tsd_fetch();
+	if (arena_ind < narenas_auto || hooks == NULL) {
+		return EINVAL;
+	}
+	arena_t *arena = arena_get(tsd_tsdn(tsd), arena_ind, false);
+	if (arena == NULL) {
+		return ENOENT;
+	}
+	arena_set_extent_hooks(tsd, arena, (extent_hooks_t *)hooks);
+	return 0;
+}
+
+int
+mkf_je_arena_decay(unsigned arena_ind, long decay_ms) {
+	tsdn_t *tsdn = tsdn_fetch();
+	arena_t *arena = arena_get(tsdn, arena_ind, false);
+	if (arena == NULL) {
+		return ENOENT;
+	}
+	if (arena_decay_ms_set(tsdn, arena, extent_state_dirty,
+	    (ssize_t)decay_ms) || arena_decay_ms_set(tsdn, arena,
+	    extent_state_muzzy, (ssize_t)decay_ms)) {
+		return EINVAL;
+	}
 	return 0;
 }
