@@ -323,13 +323,19 @@ static void run_processes(void)
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
 
-/* The in-process part (also under TSan): two attachments of one heap in one
- * process, two threads each, hand-offs between them through a pipe. */
-static void run_threads(void)
+/* The in-process part: two threads on each of two attachments of one heap in
+ * one process, hand-offs between them through a pipe (frees cross attachments
+ * through the queues). Under TSan (`one`) a single attachment: two mappings of
+ * the same memory are two unrelated address ranges to TSan, which then sees no
+ * synchronisation through the queues and the lock and reports false races. */
+static void run_threads(bool one)
 {
     memkind_t a, b;
     REQUIRE(memkind_shared_create(NULL, HEAP, 0, &a) == 0);
-    REQUIRE(memkind_shared_attach_fd(memkind_shared_fd(a), &b) == 0);
+    if (one)
+        b = a;
+    else
+        REQUIRE(memkind_shared_attach_fd(memkind_shared_fd(a), &b) == 0);
     struct memkind_shared_stats s0;
     REQUIRE(memkind_shared_get_stats(a, &s0) == 0);
     g_data_off = s0.segment_size - s0.capacity;
@@ -357,7 +363,8 @@ static void run_threads(void)
     struct memkind_shared_stats s;
     REQUIRE(memkind_shared_get_stats(a, &s) == 0);
     CHECK_EQ(s.used, 0);
-    CHECK_EQ(memkind_shared_detach(b), 0);
+    if (b != a)
+        CHECK_EQ(memkind_shared_detach(b), 0);
     CHECK_EQ(memkind_shared_detach(a), 0);
 }
 
@@ -365,9 +372,10 @@ int main(void)
 {
     g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(g != MAP_FAILED);
-    run_threads();
     const char *only = getenv("STRESS_THREADS_ONLY");
-    if (only == NULL || strcmp(only, "1") != 0) {
+    bool threads_only = only != NULL && strcmp(only, "1") == 0;
+    run_threads(threads_only);
+    if (!threads_only) {
         memset(g, 0, sizeof(*g));
         run_processes();
     }
