@@ -44,7 +44,7 @@ NATIVE_FILES = [
     "tools/build_jemalloc.sh",
     "third_party/jemalloc/mkf_tcache_fast.c",
 ]
-NATIVE_DIRS = {"core/src": (".c", ".h")}
+NATIVE_DIRS = {"core/src": (".c", ".h"), "core/src/shared": (".c", ".h")}
 
 
 def _layout():

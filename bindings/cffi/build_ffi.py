@@ -104,6 +104,7 @@ def make_ffi(top=TOP, archive=None, relative_sources=False, jemalloc=None):
         if not relative_sources and not os.path.exists(je_archive):
             raise SystemExit(f"{je_archive} is missing: run tools/setup.sh first")
         sources += sorted(glob.glob(os.path.join(p["core_src"], "*.c")))
+        sources += sorted(glob.glob(os.path.join(p["core_src"], "shared", "*.c")))
         include_dirs += [p["core_src"], os.path.join(p["jemalloc"], "include")]
         extra_objects = [je_archive]
         link_args = LDFLAGS

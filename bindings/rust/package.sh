@@ -37,8 +37,9 @@ staged=("$sys/csrc" "$sys/jemalloc" "$sys/LICENSE" "$sys/LICENSE-jemalloc" "$saf
 cleanup() { rm -rf "${staged[@]}"; }
 trap cleanup EXIT
 cleanup
-mkdir -p "$sys/csrc/src" "$sys/csrc/include" "$sys/jemalloc"
+mkdir -p "$sys/csrc/src/shared" "$sys/csrc/include" "$sys/jemalloc"
 cp "$top"/core/src/*.c "$top"/core/src/*.h "$sys/csrc/src/"
+cp "$top"/core/src/shared/*.c "$top"/core/src/shared/*.h "$sys/csrc/src/shared/"
 cp "$top/core/include/memkind_fixed.h" "$sys/csrc/include/"
 cp "$tarball" "$top/tools/build_jemalloc.sh" "$top/third_party/jemalloc/mkf_tcache_fast.c" \
     "$sys/jemalloc/"

@@ -43,6 +43,7 @@
  *   5. Operations for building kinds (memkind_fixed_*, memkind_arena_*,
  *      memkind_default_*)
  *   6. EXTENSIONS: region flags, more regions, region statistics, region helpers
+ *   7. EXTENSIONS: shared kinds, one heap used by several processes at once
  */
 #ifndef MEMKIND_FIXED_H
 #define MEMKIND_FIXED_H
@@ -108,9 +109,22 @@ enum {
     MEMKIND_ERROR_REGION_TOO_SMALL = -102,     /**< the region holds less than one page once aligned */
     MEMKIND_ERROR_NOT_FIXED = -103,            /**< the operation needs a fixed kind */
     MEMKIND_ERROR_DESTROYED = -104,            /**< the kind was already destroyed */
-    MEMKIND_ERROR_SHARED_FORKED = -105         /**< the kind's region is a shared mapping
+    MEMKIND_ERROR_SHARED_FORKED = -105,        /**< the kind's region is a shared mapping
                                                     inherited through fork(): only the
                                                     process that made the kind may use it */
+    MEMKIND_ERROR_SHARED_BAD_MAGIC = -106,     /**< the segment is not a shared heap (section 7) */
+    MEMKIND_ERROR_SHARED_VERSION = -107,       /**< the shared heap was made by an incompatible
+                                                    version of the library */
+    MEMKIND_ERROR_SHARED_SIZE = -108,          /**< the segment's size or geometry does not
+                                                    match its header (truncated, resized, or
+                                                    another page size) */
+    MEMKIND_ERROR_SHARED_EXISTS = -109,        /**< a shared heap of that name exists already */
+    MEMKIND_ERROR_SHARED_NOT_FOUND = -110,     /**< no shared heap of that name */
+    MEMKIND_ERROR_SHARED_FULL = -111,          /**< every process slot of the shared heap is
+                                                    taken (attached, or dead and not reclaimed) */
+    MEMKIND_ERROR_NOT_SHARED = -112,           /**< the operation needs a shared kind */
+    MEMKIND_ERROR_SHARED_NO_SPACE = -113       /**< the segment's pages could not be reserved
+                                                    (/dev/shm or the file system is full) */
 };
 
 /** Statistics that memkind_get_stat() reports. */
@@ -596,6 +610,179 @@ int memkind_region_map(void **out, size_t size, int policy, int node,
  * flags. Returns 0, MEMKIND_ERROR_INVALID or MEMKIND_ERROR_MMAP.
  */
 int memkind_region_unmap(void *addr, size_t size, unsigned flags);
+
+/* =====================================================================
+ * 7. EXTENSIONS: shared kinds
+ *
+ * A shared kind is one heap in one shared memory segment (a POSIX shared memory
+ * object, or an anonymous memfd) that several processes use at once. Each
+ * process maps the segment (at an address of its own), has its own jemalloc
+ * arena and thread caches for the heap, and takes pages from one page map that
+ * lives in the segment. memkind_malloc(), memkind_calloc(),
+ * memkind_posix_memalign(), memkind_realloc(), memkind_free() (also with a NULL
+ * kind) and memkind_malloc_usable_size() work on a shared kind as on any kind,
+ * and any process may free or resize any block of the heap, whichever process
+ * allocated it.
+ *
+ * Blocks are named across processes by offset (memkind_shared_offset(),
+ * memkind_shared_ptr()): the offset of a block is the same in every process,
+ * its address is not.
+ *
+ * A process that dies (even by SIGKILL while it holds the heap's lock) does not
+ * stop the others: the next process to take the lock repairs the page map. The
+ * dead process's blocks stay valid (other processes may still use and free
+ * them) until memkind_shared_reclaim() declares them garbage, which also
+ * returns the pages its caches held. A child of fork() is attached in its own
+ * right: it allocates from its own arena and process slot.
+ * docs/shared.md describes the model, its costs and its limits.
+ * ===================================================================== */
+
+/** Process slots of a shared heap: processes attached at once, plus dead ones
+ *  not yet reclaimed (EXTENSION). */
+#define MEMKIND_SHARED_MAX_PROCESSES 64
+
+/**
+ * EXTENSION. Create a shared heap of `size` usable bytes (rounded up to whole
+ * pages) and attach the calling process to it. `name` is a POSIX shared memory
+ * name ("/name", see shm_open(3)), created exclusively; NULL makes an anonymous
+ * memfd instead, which other processes reach through memkind_shared_fd() (passed
+ * over a UNIX socket, or inherited) and memkind_shared_attach_fd(). The segment
+ * is somewhat larger than `size`: a header and 8 bytes per page of page map.
+ * Every page of the segment is reserved now (posix_fallocate), so a full
+ * /dev/shm fails here, never with SIGBUS later. `flags` must be 0.
+ *
+ * Returns 0 and stores the kind in *kind, or:
+ * - MEMKIND_ERROR_INVALID: kind is NULL, size is 0 or too large, flags not 0, or
+ *   a name that shm_open() refuses;
+ * - MEMKIND_ERROR_SHARED_EXISTS: a segment of that name exists;
+ * - MEMKIND_ERROR_SHARED_NO_SPACE: the pages could not be reserved;
+ * - MEMKIND_ERROR_MMAP, MEMKIND_ERROR_TOOMANY, MEMKIND_ERROR_ARENAS_CREATE,
+ *   MEMKIND_ERROR_MALLOC, MEMKIND_ERROR_OPERATION_FAILED (another system call
+ *   failed; errno tells which).
+ * On failure nothing is left behind (a named segment made here is unlinked).
+ */
+int memkind_shared_create(const char *name, size_t size, unsigned flags,
+                          memkind_t *kind);
+
+/**
+ * EXTENSION. Attach the calling process to the shared heap `name` (as given to
+ * memkind_shared_create()). Returns 0 and stores a kind for it in *kind, or:
+ * - MEMKIND_ERROR_INVALID: NULL argument;
+ * - MEMKIND_ERROR_SHARED_NOT_FOUND: no segment of that name;
+ * - MEMKIND_ERROR_SHARED_BAD_MAGIC, MEMKIND_ERROR_SHARED_VERSION,
+ *   MEMKIND_ERROR_SHARED_SIZE: the segment is not a usable shared heap;
+ * - MEMKIND_ERROR_SHARED_FULL: no free process slot (memkind_shared_reclaim()
+ *   frees the slots of dead processes);
+ * - MEMKIND_ERROR_REGION_OVERLAP is not possible (the segment is mapped anew);
+ *   MEMKIND_ERROR_MMAP, MEMKIND_ERROR_TOOMANY, MEMKIND_ERROR_ARENAS_CREATE,
+ *   MEMKIND_ERROR_MALLOC, MEMKIND_ERROR_OPERATION_FAILED as for create.
+ * A process may attach to the same heap more than once; each attachment is a
+ * kind with its own process slot.
+ */
+int memkind_shared_attach(const char *name, memkind_t *kind);
+
+/**
+ * EXTENSION. memkind_shared_attach() for a segment given as an open file
+ * descriptor (a memfd from memkind_shared_fd(), or an shm or tmpfs file opened
+ * read-write). The descriptor is duplicated; the caller keeps its own. Returns
+ * the same codes as memkind_shared_attach(), MEMKIND_ERROR_INVALID for a
+ * negative fd.
+ */
+int memkind_shared_attach_fd(int fd, memkind_t *kind);
+
+/**
+ * EXTENSION. Detach the calling process from a shared kind and destroy the kind
+ * (memkind_destroy_kind() does the same for a shared kind). Blocks that other
+ * processes freed to this process are taken in, the thread caches are flushed
+ * and every page the process no longer needs goes back to the heap. Blocks of
+ * this process that are still allocated stay valid for the other processes; the
+ * pages that hold them stay in the process's slot until they are freed (large
+ * blocks) or memkind_shared_reclaim() declares them garbage (small blocks).
+ * The segment itself is not removed: see memkind_shared_unlink().
+ * Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED or
+ * MEMKIND_ERROR_NOT_SHARED.
+ */
+int memkind_shared_detach(memkind_t kind);
+
+/**
+ * EXTENSION. Remove the name of a shared heap (shm_unlink(3)). Processes
+ * attached keep using it; the memory goes when the last one detaches or exits.
+ * Returns 0, MEMKIND_ERROR_INVALID (NULL) or MEMKIND_ERROR_SHARED_NOT_FOUND.
+ */
+int memkind_shared_unlink(const char *name);
+
+/**
+ * EXTENSION. The file descriptor of a shared kind's segment (owned by the kind:
+ * do not close it; dup it to keep it), or MEMKIND_ERROR_INVALID /
+ * MEMKIND_ERROR_DESTROYED / MEMKIND_ERROR_NOT_SHARED.
+ */
+int memkind_shared_fd(memkind_t kind);
+
+/**
+ * EXTENSION. The name of a shared kind's segment as given at creation, or NULL
+ * for a memfd, for a kind attached by descriptor and for any kind that is not a
+ * live shared kind. The string belongs to the kind.
+ */
+const char *memkind_shared_name(memkind_t kind);
+
+/**
+ * EXTENSION. The offset of `ptr` in the shared kind's segment, the same in
+ * every process attached to it. Offsets of blocks are never 0. Returns 0 when
+ * `kind` is not a live shared kind or `ptr` does not lie in its heap.
+ */
+uint64_t memkind_shared_offset(memkind_t kind, const void *ptr);
+
+/**
+ * EXTENSION. The address in the calling process of `offset` in the shared
+ * kind's segment: the inverse of memkind_shared_offset(). Returns NULL with
+ * errno EINVAL when `kind` is not a live shared kind or `offset` does not lie
+ * in its heap (the header and the page map are not part of it).
+ */
+void *memkind_shared_ptr(memkind_t kind, uint64_t offset);
+
+/** Statistics of a shared heap (EXTENSION). Sizes in bytes. */
+struct memkind_shared_stats {
+    size_t segment_size;    /**< the segment: header, page map and heap */
+    size_t capacity;        /**< usable bytes of the heap */
+    size_t used;            /**< bytes of pages held by some process (its slabs, its
+                                 large blocks, its arena's cache), dead processes'
+                                 included */
+    size_t free;            /**< capacity - used */
+    size_t largest_free;    /**< the largest run of free pages */
+    size_t dead_used;       /**< of `used`, the pages held by dead or detached
+                                 processes (memkind_shared_reclaim() returns those) */
+    unsigned processes;     /**< processes attached and alive */
+    unsigned dead_processes;/**< slots of dead or detached processes still holding
+                                 pages */
+    uint64_t recoveries;    /**< times a process repaired the page map after its
+                                 lock holder died */
+    /* This process (this attachment): */
+    unsigned slot;          /**< its process slot */
+    size_t process_used;    /**< bytes of pages it holds */
+    size_t process_allocated; /**< bytes of its blocks handed out and not freed,
+                                   including blocks freed by other processes that it
+                                   has not taken in yet */
+    uint64_t remote_frees;  /**< blocks other processes freed to it */
+};
+
+/**
+ * EXTENSION. Fill *out with the statistics of the shared heap behind `kind`,
+ * read now. Also notices processes that died. Returns 0, MEMKIND_ERROR_INVALID,
+ * MEMKIND_ERROR_DESTROYED or MEMKIND_ERROR_NOT_SHARED.
+ */
+int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_stats *out);
+
+/**
+ * EXTENSION. Declare the blocks of every process that died or detached garbage
+ * and give their pages back to the heap: small blocks (in slabs of the dead
+ * process), large blocks it allocated, the pages its arena and caches held. Its
+ * process slot becomes free. A block of a dead process must not be used or
+ * freed after this call. Also does memkind_fixed_purge() for the calling
+ * process. Stores the bytes returned in *bytes when `bytes` is not NULL.
+ * Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED or
+ * MEMKIND_ERROR_NOT_SHARED.
+ */
+int memkind_shared_reclaim(memkind_t kind, size_t *bytes);
 
 #ifdef __cplusplus
 }

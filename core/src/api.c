@@ -97,11 +97,15 @@ static bool serves_own_memory(const struct memkind *kind)
            kind->arena == UINT32_MAX && kind->ops->free != memkind_default_free;
 }
 
-/* A fixed kind's large block at `ptr` (jemalloc does not know those): its kind. */
+/* A fixed kind's large block at `ptr` (jemalloc does not know those), or any
+ * address in a shared kind's heap (another process's small block): its kind. */
 static struct memkind *large_owner(void *ptr)
 {
     struct memkind *kind = mkf_region_table_lookup(ptr);
-    return kind != NULL && kind->fixed && mkf_large_usable(kind, ptr) != 0 ? kind : NULL;
+    return kind != NULL && kind->fixed &&
+                   (mkf_large_usable(kind, ptr) != 0 || mkf_kind_is_shared(kind))
+               ? kind
+               : NULL;
 }
 
 /* Debug mode (MEMKIND_FIXED_DEBUG): abort with a report unless `ptr` starts a live

@@ -20,6 +20,8 @@ static int lg_align(size_t alignment) { return __builtin_ctzll((unsigned long lo
 
 static size_t region_used(struct mkf_fixed *fx)
 {
+    if (fx->shm != NULL)
+        return mkf_shm_process_used(fx);
     pthread_mutex_lock(&fx->lock);
     size_t used = fx->used;
     pthread_mutex_unlock(&fx->lock);
@@ -44,6 +46,8 @@ static int reclaim(struct memkind *kind)
         if (!fx->eager_coalesce)
             fx->eager_coalesce = mkf_je_arena_set_eager_coalesce(kind->arena) == 0;
         size_t before = region_used(kind->priv);
+        if (fx->shm != NULL)
+            mkf_shm_drain(kind);
         mkf_tcache_flush_all(kind);
         mkf_large_drain(kind);
         if (mkf_je_arena_purge(kind->arena) == 0)
@@ -53,17 +57,27 @@ static int reclaim(struct memkind *kind)
     return result;
 }
 
+/* A small block of a shared kind just handed out: its size class goes into the
+ * page map, where other processes read it (shared/page_map.c). */
+static void *tag_shared(struct memkind *kind, void *p)
+{
+    struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
+    if (p != NULL && fx != NULL && fx->shm != NULL)
+        mkf_shm_tag(fx, p, mkf_je_sallocx(p, 0));
+    return p;
+}
+
 /* mallocx() / rallocx() through the calling thread's cache for `kind`. */
 static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
 {
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
     struct mkf_thread_caches *t = mkf_tls_caches;
     if (sel.tcache == MKF_NO_TCACHE || t == NULL)
-        return mkf_je_mallocx(size, sel.flags | extra_flags);
+        return tag_shared(kind, mkf_je_mallocx(size, sel.flags | extra_flags));
     mkf_cache_enter_wait(t);
     void *p = mkf_je_mallocx(size, sel.flags | extra_flags);
     mkf_cache_exit(t);
-    return p;
+    return tag_shared(kind, p);
 }
 
 static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
@@ -71,11 +85,11 @@ static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
     struct mkf_thread_caches *t = mkf_tls_caches;
     if (sel.tcache == MKF_NO_TCACHE || t == NULL)
-        return mkf_je_rallocx(ptr, size, sel.flags);
+        return tag_shared(kind, mkf_je_rallocx(ptr, size, sel.flags));
     mkf_cache_enter_wait(t);
     void *p = mkf_je_rallocx(ptr, size, sel.flags);
     mkf_cache_exit(t);
-    return p;
+    return tag_shared(kind, p);
 }
 
 void mkf_arena_free_slow(struct memkind *kind, void *ptr)
@@ -88,8 +102,13 @@ void mkf_arena_free_slow(struct memkind *kind, void *ptr)
          * large block freed twice, or one freed by an address inside it. Passing
          * it to dallocx() would read metadata that does not exist. */
         unsigned arena;
-        if (mkf_je_arena_lookup(ptr, &arena) != 0)
+        if (mkf_je_arena_lookup(ptr, &arena) != 0) {
+            /* In a shared kind: a small block of another process's slab. */
+            struct mkf_fixed *fx = kind->priv;
+            if (fx->shm != NULL)
+                mkf_shm_remote_free(fx, ptr);
             return;
+        }
     }
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
     struct mkf_thread_caches *t = mkf_tls_caches;

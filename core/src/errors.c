@@ -30,6 +30,21 @@ static const char *message_of(int err)
     case MEMKIND_ERROR_SHARED_FORKED:
         return "the kind's region is a shared mapping inherited through fork(): only its "
                "creator may use it";
+    case MEMKIND_ERROR_SHARED_BAD_MAGIC:
+        return "the segment is not a memkind-fixed shared heap (wrong magic)";
+    case MEMKIND_ERROR_SHARED_VERSION:
+        return "the shared heap was made by an incompatible version of the library";
+    case MEMKIND_ERROR_SHARED_SIZE:
+        return "the segment's size or geometry does not match its header (truncated, "
+               "resized, or another page size)";
+    case MEMKIND_ERROR_SHARED_EXISTS: return "a shared heap of that name exists already";
+    case MEMKIND_ERROR_SHARED_NOT_FOUND: return "no shared heap of that name";
+    case MEMKIND_ERROR_SHARED_FULL:
+        return "every process slot of the shared heap is taken (reclaim dead processes)";
+    case MEMKIND_ERROR_NOT_SHARED: return "the kind is not a shared kind";
+    case MEMKIND_ERROR_SHARED_NO_SPACE:
+        return "the shared heap's pages could not be reserved (no room in /dev/shm or the "
+               "file system)";
     default: return NULL;
     }
 }

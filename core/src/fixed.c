@@ -181,8 +181,10 @@ static int do_stats(struct memkind *kind, void *arg)
     pthread_mutex_lock(&fx->lock);
     allocated += mkf_large_allocated(fx); /* large blocks are outside jemalloc (large.c) */
     out->capacity = fx->capacity;
-    out->used = fx->used;
-    out->free = fx->capacity - fx->used;
+    /* A shared kind: the pages this process holds (memkind_shared_get_stats()
+     * has the whole heap). */
+    out->used = fx->shm != NULL ? mkf_shm_process_used(fx) : fx->used;
+    out->free = fx->capacity - out->used;
     out->largest_free = mkf_region_largest_free(fx);
     out->peak_used = fx->peak_used;
     out->regions = atomic_load(&fx->nregions);
@@ -241,6 +243,8 @@ MKF_EXPORT int memkind_fixed_set_oom_callback(memkind_t kind, memkind_fixed_oom_
 static int do_purge(struct memkind *kind, void *arg)
 {
     (void)arg;
+    if (((struct mkf_fixed *)kind->priv)->shm != NULL)
+        mkf_shm_drain(kind); /* blocks other processes freed to this one */
     mkf_tcache_flush_all(kind);
     mkf_large_drain(kind);
     return mkf_je_arena_purge(kind->arena) == 0 ? MEMKIND_SUCCESS

@@ -143,6 +143,10 @@ void mkf_fork_child_disable_shared(void)
         if (kind->state != MKF_KIND_LIVE || !kind->fixed || kind->priv == NULL)
             continue;
         struct mkf_fixed *fx = kind->priv;
+        if (fx->shm != NULL) { /* a shared kind: the child attaches in its own right */
+            mkf_shm_fork_child(kind);
+            continue;
+        }
         if (!fx->any_shared)
             continue;
         fx->forked = true;

@@ -424,6 +424,10 @@ struct mkf_fixed {
     /* In a child of fork(), a kind with a shared region: the hooks hand out
      * nothing and never purge, since the parent's heap owns those bytes. */
     bool forked;
+    /* A shared kind (shared/): the region is this process's mapping of the
+     * segment's heap, and the page map in the segment replaces the free ranges
+     * and the large blocks' words of `regions`. NULL for every other kind. */
+    struct mkf_shm *shm;
 };
 
 MKF_HIDDEN int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size,
@@ -483,6 +487,38 @@ MKF_HIDDEN void mkf_fork_child_disable_shared(void);
 /* Before fork (registry lock held): mark the fixed kinds with a region on a shared
  * mapping (fx->any_shared), from one read of /proc/self/maps. */
 MKF_HIDDEN void mkf_fork_mark_shared(void);
+
+/* ---- shared kinds (shared/) ------------------------------------------------------
+ * The region map's operations when fx->shm is set (shared/page_map.c), and the
+ * hooks of the rest of the core into shared kinds. */
+struct mkf_shm;
+MKF_HIDDEN void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size,
+                              size_t alignment, bool *zeroed, bool for_jemalloc);
+MKF_HIDDEN void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size);
+MKF_HIDDEN void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
+                                    bool *zeroed);
+MKF_HIDDEN size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr);
+MKF_HIDDEN void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr);
+MKF_HIDDEN bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages);
+MKF_HIDDEN size_t mkf_shm_largest_free(struct mkf_fixed *fx);
+/* Bytes of pages this process holds, and of its large blocks. */
+MKF_HIDDEN size_t mkf_shm_process_used(struct mkf_fixed *fx);
+MKF_HIDDEN size_t mkf_shm_large_bytes(struct mkf_fixed *fx);
+/* Record the size class of the small block `ptr` just handed out (other processes
+ * read it), and read it back for a block of another process (0: unknown). */
+MKF_HIDDEN void mkf_shm_tag(struct mkf_fixed *fx, const void *ptr, size_t usable);
+MKF_HIDDEN size_t mkf_shm_small_usable(struct mkf_fixed *fx, const void *ptr);
+MKF_HIDDEN int mkf_shm_slab_owner(struct mkf_fixed *fx, const void *ptr);
+/* A small block that this process's jemalloc does not know: to its owner's queue. */
+MKF_HIDDEN void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr);
+MKF_HIDDEN bool mkf_shm_remote_pending(struct mkf_fixed *fx);
+/* Free the blocks other processes pushed to this one (no lock of the shared heap). */
+MKF_HIDDEN void mkf_shm_drain(struct memkind *kind);
+MKF_HIDDEN bool mkf_kind_is_shared(const struct memkind *kind);
+/* In a fork child: drop the parent's arena copy, take a slot of our own. */
+MKF_HIDDEN void mkf_shm_fork_child(struct memkind *kind);
+/* A new kind generation (registry lock held): thread caches made before are stale. */
+MKF_HIDDEN uint64_t mkf_kind_new_gen(void);
 
 /* ---- helpers ------------------------------------------------------------------ */
 

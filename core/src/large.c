@@ -111,7 +111,9 @@ bool mkf_large_free(struct memkind *kind, void *ptr)
     size_t pages = fx != NULL ? mkf_region_block_pages(fx, ptr) : 0;
     if (pages == 0)
         return false;
-    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug) {
+    /* A shared kind parks nothing: a parked block would stay in the page map
+     * under the slot of the process that allocated it. */
+    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug && fx->shm == NULL) {
         uintptr_t old = atomic_exchange_explicit(&fx->parked, (uintptr_t)ptr | thread_tag(),
                                                  memory_order_acq_rel);
         /* The same block parked twice is a double free: keep it parked once. */
@@ -153,6 +155,8 @@ void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size, size_t old
 
 size_t mkf_large_allocated(struct mkf_fixed *fx)
 {
+    if (fx->shm != NULL)
+        return mkf_shm_large_bytes(fx);
     /* The parked block is free for the program: not allocated, though its pages
      * are still taken from the region (`used`) until the next request or purge. */
     uintptr_t parked = atomic_load_explicit(&fx->parked, memory_order_acquire);

@@ -209,6 +209,8 @@ void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
 {
     if (size == 0 || !mkf_is_pow2(alignment) || fx->forked)
         return NULL;
+    if (fx->shm != NULL)
+        return mkf_shm_take(fx, new_addr, size, alignment, zeroed, for_jemalloc);
     pthread_mutex_lock(&fx->lock);
     void *p = take_locked(fx, new_addr, size, alignment, zeroed,
                           for_jemalloc ? FROM_TOP : FROM_BOTTOM);
@@ -258,6 +260,10 @@ static void give_locked(struct mkf_fixed *fx, void *addr, size_t size, bool zero
 
 void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
 {
+    if (fx->shm != NULL) {
+        mkf_shm_give(fx, addr, size);
+        return;
+    }
     pthread_mutex_lock(&fx->lock);
     give_locked(fx, addr, size, zeroed);
     pthread_mutex_unlock(&fx->lock);
@@ -292,6 +298,8 @@ void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment
     size_t page = mkf_je_page_size();
     if (pages == 0 || pages > SIZE_MAX / page || fx->forked)
         return NULL;
+    if (fx->shm != NULL)
+        return mkf_shm_take_block(fx, pages, alignment, zeroed);
     size_t size = pages * page;
     pthread_mutex_lock(&fx->lock);
     void *p = take_locked(fx, NULL, size, alignment < page ? page : alignment, zeroed,
@@ -327,6 +335,8 @@ static mkf_block_word *word_of(struct mkf_fixed *fx, const void *ptr, size_t *pa
 
 size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr)
 {
+    if (fx->shm != NULL)
+        return mkf_shm_block_pages(fx, ptr);
     size_t pages;
     (void)word_of(fx, ptr, &pages);
     return pages;
@@ -334,6 +344,10 @@ size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr)
 
 void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
 {
+    if (fx->shm != NULL) {
+        mkf_shm_give_block(fx, ptr);
+        return;
+    }
     size_t page = mkf_je_page_size();
     pthread_mutex_lock(&fx->lock);
     size_t pages;
@@ -351,6 +365,8 @@ void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
 
 bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
 {
+    if (fx->shm != NULL)
+        return mkf_shm_resize_block(fx, ptr, pages);
     size_t page = mkf_je_page_size();
     bool done = false;
     size_t freed = 0;
@@ -403,6 +419,8 @@ void mkf_region_purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
 
 size_t mkf_region_largest_free(struct mkf_fixed *fx)
 {
+    if (fx->shm != NULL)
+        return mkf_shm_largest_free(fx);
     size_t best = 0;
     for (unsigned ri = 0; ri < fx->nregions; ri++) {
         struct mkf_region *r = &fx->regions[ri];

@@ -203,6 +203,8 @@ out:
     return err;
 }
 
+uint64_t mkf_kind_new_gen(void) { return g_next_gen++; }
+
 MKF_EXPORT int memkind_create(struct memkind_ops *ops, const char *name, memkind_t *kind)
 {
     return mkf_kind_create(ops, name, false, NULL, 0, 0, kind);

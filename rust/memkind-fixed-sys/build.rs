@@ -242,13 +242,16 @@ fn link_prebuilt(dir: &Path) {
 fn build_core(core: &Path, jemalloc: &Path) {
     check_bindings_fresh(&core.join("include/memkind_fixed.h"));
     let src = core.join("src");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
-        .expect("the core's src/ is readable")
+    // src/ and its folders of one concern each (src/shared/: shared kinds).
+    let mut files: Vec<PathBuf> = [src.clone(), src.join("shared")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).expect("the core's sources are readable"))
         .map(|e| e.expect("a src/ entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "c" || x == "h"))
         .collect();
     files.sort();
     println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-changed={}", src.join("shared").display());
     println!("cargo:rerun-if-changed={}", core.join("include").display());
     for p in &files {
         println!("cargo:rerun-if-changed={}", p.display());

@@ -19,7 +19,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 COMMON="-std=gnu11 -D_GNU_SOURCE -g -O1 $SAN -I$ROOT/core/include -I$JE/include"
 
 rm -f "$OUT"/obj/*.o
-for src in "$ROOT"/core/src/*.c; do
+for src in "$ROOT"/core/src/*.c "$ROOT"/core/src/shared/*.c; do
     $CC $COMMON -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$ROOT/core/src" \
         -c "$src" -o "$OUT/obj/$(basename "$src" .c).o"
 done

@@ -25,6 +25,7 @@ def _build_checkout_module():
     package = os.path.join(out_root, "memkind_fixed")
     native = os.path.join(package, "_native.so")
     inputs = (glob.glob(os.path.join(TOP, "core", "src", "*.[ch]"))
+              + glob.glob(os.path.join(TOP, "core", "src", "shared", "*.[ch]"))
               + glob.glob(os.path.join(TOP, "core", "include", "*.h"))
               + glob.glob(os.path.join(TOP, "bindings", "cffi", "*")))
     newest = max(os.path.getmtime(p) for p in inputs)

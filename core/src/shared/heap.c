@@ -1,0 +1,565 @@
+/*
+ * shared/heap.c - shared kinds: the segment (create, attach, detach, unlink), the
+ * kind's operations, offsets, statistics, reclaim, and re-attaching in a fork
+ * child. A shared kind is a fixed kind whose region is this process's mapping of
+ * the segment's heap and whose region map is the page map in the segment
+ * (page_map.c); everything else (arena, thread caches, large blocks) is the fixed
+ * kind's machinery.
+ */
+#include "shm.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern int mkf_shm_crash_at; /* page_map.c: the test hook */
+
+static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* ---- the segment ------------------------------------------------------------------ */
+
+struct geometry {
+    size_t page, npages, map_off, data_off, segment;
+};
+
+static bool geometry_of(size_t page, size_t npages, struct geometry *g)
+{
+    g->page = page;
+    g->npages = npages;
+    g->map_off = round_up(sizeof(struct mkf_shm_header), page);
+    if (npages > (SIZE_MAX / 2) / page)
+        return false;
+    g->data_off = g->map_off + round_up(npages * sizeof(uint64_t), page);
+    g->segment = g->data_off + npages * page;
+    return true;
+}
+
+/* Map the segment so that its heap starts at an address aligned to
+ * MKF_SHM_DATA_ALIGN: reserve a little more, map the file inside. */
+static int map_segment(struct mkf_shm *s, int fd, const struct geometry *g)
+{
+    size_t reserve = g->segment + MKF_SHM_DATA_ALIGN;
+    void *r = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return MEMKIND_ERROR_MMAP;
+    uintptr_t data = round_up((uintptr_t)r + g->data_off, MKF_SHM_DATA_ALIGN);
+    void *base = mmap((void *)(data - g->data_off), g->segment, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_FIXED, fd, 0);
+    if (base == MAP_FAILED) {
+        munmap(r, reserve);
+        return MEMKIND_ERROR_MMAP;
+    }
+    s->reserve = r;
+    s->reserve_size = reserve;
+    s->h = base;
+    s->map = (_Atomic uint64_t *)((char *)base + g->map_off);
+    s->data = data;
+    s->npages = g->npages;
+    s->page = g->page;
+    s->fd = fd;
+    return MEMKIND_SUCCESS;
+}
+
+static void unmap_segment(struct mkf_shm *s)
+{
+    if (s->reserve != NULL)
+        munmap(s->reserve, s->reserve_size);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->name);
+    free(s);
+}
+
+static int init_header(struct mkf_shm *s, const struct geometry *g)
+{
+    struct mkf_shm_header *h = s->h;
+    h->version = MKF_SHM_VERSION;
+    h->page_size = (uint32_t)g->page;
+    h->segment_size = g->segment;
+    h->map_off = g->map_off;
+    h->data_off = g->data_off;
+    h->npages = g->npages;
+    h->max_slots = MKF_SHM_SLOTS;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int rc = pthread_mutex_init(&h->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0)
+        return MEMKIND_ERROR_OPERATION_FAILED;
+    mkf_shm_init_map(s);
+    /* Last: attach() refuses a segment whose magic is not there yet. */
+    atomic_store_explicit(&h->magic, MKF_SHM_MAGIC, memory_order_release);
+    return MEMKIND_SUCCESS;
+}
+
+/* Check the header of the segment behind fd before mapping it whole. */
+static int check_segment(int fd, struct geometry *g)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return MEMKIND_ERROR_OPERATION_FAILED;
+    size_t page = mkf_je_page_size();
+    if ((size_t)st.st_size < sizeof(struct mkf_shm_header))
+        return st.st_size == 0 ? MEMKIND_ERROR_SHARED_BAD_MAGIC : MEMKIND_ERROR_SHARED_SIZE;
+    struct mkf_shm_header *h = mmap(NULL, sizeof(*h), PROT_READ, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED)
+        return MEMKIND_ERROR_MMAP;
+    int err = MEMKIND_SUCCESS;
+    if (atomic_load_explicit(&h->magic, memory_order_acquire) != MKF_SHM_MAGIC)
+        err = MEMKIND_ERROR_SHARED_BAD_MAGIC;
+    else if (h->version != MKF_SHM_VERSION || h->max_slots != MKF_SHM_SLOTS)
+        err = MEMKIND_ERROR_SHARED_VERSION;
+    else if (h->page_size != page || !geometry_of(page, h->npages, g) ||
+             g->segment != h->segment_size || g->map_off != h->map_off ||
+             g->data_off != h->data_off || (uint64_t)st.st_size != h->segment_size)
+        err = MEMKIND_ERROR_SHARED_SIZE;
+    munmap(h, sizeof(*h));
+    return err;
+}
+
+/* ---- the kind ------------------------------------------------------------------------ */
+
+/* The attachment being made, for shared_create (called by mkf_kind_create on the
+ * same thread). */
+static __thread struct mkf_shm *g_pending;
+
+static int shared_create(struct memkind *kind, struct memkind_ops *ops, const char *name)
+{
+    struct mkf_shm *s = g_pending;
+    if (s == NULL)
+        return MEMKIND_ERROR_INVALID; /* memkind_create() with these ops */
+    int err = memkind_fixed_create(kind, ops, name);
+    if (err == MEMKIND_SUCCESS)
+        ((struct mkf_fixed *)kind->priv)->shm = s;
+    return err;
+}
+
+static struct mkf_fixed *fixed_of(struct memkind *kind) { return kind->priv; }
+
+static void drain_if_pending(struct memkind *kind)
+{
+    if (MKF_UNLIKELY(mkf_shm_remote_pending(fixed_of(kind))))
+        mkf_shm_drain(kind);
+}
+
+/* Small requests go the way that tags the block's page (arena.c's cached_mallocx),
+ * not through the inline fast path, which cannot: other processes read the tag to
+ * know a block's size. */
+static void *shared_malloc(struct memkind *kind, size_t size)
+{
+    drain_if_pending(kind);
+    if (size > mkf_small_max && size <= MKF_SIZE_LIMIT)
+        return mkf_large_malloc(kind, size, 0, false);
+    return mkf_arena_malloc_slow(kind, size);
+}
+
+static void *shared_calloc(struct memkind *kind, size_t num, size_t size)
+{
+    drain_if_pending(kind);
+    return memkind_arena_calloc(kind, num, size);
+}
+
+static int shared_posix_memalign(struct memkind *kind, void **memptr, size_t alignment,
+                                 size_t size)
+{
+    drain_if_pending(kind);
+    return memkind_arena_posix_memalign(kind, memptr, alignment, size);
+}
+
+/* A small block of another process: this process's jemalloc does not know it. */
+static bool foreign_small(struct memkind *kind, const void *ptr)
+{
+    unsigned arena;
+    return mkf_shm_block_pages(fixed_of(kind), ptr) == 0 &&
+           (mkf_je_arena_lookup(ptr, &arena) != 0 || arena != kind->arena);
+}
+
+static size_t shared_usable_size(struct memkind *kind, void *ptr)
+{
+    struct mkf_fixed *fx = fixed_of(kind);
+    size_t pages = mkf_shm_block_pages(fx, ptr);
+    if (pages != 0)
+        return pages * fx->shm->page;
+    if (foreign_small(kind, ptr))
+        return mkf_shm_small_usable(fx, ptr);
+    return memkind_default_malloc_usable_size(kind, ptr);
+}
+
+static void *shared_realloc(struct memkind *kind, void *ptr, size_t size)
+{
+    if (ptr == NULL)
+        return shared_malloc(kind, size);
+    if (!foreign_small(kind, ptr)) {
+        drain_if_pending(kind);
+        return memkind_arena_realloc(kind, ptr, size);
+    }
+    if (size == 0 && !mkf_zero_allowed(kind)) {
+        memkind_arena_free(kind, ptr);
+        return NULL;
+    }
+    void *q = shared_malloc(kind, size);
+    if (q == NULL)
+        return NULL;
+    size_t old = mkf_shm_small_usable(fixed_of(kind), ptr);
+    memcpy(q, ptr, old < size ? old : size);
+    memkind_arena_free(kind, ptr);
+    return q;
+}
+
+/* Detach: take in remote frees, empty the caches, give back every page the arena
+ * does not need, then drop the arena without touching the page map (pages still
+ * holding live blocks stay in the slot). */
+static int shared_destroy(struct memkind *kind)
+{
+    struct mkf_fixed *fx = fixed_of(kind);
+    if (fx == NULL || fx->shm == NULL)
+        return MEMKIND_ERROR_INVALID;
+    struct mkf_shm *s = fx->shm;
+    if (!s->orphan) {
+        mkf_shm_drain(kind);
+        mkf_tcache_flush_all(kind);
+        mkf_large_drain(kind);
+        (void)mkf_je_arena_purge(kind->arena);
+        mkf_shm_drain(kind); /* what the flush freed may have been pushed meanwhile */
+        mkf_shm_lock(s);
+        struct mkf_shm_slot *sl = &s->h->slots[s->slot];
+        sl->pid = 0;
+        atomic_store_explicit(&sl->state, sl->pages == 0 ? SLOT_FREE : SLOT_DEAD,
+                              memory_order_release);
+        mkf_shm_unlock(s);
+    }
+    s->orphan = true;
+    int err = memkind_fixed_destroy(kind);
+    unmap_segment(s);
+    return err;
+}
+
+static struct memkind_ops shared_ops = {
+    .create = shared_create,
+    .destroy = shared_destroy,
+    .malloc = shared_malloc,
+    .calloc = shared_calloc,
+    .posix_memalign = shared_posix_memalign,
+    .realloc = shared_realloc,
+    .free = memkind_arena_free,
+    .get_arena = memkind_thread_get_arena,
+    .malloc_usable_size = shared_usable_size,
+    .update_memory_usage_policy = memkind_arena_update_memory_usage_policy,
+    .get_stat = memkind_arena_get_kind_stat,
+    .defrag_reallocate = memkind_arena_defrag_reallocate,
+};
+
+/* Take a slot and make the kind; on failure `s` is released. */
+static int attach(struct mkf_shm *s, memkind_t *out)
+{
+    const char *crash = getenv("MKF_SHARED_TEST_CRASH_AT");
+    mkf_shm_crash_at = crash != NULL ? atoi(crash) : -1;
+    mkf_shm_lock(s);
+    int err = mkf_shm_take_slot(s);
+    mkf_shm_unlock(s);
+    if (err != MEMKIND_SUCCESS) {
+        unmap_segment(s);
+        return err;
+    }
+    g_pending = s;
+    memkind_t kind;
+    err = mkf_kind_create(&shared_ops, "memkind_shared_", true, (void *)s->data,
+                          s->npages * s->page, 0, &kind);
+    g_pending = NULL;
+    if (err != MEMKIND_SUCCESS) {
+        mkf_shm_lock(s);
+        atomic_store_explicit(&s->h->slots[s->slot].state, SLOT_FREE, memory_order_release);
+        mkf_shm_unlock(s);
+        unmap_segment(s);
+        return err;
+    }
+    *out = kind;
+    return MEMKIND_SUCCESS;
+}
+
+static int open_error(int e)
+{
+    switch (e) {
+    case EEXIST: return MEMKIND_ERROR_SHARED_EXISTS;
+    case ENOENT: return MEMKIND_ERROR_SHARED_NOT_FOUND;
+    case EINVAL:
+    case ENAMETOOLONG: return MEMKIND_ERROR_INVALID;
+    default: return MEMKIND_ERROR_OPERATION_FAILED;
+    }
+}
+
+MKF_EXPORT int memkind_shared_create(const char *name, size_t size, unsigned flags,
+                                     memkind_t *kind)
+{
+    if (kind == NULL || size == 0 || flags != 0)
+        return MEMKIND_ERROR_INVALID;
+    mkf_init();
+    struct geometry g;
+    size_t page = mkf_je_page_size();
+    if (size > SIZE_MAX / 4 || !geometry_of(page, round_up(size, page) / page, &g))
+        return MEMKIND_ERROR_INVALID;
+    int fd = name != NULL ? shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                          : memfd_create("memkind_shared", MFD_CLOEXEC);
+    if (fd < 0)
+        return open_error(errno);
+    int err = MEMKIND_SUCCESS;
+    struct mkf_shm *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        err = MEMKIND_ERROR_MALLOC;
+    } else if (ftruncate(fd, (off_t)g.segment) != 0) {
+        err = errno == EFBIG || errno == EINVAL ? MEMKIND_ERROR_INVALID
+                                                : MEMKIND_ERROR_SHARED_NO_SPACE;
+    } else {
+        /* Every page now: a full /dev/shm fails here, not with SIGBUS later. */
+        int rc = posix_fallocate(fd, 0, (off_t)g.segment);
+        if (rc != 0)
+            err = rc == ENOSPC || rc == ENOMEM || rc == EFBIG ? MEMKIND_ERROR_SHARED_NO_SPACE
+                                                               : MEMKIND_ERROR_OPERATION_FAILED;
+    }
+    if (err == MEMKIND_SUCCESS && (err = map_segment(s, fd, &g)) == MEMKIND_SUCCESS) {
+        fd = -1; /* the attachment owns it */
+        err = init_header(s, &g);
+        if (err == MEMKIND_SUCCESS && name != NULL && (s->name = strdup(name)) == NULL)
+            err = MEMKIND_ERROR_MALLOC;
+        if (err == MEMKIND_SUCCESS) {
+            err = attach(s, kind);
+            s = NULL; /* attach() released it on failure */
+        }
+    }
+    if (err != MEMKIND_SUCCESS) {
+        if (s != NULL && s->h != NULL)
+            unmap_segment(s);
+        else
+            free(s);
+        if (fd >= 0)
+            close(fd);
+        if (name != NULL)
+            shm_unlink(name);
+    }
+    return err;
+}
+
+static int attach_fd(int fd, const char *name, memkind_t *kind)
+{
+    struct geometry g;
+    int err = check_segment(fd, &g);
+    struct mkf_shm *s = err == MEMKIND_SUCCESS ? calloc(1, sizeof(*s)) : NULL;
+    if (err == MEMKIND_SUCCESS && s == NULL)
+        err = MEMKIND_ERROR_MALLOC;
+    if (err == MEMKIND_SUCCESS)
+        err = map_segment(s, fd, &g);
+    if (err != MEMKIND_SUCCESS) {
+        free(s);
+        close(fd);
+        return err;
+    }
+    if (name != NULL && (s->name = strdup(name)) == NULL) {
+        unmap_segment(s);
+        return MEMKIND_ERROR_MALLOC;
+    }
+    return attach(s, kind);
+}
+
+MKF_EXPORT int memkind_shared_attach(const char *name, memkind_t *kind)
+{
+    if (name == NULL || kind == NULL)
+        return MEMKIND_ERROR_INVALID;
+    mkf_init();
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return open_error(errno);
+    return attach_fd(fd, name, kind);
+}
+
+MKF_EXPORT int memkind_shared_attach_fd(int fd, memkind_t *kind)
+{
+    if (fd < 0 || kind == NULL)
+        return MEMKIND_ERROR_INVALID;
+    mkf_init();
+    int mine = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (mine < 0)
+        return errno == EBADF ? MEMKIND_ERROR_INVALID : MEMKIND_ERROR_OPERATION_FAILED;
+    return attach_fd(mine, NULL, kind);
+}
+
+MKF_EXPORT int memkind_shared_unlink(const char *name)
+{
+    if (name == NULL)
+        return MEMKIND_ERROR_INVALID;
+    return shm_unlink(name) == 0 ? MEMKIND_SUCCESS : open_error(errno);
+}
+
+/* The attachment of a live shared kind, or an error code in *err. */
+static struct mkf_shm *shm_of_kind(memkind_t kind, int *err)
+{
+    *err = MEMKIND_SUCCESS;
+    if (kind == NULL || !mkf_kind_is_handle(kind)) {
+        *err = MEMKIND_ERROR_INVALID;
+        return NULL;
+    }
+    if (kind->state != MKF_KIND_LIVE) {
+        *err = MEMKIND_ERROR_DESTROYED;
+        return NULL;
+    }
+    if (kind->ops != &shared_ops || kind->priv == NULL || fixed_of(kind)->shm == NULL) {
+        *err = MEMKIND_ERROR_NOT_SHARED;
+        return NULL;
+    }
+    return fixed_of(kind)->shm;
+}
+
+MKF_EXPORT int memkind_shared_detach(memkind_t kind)
+{
+    int err;
+    if (shm_of_kind(kind, &err) == NULL)
+        return err;
+    return memkind_destroy_kind(kind);
+}
+
+MKF_EXPORT int memkind_shared_fd(memkind_t kind)
+{
+    int err;
+    struct mkf_shm *s = shm_of_kind(kind, &err);
+    return s != NULL ? s->fd : err;
+}
+
+MKF_EXPORT const char *memkind_shared_name(memkind_t kind)
+{
+    int err;
+    struct mkf_shm *s = shm_of_kind(kind, &err);
+    return s != NULL ? s->name : NULL;
+}
+
+MKF_EXPORT uint64_t memkind_shared_offset(memkind_t kind, const void *ptr)
+{
+    int err;
+    struct mkf_shm *s = shm_of_kind(kind, &err);
+    if (s == NULL || (uintptr_t)ptr - s->data >= s->npages * s->page)
+        return 0;
+    return (uintptr_t)ptr - (uintptr_t)s->h;
+}
+
+MKF_EXPORT void *memkind_shared_ptr(memkind_t kind, uint64_t offset)
+{
+    int err;
+    struct mkf_shm *s = shm_of_kind(kind, &err);
+    uint64_t data_off = s != NULL ? s->data - (uintptr_t)s->h : 0;
+    if (s == NULL || offset < data_off || offset - data_off >= s->npages * s->page) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return (char *)s->h + offset;
+}
+
+MKF_EXPORT int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_stats *out)
+{
+    int err;
+    struct mkf_shm *s = shm_of_kind(kind, &err);
+    if (s == NULL)
+        return err;
+    if (out == NULL)
+        return MEMKIND_ERROR_INVALID;
+    memset(out, 0, sizeof(*out));
+    size_t allocated = 0;
+    if (mkf_je_stats_refresh() == 0)
+        (void)mkf_je_arena_stat(kind->arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
+    out->largest_free = mkf_shm_largest_free(fixed_of(kind));
+    struct mkf_shm_header *h = s->h;
+    mkf_shm_lock(s);
+    mkf_shm_mark_dead(s);
+    out->segment_size = h->segment_size;
+    out->capacity = s->npages * s->page;
+    out->used = h->used_pages * s->page;
+    out->free = out->capacity - out->used;
+    out->recoveries = h->recoveries;
+    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
+        struct mkf_shm_slot *sl = &h->slots[i];
+        unsigned st = atomic_load_explicit(&sl->state, memory_order_relaxed);
+        if (st == SLOT_LIVE)
+            out->processes++;
+        else if (st == SLOT_DEAD && sl->pages != 0) {
+            out->dead_processes++;
+            out->dead_used += sl->pages * s->page;
+        }
+    }
+    struct mkf_shm_slot *me = &h->slots[s->slot];
+    out->slot = s->slot;
+    out->process_used = me->pages * s->page;
+    out->process_allocated = allocated + me->large_pages * s->page;
+    out->remote_frees = atomic_load_explicit(&me->remote_frees, memory_order_relaxed);
+    mkf_shm_unlock(s);
+    return MEMKIND_SUCCESS;
+}
+
+MKF_EXPORT int memkind_shared_reclaim(memkind_t kind, size_t *bytes)
+{
+    int err;
+    struct mkf_shm *s = shm_of_kind(kind, &err);
+    if (s == NULL)
+        return err;
+    err = memkind_fixed_purge(kind);
+    if (err != MEMKIND_SUCCESS)
+        return err;
+    size_t pages = 0;
+    mkf_shm_lock(s);
+    mkf_shm_mark_dead(s);
+    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
+        struct mkf_shm_slot *sl = &s->h->slots[i];
+        if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_DEAD)
+            continue;
+        pages += mkf_shm_free_slot_pages(s, i);
+        atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
+        atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
+    }
+    mkf_shm_unlock(s);
+    if (bytes != NULL)
+        *bytes = pages * s->page;
+    return MEMKIND_SUCCESS;
+}
+
+bool mkf_kind_is_shared(const struct memkind *kind) { return kind->ops == &shared_ops; }
+
+/* ---- fork ------------------------------------------------------------------------------
+ * The child inherits the mapping and a copy of the parent's arena, whose pages are
+ * the parent's. It drops that copy without touching the page map, takes a slot of
+ * its own and a new arena: from then on it is one more process of the heap. Runs
+ * in the child's fork handler (registry lock state remade, jemalloc usable). */
+void mkf_shm_fork_child(struct memkind *kind)
+{
+    struct mkf_fixed *fx = fixed_of(kind);
+    struct mkf_shm *s = fx->shm;
+    bool was_orphan = s->orphan;
+    s->orphan = true;
+    mkf_tcache_destroy_kind(kind);
+    unsigned old = kind->arena;
+    mkf_kind_set_arena(kind, UINT32_MAX);
+    if (old != UINT32_MAX)
+        mkf_je_arena_destroy(old);
+    kind->gen = mkf_kind_new_gen();
+    atomic_store_explicit(&fx->parked, 0, memory_order_relaxed);
+    if (was_orphan)
+        return;
+    mkf_shm_lock(s);
+    int err = mkf_shm_take_slot(s);
+    mkf_shm_unlock(s);
+    if (err == MEMKIND_SUCCESS &&
+        memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks) == 0) {
+        mkf_je_arena_set_decay(kind->arena, -1);
+        s->orphan = false;
+        return;
+    }
+    /* No slot or no arena: the kind refuses to serve in this child (as a private
+     * fixed kind on a shared mapping does). */
+    if (err == MEMKIND_SUCCESS) {
+        mkf_shm_lock(s);
+        atomic_store_explicit(&s->h->slots[s->slot].state, SLOT_FREE, memory_order_release);
+        mkf_shm_unlock(s);
+    }
+    kind->ops = &mkf_forked_ops;
+    kind->arena_fastpath = false;
+}

@@ -1,0 +1,495 @@
+/*
+ * shared/page_map.c - the pages of a shared heap: who holds each one, under one
+ * robust process-shared mutex, with a crash-safe way to change them.
+ *
+ * The page map has a word per page (shm.h). Its states are the truth; the run
+ * lengths at both ends of each free run, and the page counts in the header and
+ * the slots, are derived from them. Every change of states is written first as
+ * an intent (at most two ranges of words) and cleared when done. If the process
+ * that holds the lock dies (SIGKILL at any instruction), the next process to lock
+ * gets EOWNERDEAD and repairs the map: it redoes the intent, which is idempotent,
+ * then rebuilds everything derived from the states by one scan, marks slots whose
+ * process is gone as dead, and declares the mutex consistent. A mutation either
+ * happened completely or (if its intent was not yet published) not at all.
+ *
+ * Placement mirrors the private region map: jemalloc's slabs are taken from the
+ * top of the heap (last fit), large blocks from the bottom (first fit).
+ */
+#include "shm.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct mkf_shm *shm_of(struct mkf_fixed *fx) { return fx->shm; }
+
+/* ---- the test hook -------------------------------------------------------------
+ * MKF_SHARED_TEST_CRASH_AT=n: the n-th mutation of this process kills the process
+ * with SIGKILL half-way through its page words, while it holds the lock. Read
+ * when the process attaches (heap.c); tests only. */
+int mkf_shm_crash_at = -1;
+static int g_mutations;
+
+/* ---- derived state ---------------------------------------------------------------- */
+
+static uint64_t load(struct mkf_shm *s, size_t i)
+{
+    return atomic_load_explicit(&s->map[i], memory_order_relaxed);
+}
+
+static void store(struct mkf_shm *s, size_t i, uint64_t w)
+{
+    atomic_store_explicit(&s->map[i], w, memory_order_relaxed);
+}
+
+/* The length tag of a free run at page i (its first or last), keeping the page's
+ * "known zero" bit. */
+static void tag_free(struct mkf_shm *s, size_t i, size_t len)
+{
+    store(s, i, (load(s, i) & W_ZERO) | W_FREE | ((uint64_t)len << W_LEN_SHIFT));
+}
+
+static void tag_run(struct mkf_shm *s, size_t first, size_t len)
+{
+    if (len == 0)
+        return;
+    tag_free(s, first, len);
+    tag_free(s, first + len - 1, len);
+}
+
+static void count(struct mkf_shm *s, uint64_t w, int64_t d)
+{
+    unsigned st = w_state(w);
+    if (st == W_FREE)
+        return;
+    struct mkf_shm_slot *slot = &s->h->slots[w_owner(w) % MKF_SHM_SLOTS];
+    s->h->used_pages += (uint64_t)d;
+    slot->pages += (uint64_t)d;
+    if (st == W_LARGE)
+        slot->large_pages += (uint64_t)d;
+}
+
+/* Rebuild the free runs' tags and every page count from the states. */
+static void rebuild(struct mkf_shm *s)
+{
+    struct mkf_shm_header *h = s->h;
+    h->used_pages = 0;
+    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++)
+        h->slots[i].pages = h->slots[i].large_pages = 0;
+    size_t run = 0;
+    for (size_t i = 0; i < s->npages; i++) {
+        uint64_t w = load(s, i);
+        if (w_state(w) == W_FREE) {
+            run++;
+            continue;
+        }
+        tag_run(s, i - run, run);
+        run = 0;
+        count(s, w, 1);
+    }
+    tag_run(s, s->npages - run, run);
+}
+
+void mkf_shm_init_map(struct mkf_shm *s)
+{
+    /* A fresh segment is zero-filled: every page is free and known zero. */
+    for (size_t i = 0; i < s->npages; i++)
+        store(s, i, W_FREE | W_ZERO);
+    tag_run(s, 0, s->npages);
+}
+
+/* ---- mutations ---------------------------------------------------------------------- */
+
+struct range {
+    size_t first, n;
+    uint64_t head, word;
+};
+
+/* Set the words of r; true when every page was free and known zero before. */
+static bool apply(struct mkf_shm *s, const struct range *r, bool crash)
+{
+    bool zero = true;
+    for (size_t i = 0; i < r->n; i++) {
+        if (crash && i == r->n / 2)
+            raise(SIGKILL); /* the test hook: die holding the lock, half-way */
+        size_t p = r->first + i;
+        uint64_t old = load(s, p), w = i == 0 ? r->head : r->word;
+        zero = zero && w_state(old) == W_FREE && (old & W_ZERO);
+        count(s, old, -1);
+        count(s, w, 1);
+        store(s, p, w);
+    }
+    return zero;
+}
+
+/* Publish the intent for nr ranges, apply them, clear it. Lock held. */
+static bool mutate(struct mkf_shm *s, const struct range *r, unsigned nr)
+{
+    struct mkf_shm_intent *in = &s->h->intent;
+    for (unsigned i = 0; i < nr; i++) {
+        in->r[i].first = r[i].first;
+        in->r[i].n = r[i].n;
+        in->r[i].head = r[i].head;
+        in->r[i].word = r[i].word;
+    }
+    atomic_store_explicit(&in->nranges, nr, memory_order_release);
+    bool crash = mkf_shm_crash_at >= 0 && ++g_mutations == mkf_shm_crash_at;
+    bool zero = true;
+    for (unsigned i = 0; i < nr; i++)
+        zero = apply(s, &r[i], crash) && zero;
+    return zero;
+}
+
+static void mutate_done(struct mkf_shm *s)
+{
+    atomic_store_explicit(&s->h->intent.nranges, 0, memory_order_release);
+}
+
+/* The lock holder died: redo its mutation, rebuild, declare the lock consistent. */
+static void recover(struct mkf_shm *s)
+{
+    struct mkf_shm_header *h = s->h;
+    struct mkf_shm_intent *in = &h->intent;
+    unsigned nr = (unsigned)atomic_load_explicit(&in->nranges, memory_order_acquire);
+    for (unsigned i = 0; i < nr && i < 2; i++) {
+        struct range r = {in->r[i].first, in->r[i].n, in->r[i].head, in->r[i].word};
+        if (r.first < s->npages && r.n <= s->npages - r.first)
+            for (size_t j = 0; j < r.n; j++)
+                store(s, r.first + j, j == 0 ? r.head : r.word);
+    }
+    atomic_store_explicit(&in->nranges, 0, memory_order_release);
+    rebuild(s);
+    mkf_shm_mark_dead(s);
+    h->recoveries++;
+}
+
+void mkf_shm_lock(struct mkf_shm *s)
+{
+    int rc = pthread_mutex_lock(&s->h->lock);
+    if (MKF_UNLIKELY(rc == EOWNERDEAD)) {
+        recover(s);
+        pthread_mutex_consistent(&s->h->lock);
+    } else if (MKF_UNLIKELY(rc != 0)) {
+        /* ENOTRECOVERABLE: only if a repair itself was cut short, which marks
+         * the heap unusable for every process. Nothing sensible remains. */
+        abort();
+    }
+}
+
+void mkf_shm_unlock(struct mkf_shm *s) { pthread_mutex_unlock(&s->h->lock); }
+
+/* ---- finding free pages (lock held) ----------------------------------------------- */
+
+/* First fit from the bottom: the first page of `n` free pages aligned to `align`
+ * bytes, and the free run [*rh, *rh + *rl) that holds them. */
+static bool find_bottom(struct mkf_shm *s, size_t n, size_t align, size_t *at, size_t *rh,
+                        size_t *rl)
+{
+    for (size_t i = 0; i < s->npages;) {
+        uint64_t w = load(s, i);
+        unsigned st = w_state(w);
+        if (st == W_FREE) {
+            size_t len = w_len(w) ? w_len(w) : 1;
+            uintptr_t addr = s->data + i * s->page;
+            uintptr_t al = (addr + align - 1) & ~(uintptr_t)(align - 1);
+            size_t a = (al - s->data) / s->page;
+            if (al >= addr && a < i + len && i + len - a >= n) {
+                *at = a, *rh = i, *rl = len;
+                return true;
+            }
+            i += len;
+        } else if (st == W_LARGE && (w & W_HEAD) && w_len(w) != 0) {
+            i += w_len(w);
+        } else {
+            i++;
+        }
+    }
+    return false;
+}
+
+/* Last fit from the top. */
+static bool find_top(struct mkf_shm *s, size_t n, size_t align, size_t *at, size_t *rh,
+                     size_t *rl)
+{
+    for (size_t i = s->npages; i-- > 0;) {
+        uint64_t w = load(s, i);
+        if (w_state(w) != W_FREE)
+            continue;
+        size_t len = w_len(w);
+        if (len == 0 || len > i + 1)
+            len = 1; /* cannot happen with consistent tags; be safe */
+        size_t head = i + 1 - len;
+        if (len >= n) {
+            uintptr_t al = (s->data + (i + 1 - n) * s->page) & ~(uintptr_t)(align - 1);
+            if (al >= s->data + head * s->page) {
+                *at = (al - s->data) / s->page, *rh = head, *rl = len;
+                return true;
+            }
+        }
+        i = head; /* the loop's i-- steps past the run */
+    }
+    return false;
+}
+
+/* Take [at, at + n) out of the free run [rh, rh + rl) with the given words. */
+static bool carve(struct mkf_shm *s, size_t at, size_t n, size_t rh, size_t rl,
+                  uint64_t head, uint64_t word)
+{
+    struct range r = {at, n, head, word};
+    bool zero = mutate(s, &r, 1);
+    tag_run(s, rh, at - rh);
+    tag_run(s, at + n, rh + rl - (at + n));
+    mutate_done(s);
+    return zero;
+}
+
+/* Give [first, first + n) back, merged with free neighbours. */
+static void release(struct mkf_shm *s, size_t first, size_t n)
+{
+    struct range r = {first, n, W_FREE, W_FREE};
+    (void)mutate(s, &r, 1);
+    size_t a = first, b = first + n;
+    if (a > 0 && w_state(load(s, a - 1)) == W_FREE)
+        a -= w_len(load(s, a - 1));
+    if (b < s->npages && w_state(load(s, b)) == W_FREE)
+        b += w_len(load(s, b));
+    tag_run(s, a, b - a);
+    mutate_done(s);
+}
+
+static size_t page_of(struct mkf_shm *s, const void *ptr)
+{
+    return ((uintptr_t)ptr - s->data) / s->page;
+}
+
+static bool in_heap(struct mkf_shm *s, const void *ptr)
+{
+    return (uintptr_t)ptr - s->data < s->npages * s->page;
+}
+
+/* ---- the region map's operations for a shared kind ---------------------------------- */
+
+void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t alignment,
+                   bool *zeroed, bool for_jemalloc)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (s->orphan || size == 0 || size % s->page != 0 || !mkf_is_pow2(alignment))
+        return NULL;
+    size_t n = size / s->page, at, rh, rl;
+    if (alignment < s->page)
+        alignment = s->page;
+    void *p = NULL;
+    mkf_shm_lock(s);
+    bool found;
+    if (new_addr != NULL) {
+        /* Only at the start of a free run (the end of a block grows into it). */
+        at = in_heap(s, new_addr) ? page_of(s, new_addr) : s->npages;
+        uint64_t w = at < s->npages ? load(s, at) : 0;
+        found = at < s->npages && ((uintptr_t)new_addr & (s->page - 1)) == 0 &&
+                w_state(w) == W_FREE && (at == 0 || w_state(load(s, at - 1)) != W_FREE) &&
+                w_len(w) >= n;
+        rh = at, rl = found ? w_len(w) : 0;
+    } else {
+        found = for_jemalloc ? find_top(s, n, alignment, &at, &rh, &rl)
+                             : find_bottom(s, n, alignment, &at, &rh, &rl);
+    }
+    if (found) {
+        uint64_t word = w_make(W_SLAB, s->slot, 0);
+        *zeroed = carve(s, at, n, rh, rl, word, word);
+        p = (void *)(s->data + at * s->page);
+    }
+    mkf_shm_unlock(s);
+    return p;
+}
+
+void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (s->orphan || !in_heap(s, addr) || size == 0)
+        return;
+    size_t first = page_of(s, addr), n = size / s->page;
+    if (n > s->npages - first)
+        return;
+    mkf_shm_lock(s);
+    release(s, first, n);
+    mkf_shm_unlock(s);
+}
+
+void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment, bool *zeroed)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (s->orphan || pages == 0 || pages > s->npages)
+        return NULL;
+    if (alignment < s->page)
+        alignment = s->page;
+    size_t at, rh, rl;
+    void *p = NULL;
+    mkf_shm_lock(s);
+    if (find_bottom(s, pages, alignment, &at, &rh, &rl)) {
+        uint64_t word = w_make(W_LARGE, s->slot, 0);
+        *zeroed = carve(s, at, pages, rh, rl, word | W_HEAD | ((uint64_t)pages << W_LEN_SHIFT),
+                        word);
+        p = (void *)(s->data + at * s->page);
+    }
+    mkf_shm_unlock(s);
+    return p;
+}
+
+/* No lock: a block's head word only changes when it is freed or resized, which
+ * the program does not do while it asks about the block. */
+size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (!in_heap(s, ptr) || ((uintptr_t)ptr & (s->page - 1)) != 0)
+        return 0;
+    uint64_t w = load(s, page_of(s, ptr));
+    return w_state(w) == W_LARGE && (w & W_HEAD) ? w_len(w) : 0;
+}
+
+void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (!in_heap(s, ptr))
+        return;
+    size_t first = page_of(s, ptr);
+    mkf_shm_lock(s);
+    uint64_t w = load(s, first);
+    /* Checked under the lock: a large block freed twice is ignored. */
+    if (w_state(w) == W_LARGE && (w & W_HEAD) && w_len(w) <= s->npages - first)
+        release(s, first, w_len(w));
+    mkf_shm_unlock(s);
+}
+
+bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (s->orphan || !in_heap(s, ptr) || pages == 0)
+        return false;
+    size_t first = page_of(s, ptr);
+    bool done = false;
+    mkf_shm_lock(s);
+    uint64_t w = load(s, first);
+    size_t old = w_len(w);
+    if (w_state(w) == W_LARGE && (w & W_HEAD) && old != 0) {
+        uint64_t head = (w & ~(~0ull << W_LEN_SHIFT)) | ((uint64_t)pages << W_LEN_SHIFT);
+        uint64_t body = w_make(W_LARGE, w_owner(w), 0);
+        if (pages <= old) {
+            /* One mutation of two ranges: the new head, the freed tail. */
+            struct range r[2] = {{first, 1, head, body},
+                                 {first + pages, old - pages, W_FREE, W_FREE}};
+            (void)mutate(s, r, old > pages ? 2 : 1);
+            if (old > pages) {
+                size_t b = first + old;
+                if (b < s->npages && w_state(load(s, b)) == W_FREE)
+                    b += w_len(load(s, b));
+                tag_run(s, first + pages, b - (first + pages));
+            }
+            mutate_done(s);
+            done = true;
+        } else if (first + old < s->npages) {
+            size_t at = first + old, more = pages - old;
+            uint64_t nw = load(s, at);
+            if (w_state(nw) == W_FREE && w_len(nw) >= more) {
+                size_t rl = w_len(nw);
+                struct range r[2] = {{first, 1, head, body}, {at, more, body, body}};
+                (void)mutate(s, r, 2);
+                tag_run(s, at + more, rl - more);
+                mutate_done(s);
+                done = true;
+            }
+        }
+    }
+    mkf_shm_unlock(s);
+    return done;
+}
+
+size_t mkf_shm_largest_free(struct mkf_fixed *fx)
+{
+    struct mkf_shm *s = shm_of(fx);
+    size_t best = 0;
+    mkf_shm_lock(s);
+    for (size_t i = 0; i < s->npages;) {
+        uint64_t w = load(s, i);
+        if (w_state(w) == W_FREE) {
+            size_t len = w_len(w) ? w_len(w) : 1;
+            best = len > best ? len : best;
+            i += len;
+        } else {
+            i++;
+        }
+    }
+    mkf_shm_unlock(s);
+    return best * s->page;
+}
+
+size_t mkf_shm_free_slot_pages(struct mkf_shm *s, unsigned slot)
+{
+    size_t freed = 0;
+    for (size_t i = 0; i < s->npages;) {
+        uint64_t w = load(s, i);
+        if (w_state(w) == W_FREE || w_owner(w) != slot) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < s->npages && w_state(load(s, j)) != W_FREE && w_owner(load(s, j)) == slot)
+            j++;
+        release(s, i, j - i);
+        freed += j - i;
+        i = j;
+    }
+    return freed;
+}
+
+/* ---- small blocks across processes ------------------------------------------------ */
+
+/* After the owner handed out a small block: the size class of blocks that start
+ * in its page, for other processes' malloc_usable_size and realloc. Written only
+ * by the page's owner, which alone changes the words of its slab pages. */
+void mkf_shm_tag(struct mkf_fixed *fx, const void *ptr, size_t usable)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (!in_heap(s, ptr))
+        return;
+    _Atomic uint64_t *wp = &s->map[page_of(s, ptr)];
+    uint64_t w = atomic_load_explicit(wp, memory_order_relaxed);
+    uint64_t cls = (uint64_t)((usable >> 4) & W_CLASS_MASK) << W_CLASS_SHIFT;
+    while (w_state(w) == W_SLAB && (w & (W_CLASS_MASK << W_CLASS_SHIFT)) != cls &&
+           !atomic_compare_exchange_weak_explicit(
+               wp, &w, (w & ~(W_CLASS_MASK << W_CLASS_SHIFT)) | cls,
+               memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+/* The usable size of a small block of another process, 0 when unknown. */
+size_t mkf_shm_small_usable(struct mkf_fixed *fx, const void *ptr)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (!in_heap(s, ptr))
+        return 0;
+    uint64_t w = load(s, page_of(s, ptr));
+    return w_state(w) == W_SLAB ? w_class(w) : 0;
+}
+
+/* The slot whose slab holds `ptr`, or -1 when no slab does. */
+int mkf_shm_slab_owner(struct mkf_fixed *fx, const void *ptr)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (!in_heap(s, ptr))
+        return -1;
+    uint64_t w = load(s, page_of(s, ptr));
+    return w_state(w) == W_SLAB ? (int)w_owner(w) : -1;
+}
+
+/* Read without the lock: a statistic. */
+size_t mkf_shm_process_used(struct mkf_fixed *fx)
+{
+    struct mkf_shm *s = shm_of(fx);
+    return s->orphan ? 0 : s->h->slots[s->slot].pages * s->page;
+}
+
+size_t mkf_shm_large_bytes(struct mkf_fixed *fx)
+{
+    struct mkf_shm *s = shm_of(fx);
+    return s->orphan ? 0 : s->h->slots[s->slot].large_pages * s->page;
+}

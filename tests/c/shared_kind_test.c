@@ -1,0 +1,391 @@
+/*
+ * shared_kind_test.c - shared kinds (issue 14): create / attach / detach /
+ * unlink, offsets in processes that map the heap at different addresses, frees
+ * of another process's blocks (small ones through the owner's queue, large ones
+ * straight to the page map), usable sizes and realloc across processes, a fork
+ * child attached in its own right, a process killed while it holds the heap's
+ * lock (the test hook MKF_SHARED_TEST_CRASH_AT), reclaim, and bad input.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <memkind_fixed.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MiB ((size_t)1 << 20)
+
+static struct memkind_shared_stats stats(memkind_t k)
+{
+    struct memkind_shared_stats s;
+    REQUIRE(memkind_shared_get_stats(k, &s) == 0);
+    return s;
+}
+
+static void fill(void *p, size_t n, unsigned char v) { memset(p, v, n); }
+
+static int all(const void *p, size_t n, unsigned char v)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] != v)
+            return 0;
+    return 1;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    return st;
+}
+
+/* One process alone: memfd heap, sizes, offsets, stats back to 0. */
+static void test_basics(void)
+{
+    memkind_t k;
+    REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
+    CHECK(memkind_shared_name(k) == NULL);
+    CHECK(memkind_shared_fd(k) >= 0);
+    CHECK_EQ(memkind_check_available(k), 0);
+    struct memkind_shared_stats s = stats(k);
+    CHECK_EQ(s.capacity, 8 * MiB);
+    CHECK_EQ(s.used, 0);
+    CHECK_EQ(s.processes, 1);
+    CHECK(s.segment_size > s.capacity);
+
+    void *small = memkind_malloc(k, 100);
+    void *large = memkind_malloc(k, 100000);
+    void *z = memkind_calloc(k, 1000, 40);
+    void *al = NULL;
+    CHECK_EQ(memkind_posix_memalign(k, &al, 65536, 5000), 0);
+    REQUIRE(small && large && z && al);
+    CHECK(((uintptr_t)al & 65535) == 0);
+    CHECK(all(z, 40000, 0));
+    CHECK_EQ(memkind_malloc_usable_size(k, small), 112);
+    CHECK_EQ(memkind_malloc_usable_size(k, large), 25 * 4096);
+    CHECK(memkind_detect_kind(small) == k);
+    uint64_t off = memkind_shared_offset(k, small);
+    CHECK(off != 0);
+    CHECK(memkind_shared_ptr(k, off) == small);
+    CHECK(memkind_shared_offset(k, &off) == 0); /* not in the heap */
+    errno = 0;
+    CHECK(memkind_shared_ptr(k, 0) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    errno = 0;
+    CHECK(memkind_shared_ptr(k, s.segment_size) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    CHECK(memkind_shared_ptr(k, 64) == NULL); /* the header */
+
+    fill(large, 100000, 7);
+    void *grown = memkind_realloc(k, large, 300000);
+    REQUIRE(grown != NULL);
+    CHECK(all(grown, 100000, 7));
+    s = stats(k);
+    CHECK(s.used >= 300000);
+    CHECK_EQ(s.process_used, s.used);
+
+    memkind_free(k, small);
+    memkind_free(NULL, grown);
+    memkind_free(k, z);
+    memkind_free(k, al);
+    CHECK_EQ(memkind_fixed_purge(k), 0);
+    s = stats(k);
+    CHECK_EQ(s.used, 0);
+    CHECK_EQ(s.process_allocated, 0);
+    CHECK_EQ(s.largest_free, 8 * MiB);
+
+    /* The whole heap fits in large blocks, then in small ones after a free. */
+    void *all_of_it = memkind_malloc(k, 8 * MiB);
+    CHECK(all_of_it != NULL);
+    errno = 0;
+    CHECK(memkind_malloc(k, 64) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    memkind_free(k, all_of_it);
+    void *again = memkind_malloc(k, 64);
+    CHECK(again != NULL);
+    memkind_free(k, again);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+    CHECK_EQ(memkind_shared_detach(k), MEMKIND_ERROR_DESTROYED);
+}
+
+/* Two attachments in one process: two mappings, two slots, frees across. */
+static void test_two_attachments(const char *name)
+{
+    memkind_t a, b;
+    REQUIRE(memkind_shared_create(name, 4 * MiB, 0, &a) == 0);
+    CHECK_EQ(memkind_shared_create(name, 4 * MiB, 0, &b), MEMKIND_ERROR_SHARED_EXISTS);
+    CHECK(strcmp(memkind_shared_name(a), name) == 0);
+    REQUIRE(memkind_shared_attach(name, &b) == 0);
+    CHECK(a != b);
+    CHECK(stats(a).slot != stats(b).slot);
+    CHECK_EQ(stats(a).processes, 2);
+
+    char *pa = memkind_malloc(a, 48);
+    REQUIRE(pa != NULL);
+    strcpy(pa, "from a");
+    char *pb = memkind_shared_ptr(b, memkind_shared_offset(a, pa));
+    REQUIRE(pb != NULL);
+    CHECK(pb != pa); /* another mapping */
+    CHECK(strcmp(pb, "from a") == 0);
+    CHECK_EQ(memkind_malloc_usable_size(b, pb), 48);
+    CHECK(memkind_detect_kind(pb) == b);
+    /* realloc of a's block through b: a copy in b's slab, a's block goes home */
+    char *moved = memkind_realloc(b, pb, 200);
+    REQUIRE(moved != NULL);
+    CHECK(strcmp(moved, "from a") == 0);
+    CHECK_EQ(stats(a).remote_frees, 1);
+    /* a takes the block in on its next allocation */
+    void *pa2 = memkind_malloc(a, 48);
+    CHECK(pa2 == pa); /* the cache hands the same block out again */
+    memkind_free(NULL, pa2);
+    memkind_free(a, memkind_shared_ptr(a, memkind_shared_offset(b, moved)));
+
+    /* large blocks: straight back to the page map from either side */
+    void *big = memkind_malloc(b, 1 * MiB);
+    REQUIRE(big != NULL);
+    memkind_free(a, memkind_shared_ptr(a, memkind_shared_offset(b, big)));
+    CHECK_EQ(memkind_fixed_purge(a), 0);
+    CHECK_EQ(memkind_fixed_purge(b), 0);
+    CHECK_EQ(stats(a).used, 0);
+
+    CHECK_EQ(memkind_shared_detach(b), 0);
+    CHECK_EQ(stats(a).processes, 1);
+    CHECK_EQ(memkind_shared_detach(a), 0);
+    CHECK_EQ(memkind_shared_unlink(name), 0);
+    CHECK_EQ(memkind_shared_unlink(name), MEMKIND_ERROR_SHARED_NOT_FOUND);
+    CHECK_EQ(memkind_shared_attach(name, &a), MEMKIND_ERROR_SHARED_NOT_FOUND);
+}
+
+/* A child attaches by name (a mapping at another address) and trades blocks. */
+static void test_processes(const char *name)
+{
+    memkind_t k;
+    REQUIRE(memkind_shared_create(name, 16 * MiB, 0, &k) == 0);
+    int to_child[2], to_parent[2];
+    REQUIRE(pipe(to_child) == 0 && pipe(to_parent) == 0);
+    char *msg = memkind_malloc(k, 32);
+    strcpy(msg, "hello child");
+    uint64_t off = memkind_shared_offset(k, msg);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        memkind_t c;
+        if (memkind_shared_attach(name, &c) != 0)
+            _exit(10);
+        char *m = memkind_shared_ptr(c, off);
+        if (m == msg || strcmp(m, "hello child") != 0)
+            _exit(11);
+        memkind_free(c, m); /* the parent's small block */
+        uint64_t offs[2];
+        char *mine = memkind_malloc(c, 64);
+        void *big = memkind_malloc(c, 200000);
+        if (!mine || !big)
+            _exit(12);
+        strcpy(mine, "hello parent");
+        offs[0] = memkind_shared_offset(c, mine);
+        offs[1] = memkind_shared_offset(c, big);
+        if (write(to_parent[1], offs, sizeof(offs)) != sizeof(offs))
+            _exit(13);
+        char done;
+        if (read(to_child[0], &done, 1) != 1)
+            _exit(14);
+        /* The parent freed both: the small one is in our queue; purge takes it. */
+        memkind_fixed_purge(c);
+        struct memkind_shared_stats s;
+        memkind_shared_get_stats(c, &s);
+        if (s.process_used != 0 || s.remote_frees != 1)
+            _exit(15);
+        _exit(memkind_shared_detach(c) == 0 ? 0 : 16);
+    }
+    uint64_t offs[2];
+    REQUIRE(read(to_parent[0], offs, sizeof(offs)) == sizeof(offs));
+    char *theirs = memkind_shared_ptr(k, offs[0]);
+    CHECK(strcmp(theirs, "hello parent") == 0);
+    CHECK_EQ(memkind_malloc_usable_size(k, theirs), 64);
+    CHECK_EQ(memkind_malloc_usable_size(k, memkind_shared_ptr(k, offs[1])), 49 * 4096);
+    memkind_free(k, theirs);
+    memkind_free(NULL, memkind_shared_ptr(k, offs[1]));
+    REQUIRE(write(to_child[1], "x", 1) == 1);
+    int st = wait_status(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(stats(k).remote_frees, 1);
+    CHECK_EQ(memkind_fixed_purge(k), 0);
+    struct memkind_shared_stats s = stats(k);
+    CHECK_EQ(s.used, 0);
+    CHECK_EQ(s.processes, 1);
+    CHECK_EQ(s.dead_processes, 0);
+    close(to_child[0]), close(to_child[1]), close(to_parent[0]), close(to_parent[1]);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+    CHECK_EQ(memkind_shared_unlink(name), 0);
+}
+
+/* fork() of an attached process: the child is a process of the heap in its own
+ * right, with the same kind handle. */
+static void test_fork_child(void)
+{
+    memkind_t k;
+    REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
+    char *p = memkind_malloc(k, 100);
+    strcpy(p, "before fork");
+    unsigned parent_slot = stats(k).slot;
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        struct memkind_shared_stats s;
+        if (memkind_shared_get_stats(k, &s) != 0 || s.slot == parent_slot || s.processes != 2)
+            _exit(20);
+        if (strcmp(p, "before fork") != 0)
+            _exit(21);
+        void *q[100];
+        for (int i = 0; i < 100; i++)
+            if ((q[i] = memkind_malloc(k, 64 + i)) == NULL || q[i] == p)
+                _exit(22);
+        for (int i = 0; i < 100; i++)
+            memkind_free(k, q[i]);
+        memkind_free(k, p); /* the parent's block: to its queue */
+        _exit(memkind_shared_detach(k) == 0 ? 0 : 23);
+    }
+    int st = wait_status(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(stats(k).processes, 1);
+    CHECK_EQ(memkind_fixed_purge(k), 0);
+    CHECK_EQ(stats(k).used, 0);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
+/* A child dies while it holds the lock, half-way through a page map change; then
+ * another dies without the lock, holding blocks and cached pages. */
+static void test_crash(void)
+{
+    memkind_t k;
+    REQUIRE(memkind_shared_create(NULL, 16 * MiB, 0, &k) == 0);
+    int fd = memkind_shared_fd(k);
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        memkind_t c;
+        setenv("MKF_SHARED_TEST_CRASH_AT", "3", 1);
+        if (memkind_shared_attach_fd(fd, &c) != 0)
+            _exit(30);
+        void *a = memkind_malloc(c, 40000);      /* mutation 1 */
+        uint64_t off = memkind_shared_offset(c, a);
+        if (write(pfd[1], &off, sizeof(off)) != sizeof(off))
+            _exit(31);
+        void *b = memkind_malloc(c, 64);         /* 2: a slab */
+        (void)b;
+        (void)memkind_malloc(c, 8 * 4096 * 2);   /* 3: killed half-way */
+        _exit(32);
+    }
+    int st = wait_status(pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    uint64_t off;
+    REQUIRE(read(pfd[0], &off, sizeof(off)) == sizeof(off));
+    /* Whoever locks next repairs the map. */
+    struct memkind_shared_stats s = stats(k);
+    CHECK_EQ(s.recoveries, 1);
+    CHECK_EQ(s.processes, 1);
+    CHECK_EQ(s.dead_processes, 1);
+    CHECK(s.dead_used >= 40960 + 4096 + 16 * 4096);
+    CHECK_EQ(s.used, s.dead_used);
+    /* Its large block is still valid and anyone may free it. */
+    void *a = memkind_shared_ptr(k, off);
+    CHECK_EQ(memkind_malloc_usable_size(k, a), 40960);
+    memkind_free(k, a);
+    CHECK_EQ(stats(k).dead_used, s.dead_used - 40960);
+    /* The heap keeps working. */
+    void *mine = memkind_malloc(k, 1 * MiB);
+    CHECK(mine != NULL);
+    memkind_free(k, mine);
+    size_t bytes = 0;
+    CHECK_EQ(memkind_shared_reclaim(k, &bytes), 0);
+    CHECK_EQ(bytes, s.dead_used - 40960);
+    s = stats(k);
+    CHECK_EQ(s.used, 0);
+    CHECK_EQ(s.dead_processes, 0);
+    CHECK_EQ(s.largest_free, 16 * MiB);
+    close(pfd[0]), close(pfd[1]);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
+/* Segments that are not shared heaps, or damaged ones. */
+static void test_bad_input(void)
+{
+    memkind_t k = NULL, fixed;
+    CHECK_EQ(memkind_shared_create(NULL, 0, 0, &k), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_create(NULL, MiB, 1, &k), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_create(NULL, MiB, 0, NULL), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_create("no-slash/x", MiB, 0, &k), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_attach(NULL, &k), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_attach_fd(-1, &k), MEMKIND_ERROR_INVALID);
+    CHECK(k == NULL);
+
+    int junk = memfd_create("junk", 0);
+    REQUIRE(junk >= 0 && ftruncate(junk, 1 * MiB) == 0);
+    CHECK_EQ(memkind_shared_attach_fd(junk, &k), MEMKIND_ERROR_SHARED_BAD_MAGIC);
+    close(junk);
+
+    memkind_t good;
+    REQUIRE(memkind_shared_create(NULL, 2 * MiB, 0, &good) == 0);
+    int fd = memkind_shared_fd(good);
+    struct stat st;
+    REQUIRE(fstat(fd, &st) == 0);
+    /* A copy of the segment, then damaged in turn. */
+    int copy = memfd_create("copy", 0);
+    REQUIRE(copy >= 0 && ftruncate(copy, st.st_size) == 0);
+    void *src = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    void *dst = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, copy, 0);
+    REQUIRE(src != MAP_FAILED && dst != MAP_FAILED);
+    memcpy(dst, src, 4096);
+    uint32_t *version = (uint32_t *)((char *)dst + 8);
+    (*version)++;
+    CHECK_EQ(memkind_shared_attach_fd(copy, &k), MEMKIND_ERROR_SHARED_VERSION);
+    (*version)--;
+    REQUIRE(ftruncate(copy, st.st_size - 4096) == 0);
+    CHECK_EQ(memkind_shared_attach_fd(copy, &k), MEMKIND_ERROR_SHARED_SIZE);
+    munmap(src, st.st_size);
+    munmap(dst, st.st_size);
+    close(copy);
+
+    /* Shared-kind calls on other kinds. */
+    static char area[1 << 16] __attribute__((aligned(4096)));
+    REQUIRE(memkind_create_fixed(area, sizeof(area), &fixed) == 0);
+    CHECK_EQ(memkind_shared_fd(fixed), MEMKIND_ERROR_NOT_SHARED);
+    CHECK_EQ(memkind_shared_detach(fixed), MEMKIND_ERROR_NOT_SHARED);
+    CHECK_EQ(memkind_shared_reclaim(MEMKIND_DEFAULT, NULL), MEMKIND_ERROR_NOT_SHARED);
+    CHECK(memkind_shared_offset(fixed, area + 4096) == 0);
+    CHECK(memkind_shared_name(fixed) == NULL);
+    struct memkind_shared_stats s;
+    CHECK_EQ(memkind_shared_get_stats(NULL, &s), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_get_stats(good, NULL), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_destroy_kind(fixed), 0);
+    /* A pointer of another heap given to a shared kind goes to its own heap. */
+    void *d = memkind_malloc(MEMKIND_DEFAULT, 64);
+    memkind_free(good, d);
+    char msg[MEMKIND_ERROR_MESSAGE_SIZE];
+    memkind_error_message(MEMKIND_ERROR_SHARED_FULL, msg, sizeof(msg));
+    CHECK(strstr(msg, "slot") != NULL);
+    CHECK_EQ(memkind_destroy_kind(good), 0); /* detaches */
+}
+
+int main(void)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "/mkf_shared_kind_test_%d", (int)getpid());
+    test_basics();
+    test_two_attachments(name);
+    test_processes(name);
+    test_fork_child();
+    test_crash();
+    test_bad_input();
+    return check_done("shared_kind_test");
+}
