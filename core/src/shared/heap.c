@@ -535,7 +535,8 @@ void mkf_shm_fork_child(struct memkind *kind)
     struct mkf_shm *s = fx->shm;
     bool was_orphan = s->orphan;
     s->orphan = true;
-    mkf_tcache_destroy_kind(kind);
+    uint64_t cached_blocks = 0, cached_bytes = 0; /* the parent's, not counted here */
+    mkf_tcache_destroy_kind(kind, &cached_blocks, &cached_bytes);
     unsigned old = kind->arena;
     mkf_kind_set_arena(kind, UINT32_MAX);
     if (old != UINT32_MAX)
