@@ -129,6 +129,8 @@ struct memkind {
      * memkind_malloc() and memkind_free() take the inline path below instead of
      * two indirect calls. Set at creation. */
     bool arena_fastpath;
+    /* The next live kind whose name hashes to the same bucket (registry.c). */
+    struct memkind *name_next;
 };
 
 MKF_HIDDEN extern struct memkind_ops mkf_dead_ops;

@@ -52,6 +52,8 @@ static void registry_lock_init(void)
 
 bool mkf_debug;
 
+static void name_insert(struct memkind *kind);
+
 static void init_once(void)
 {
     registry_lock_init();
@@ -63,6 +65,9 @@ static void init_once(void)
     mkf_je_init(mkf_debug);
     mkf_fork_register_late();
     mkf_tcache_init();
+    for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) /* the built-in kinds */
+        if (g_kinds[i].state == MKF_KIND_LIVE)
+            name_insert(&g_kinds[i]);
 }
 
 void mkf_init(void) { pthread_once(&g_init_once, init_once); }
@@ -112,12 +117,42 @@ static bool ops_valid(const struct memkind_ops *ops)
            ops->posix_memalign && ops->realloc && ops->free && !ops->init_once;
 }
 
+/* The live kinds by name: chains of a hash table, under the registry lock, so that
+ * a kind's creation does not compare its name with every slot. */
+#define MKF_NAME_BUCKETS 1024
+static struct memkind *g_names[MKF_NAME_BUCKETS];
+
+static struct memkind **name_bucket(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return &g_names[h % MKF_NAME_BUCKETS];
+}
+
+static void name_insert(struct memkind *kind)
+{
+    struct memkind **b = name_bucket(kind->name);
+    kind->name_next = *b;
+    *b = kind;
+}
+
+static void name_remove(struct memkind *kind)
+{
+    for (struct memkind **p = name_bucket(kind->name); *p != NULL; p = &(*p)->name_next) {
+        if (*p == kind) {
+            *p = kind->name_next;
+            break;
+        }
+    }
+    kind->name_next = NULL;
+}
+
 static bool name_in_use(const char *name)
 {
-    for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) {
-        if (g_kinds[i].state == MKF_KIND_LIVE && strcmp(g_kinds[i].name, name) == 0)
+    for (struct memkind *k = *name_bucket(name); k != NULL; k = k->name_next)
+        if (strcmp(k->name, name) == 0)
             return true;
-    }
     return false;
 }
 
@@ -180,6 +215,7 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, bool generate,
     kind->arena = UINT32_MAX;
     kind->gen = g_next_gen++;
     kind->state = MKF_KIND_LIVE;
+    name_insert(kind);
     kind->pending_addr = addr;
     kind->pending_size = size;
     kind->pending_flags = flags;
@@ -190,6 +226,7 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, bool generate,
     kind->pending_size = 0;
     if (err != MEMKIND_SUCCESS) {
         memkind_arena_destroy(kind);
+        name_remove(kind);
         kind->state = before == MKF_KIND_DEAD ? MKF_KIND_DEAD : MKF_KIND_FREE;
         kind->ops = &mkf_dead_ops;
         kind->arena_fastpath = false;
@@ -231,6 +268,7 @@ MKF_EXPORT int memkind_destroy_kind(memkind_t kind)
     kind->arena_fastpath = false;
     kind->priv = NULL;
     kind->gen = g_next_gen++;
+    name_remove(kind);
     kind->state = MKF_KIND_DEAD;
     kind->name[0] = '\0';
 out:
