@@ -403,6 +403,14 @@ class SharedArray(_ndarray):  # type: ignore[misc]
         return self
 
     @property
+    def shared_kind(self) -> SharedKind:
+        """This process's SharedKind of the block (attached on unpickling)."""
+        block = _block_of(self)
+        if block is None or block.heap.name is None:
+            raise ValueError("not an array of a SharedKind block")
+        return _registered(block.heap.name)
+
+    @property
     def shared_offset(self) -> int:
         """The offset of the data in its segment, the same in every process."""
         block = _block_of(self)
