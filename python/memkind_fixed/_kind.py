@@ -524,8 +524,8 @@ class FixedKind(_native.KindBase):
         return result
 
     def _array(self, shape: _ShapeLike, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
-        import numpy
         dims, dt, count, nbytes = _array_layout(shape, dtype)
+        import numpy
         if dt.alignment > 16:
             block = self.memalign(dt.alignment, nbytes)
             if zero:

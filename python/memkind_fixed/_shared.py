@@ -96,7 +96,7 @@ class SharedKind(FixedKind):
     """
 
     _creator: bool
-    _unlinker: Optional[weakref.finalize]
+    _unlinker: "Optional[weakref.finalize[Any, Any]]"
 
     def __init__(self, name: str, size: Optional[int] = None) -> None:
         """SharedKind(name, size) creates, SharedKind(name) attaches; prefer
@@ -331,8 +331,9 @@ def _make_array(block: _SharedBlock, address: int, shape: Tuple[int, ...],
                 ) -> "SharedArray":
     import numpy
     raw = numpy.asarray(block)  # uint8[nbytes], base: the block
-    return SharedArray.__new__(SharedArray, shape, dtype, buffer=raw,
-                               offset=address - block.address, strides=strides)
+    array: SharedArray = _ndarray.__new__(SharedArray, shape, dtype, buffer=raw,
+                                          offset=address - block.address, strides=strides)
+    return array
 
 
 def _block_of(arr: Any) -> Optional[_SharedBlock]:
