@@ -16,6 +16,7 @@ optional. See docs/python.md for the memory-safety rules.
 from ._errors import MemkindError, OutOfMemoryError, error_message
 from ._kind import POLICIES, Allocation, DestroyStats, FixedKind, KindStats, destroy_stats
 from ._native import ffi, lib
+from ._shared import SHM_PREFIX, SharedArray, SharedKind, SharedStats, shared_cleanup
 from ._numpy import NumpyHandler, handler_name, numpy_allocator
 
 __all__ = [
@@ -27,6 +28,10 @@ __all__ = [
     "NumpyHandler",
     "OutOfMemoryError",
     "POLICIES",
+    "SHM_PREFIX",
+    "SharedArray",
+    "SharedKind",
+    "SharedStats",
     "api_version",
     "destroy_stats",
     "error_message",
@@ -34,6 +39,7 @@ __all__ = [
     "handler_name",
     "lib",
     "numpy_allocator",
+    "shared_cleanup",
 ]
 
 __version__ = "{}.{}.{}".format(

@@ -524,23 +524,8 @@ class FixedKind(_native.KindBase):
         return result
 
     def _array(self, shape: _ShapeLike, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
-        try:
-            import numpy
-        except ImportError as e:
-            raise ImportError("FixedKind.empty/zeros/array need numpy") from e
-        dt = numpy.dtype(dtype)
-        if dt.hasobject:
-            raise TypeError("arrays of Python objects cannot live in a region")
-        dims = (_int_arg(shape, "shape"),) if not isinstance(shape, tuple) else tuple(
-            _int_arg(n, "a dimension") for n in shape)
-        if dt.itemsize == 0:
-            # numpy.frombuffer refuses these; and with no bytes to count, a huge
-            # shape would get past the size checks to fail there as OverflowError.
-            raise ValueError(f"dtype {dt} has items of 0 bytes")
-        count = 1
-        for n in dims:
-            count *= n
-        nbytes = count * dt.itemsize
+        dims, dt, count, nbytes = _array_layout(shape, dtype)
+        import numpy
         if dt.alignment > 16:
             block = self.memalign(dt.alignment, nbytes)
             if zero:
@@ -553,3 +538,26 @@ class FixedKind(_native.KindBase):
         # (numpy's stubs name buffer types, not the buffer protocol: hence the cast.)
         flat = numpy.frombuffer(cast("memoryview", block), dtype=dt, count=count)
         return flat.reshape(dims)
+
+
+def _array_layout(shape: _ShapeLike, dtype: DTypeLike
+                  ) -> Tuple[Tuple[int, ...], "numpy.dtype[Any]", int, int]:
+    """(dims, dtype, item count, bytes) of a C-ordered array, checked."""
+    try:
+        import numpy
+    except ImportError as e:
+        raise ImportError("FixedKind.empty/zeros/array need numpy") from e
+    dt = numpy.dtype(dtype)
+    if dt.hasobject:
+        raise TypeError("arrays of Python objects cannot live in a region")
+    dims = (_int_arg(shape, "shape"),) if not isinstance(shape, tuple) else tuple(
+        _int_arg(n, "a dimension") for n in shape)
+    if dt.itemsize == 0:
+        # numpy.frombuffer refuses these; and with no bytes to count, a huge
+        # shape would get past the size checks to fail there as OverflowError.
+        raise ValueError(f"dtype {dt} has items of 0 bytes")
+    count = 1
+    for n in dims:
+        count *= n
+    nbytes = count * dt.itemsize
+    return dims, dt, count, nbytes

@@ -1,0 +1,142 @@
+"""SharedKind: one heap in a shared segment, numpy arrays handed to other processes
+as handles (issue 14, acceptance item 2)."""
+
+import concurrent.futures
+import multiprocessing
+import os
+import pickle
+
+import pytest
+
+import memkind_fixed as mkf
+
+numpy = pytest.importorskip("numpy")
+
+ARRAYS = 10_000
+BATCH = 500
+ITEMS = (64 << 10) // 8  # 64 KiB of float64
+
+
+def _ours():
+    prefix = mkf.SHM_PREFIX.lstrip("/")
+    return {e for e in os.listdir("/dev/shm") if e.startswith(prefix)}
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    before = _ours()
+    yield
+    assert _ours() - before == set()
+
+
+def _sum_and_free(arrays):
+    """In the worker: sum each array, check its data lies in this process's mapping,
+    free it."""
+    sums, inside = [], True
+    for a in arrays:
+        k = a.shared_kind  # this process's one attachment, made by unpickling
+        inside &= k.contains(a) and isinstance(a, mkf.SharedArray) and not a.flags.owndata
+        sums.append(float(a.sum()))
+        k.free_array(a)
+    return os.getpid(), sums, inside
+
+
+def test_pickle_round_trip_in_process():
+    with mkf.SharedKind.create(4 << 20) as kind:
+        a = kind.zeros((3, 4), dtype="int32")
+        a[...] = numpy.arange(12).reshape(3, 4)
+        assert isinstance(a, mkf.SharedArray) and kind.contains(a)
+        b = pickle.loads(pickle.dumps(a[:, 1::2]))
+        assert b.ctypes.data == a[:, 1::2].ctypes.data  # same process: same mapping
+        assert (b == a[:, 1::2]).all() and b.strides == a[:, 1::2].strides
+        k2 = pickle.loads(pickle.dumps(kind))
+        assert k2 is kind
+        assert kind.address_of(kind.offset(a)) == a.ctypes.data == kind.address_of(
+            a.shared_offset)
+        c = a + 1  # not in the heap: pickles by copy
+        assert (pickle.loads(pickle.dumps(c)) == c).all()
+
+
+def test_numpy_allocator_on_shared_kind():
+    with mkf.SharedKind.create(4 << 20) as kind:
+        with mkf.numpy_allocator(kind) as handler:
+            x = numpy.ones(1000)
+        assert kind.contains(x) and handler.live_blocks == 1
+        del x
+        assert handler.live_blocks == 0
+
+
+def _attach_and_write(name, offset):
+    kind = mkf.SharedKind.attach(name)
+    view = mkf.ffi.cast("double *", kind.address_of(offset))
+    view[0] = 42.0
+    kind.close()
+
+
+def test_attach_by_name_from_another_process():
+    ctx = multiprocessing.get_context("spawn")
+    with mkf.SharedKind.create(4 << 20) as kind:
+        a = kind.zeros(8)
+        p = ctx.Process(target=_attach_and_write, args=(kind.name, kind.offset(a)))
+        p.start()
+        p.join(60)
+        assert p.exitcode == 0 and a[0] == 42.0
+
+
+def _sum_view(a):
+    return float(a.sum()), a.ctypes.data
+
+
+def test_fork_context():
+    ctx = multiprocessing.get_context("fork")
+    with mkf.SharedKind.create(4 << 20) as kind:
+        a = kind.array(numpy.arange(1000.0))
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            total, address = pool.submit(_sum_view, a).result()
+        assert total == a.sum() and address == a.ctypes.data  # fork: same mapping
+
+
+def _create_and_crash(conn):
+    kind = mkf.SharedKind.create(1 << 20)
+    conn.send(kind.name)  # synchronous, unlike a Queue's feeder thread
+    os._exit(3)
+
+
+def test_worker_crash_then_cleanup():
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_create_and_crash, args=(sender,))
+    p.start()
+    assert receiver.poll(60)
+    name = receiver.recv()
+    p.join(60)
+    assert p.exitcode == 3
+    assert name.lstrip("/") in _ours()
+    assert name in mkf.shared_cleanup()
+    assert name.lstrip("/") not in _ours()
+
+
+def test_spawn_pool_10000_arrays():
+    ctx = multiprocessing.get_context("spawn")
+    with mkf.SharedKind.create(ARRAYS * (64 << 10) + (64 << 20)) as kind:
+        batches, expected = [], []
+        for start in range(0, ARRAYS, BATCH):
+            batch = []
+            for i in range(start, min(start + BATCH, ARRAYS)):
+                a = kind.empty(ITEMS)
+                a.fill(i % 97)
+                a[0] = i
+                expected.append(float(a.sum()))
+                batch.append(a.disown())  # the worker frees it
+            batches.append(batch)
+        assert kind.stats().heap_used >= ARRAYS * (64 << 10)
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+            results = list(pool.map(_sum_and_free, batches))
+        sums = [s for _, batch_sums, _ in results for s in batch_sums]
+        assert sums == expected
+        assert all(inside for _, _, inside in results)
+        assert os.getpid() not in {pid for pid, _, _ in results}
+        del batches, batch, a
+        kind.purge()
+        st = kind.stats()
+        assert st.heap_used < 8 << 20, st  # the 640 MiB of blocks went back
