@@ -66,6 +66,7 @@ int mkf_je_arena_recycle(unsigned arena);
 int mkf_je_tc_discard(unsigned tcache, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_arena_rebind(unsigned arena, void *hooks);
 int mkf_je_arena_decay(unsigned arena, long decay_ms);
+int mkf_je_tc_setup(unsigned tcache);
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);

@@ -171,7 +171,12 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     /* Debug mode runs without caches, so that a free block is known as free. */
     struct mkf_tcache_node *node = mkf_debug ? NULL : calloc(1, sizeof(*node));
     unsigned tc;
-    if (node != NULL && (pool_take(&tc) || mkf_je_tcache_create(&tc) == 0)) {
+    bool have = node != NULL && pool_take(&tc); /* pooled caches are set up */
+    if (node != NULL && !have && mkf_je_tcache_create(&tc) == 0) {
+        mkf_je_tc_setup(tc);
+        have = true;
+    }
+    if (have) {
         node->tcache = tc;
         node->owner = mkf_tls_caches;
         node->prev = NULL;

@@ -506,3 +506,36 @@ mkf_je_arena_decay(unsigned arena_ind, long decay_ms) {
 	}
 	return 0;
 }
+
+/*
+ * mkf_je_tc_setup: how much explicit cache `ind` takes from its arena when a bin
+ * runs empty. memkind-fixed runs jemalloc with bins of a large capacity
+ * (tcache_nslots_small_*, core/src/jemalloc_glue.c), so that a thread's frees stay
+ * in its cache where a workload frees and allocates many blocks of a size in turn;
+ * but jemalloc fills an empty bin with half its capacity, which in a region of
+ * fixed size takes pages that other sizes need. So each bin of an explicit cache
+ * fills about as many blocks as with jemalloc's default capacity (a slab's
+ * regions, 20 to 200, halved): lg_fill_div, which jemalloc's GC only changes in
+ * the implicit per-thread cache, is set here once.
+ */
+MKF_TC_ENTRY int mkf_je_tc_setup(unsigned ind);
+
+int
+mkf_je_tc_setup(unsigned ind) {
+	tcache_t *tc = mkf_je_tc_get(ind);
+	if (tc == NULL) {
+		return ENOENT;
+	}
+	for (szind_t i = 0; i < SC_NBINS && i < nhbins; i++) {
+		unsigned fill = bin_infos[i].nregs << 1; /* jemalloc's default */
+		fill = fill < 20 ? 20 : fill > 200 ? 200 : fill;
+		fill >>= 1;
+		unsigned max = cache_bin_info_ncached_max(&tcache_bin_info[i]);
+		uint8_t lg = 1;
+		while (lg < 15 && (max >> lg) > fill && (max >> (lg + 1)) >= 1) {
+			lg++;
+		}
+		tc->tcache_slow->lg_fill_div[i] = lg;
+	}
+	return 0;
+}
