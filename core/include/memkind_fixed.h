@@ -640,6 +640,12 @@ int memkind_region_unmap(void *addr, size_t size, unsigned flags);
 /** Process slots of a shared heap: processes attached at once, plus dead ones
  *  not yet reclaimed (EXTENSION). */
 #define MEMKIND_SHARED_MAX_PROCESSES 64
+/** Flag of memkind_shared_create() (EXTENSION): the name is removed when the last
+ *  live process detaches (memkind_shared_detach() or memkind_destroy_kind()), so
+ *  that a heap used by a group of processes goes away with them. Processes that
+ *  died attached do not count; a heap whose processes all died keeps its name
+ *  until memkind_shared_unlink(). */
+#define MEMKIND_SHARED_UNLINK_ON_LAST_DETACH 1u
 
 /**
  * EXTENSION. Create a shared heap of `size` usable bytes (rounded up to whole
@@ -649,10 +655,11 @@ int memkind_region_unmap(void *addr, size_t size, unsigned flags);
  * over a UNIX socket, or inherited) and memkind_shared_attach_fd(). The segment
  * is somewhat larger than `size`: a header and 8 bytes per page of page map.
  * Every page of the segment is reserved now (posix_fallocate), so a full
- * /dev/shm fails here, never with SIGBUS later. `flags` must be 0.
+ * /dev/shm fails here, never with SIGBUS later. `flags` is 0 or
+ * MEMKIND_SHARED_UNLINK_ON_LAST_DETACH.
  *
  * Returns 0 and stores the kind in *kind, or:
- * - MEMKIND_ERROR_INVALID: kind is NULL, size is 0 or too large, flags not 0, or
+ * - MEMKIND_ERROR_INVALID: kind is NULL, size is 0 or too large, unknown flags, or
  *   a name that shm_open() refuses;
  * - MEMKIND_ERROR_SHARED_EXISTS: a segment of that name exists;
  * - MEMKIND_ERROR_SHARED_NO_SPACE: the pages could not be reserved;

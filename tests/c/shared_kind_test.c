@@ -322,7 +322,7 @@ static void test_bad_input(void)
 {
     memkind_t k = NULL, fixed;
     CHECK_EQ(memkind_shared_create(NULL, 0, 0, &k), MEMKIND_ERROR_INVALID);
-    CHECK_EQ(memkind_shared_create(NULL, MiB, 1, &k), MEMKIND_ERROR_INVALID);
+    CHECK_EQ(memkind_shared_create(NULL, MiB, 2, &k), MEMKIND_ERROR_INVALID);
     CHECK_EQ(memkind_shared_create(NULL, MiB, 0, NULL), MEMKIND_ERROR_INVALID);
     CHECK_EQ(memkind_shared_create("no-slash/x", MiB, 0, &k), MEMKIND_ERROR_INVALID);
     CHECK_EQ(memkind_shared_attach(NULL, &k), MEMKIND_ERROR_INVALID);
@@ -377,6 +377,31 @@ static void test_bad_input(void)
     CHECK_EQ(memkind_destroy_kind(good), 0); /* detaches */
 }
 
+/* MEMKIND_SHARED_UNLINK_ON_LAST_DETACH: the name goes with the last live
+ * attachment, not before; without the flag it stays. */
+static void test_unlink_on_last_detach(const char *name)
+{
+    memkind_t a, b;
+    REQUIRE(memkind_shared_create(name, MiB, MEMKIND_SHARED_UNLINK_ON_LAST_DETACH, &a) == 0);
+    REQUIRE(memkind_shared_attach(name, &b) == 0);
+    void *p = memkind_malloc(b, 100);
+    CHECK(p != NULL);
+    memkind_free(a, p);
+    CHECK_EQ(memkind_shared_detach(a), 0);
+    memkind_t c;
+    CHECK_EQ(memkind_shared_attach(name, &c), 0); /* b is alive: the name is there */
+    CHECK_EQ(memkind_shared_detach(c), 0);
+    CHECK_EQ(memkind_shared_detach(b), 0); /* the last one */
+    CHECK_EQ(memkind_shared_attach(name, &c), MEMKIND_ERROR_SHARED_NOT_FOUND);
+    CHECK_EQ(memkind_shared_unlink(name), MEMKIND_ERROR_SHARED_NOT_FOUND);
+
+    REQUIRE(memkind_shared_create(name, MiB, 0, &a) == 0);
+    CHECK_EQ(memkind_shared_detach(a), 0);
+    CHECK_EQ(memkind_shared_attach(name, &a), 0); /* no flag: the heap stays */
+    CHECK_EQ(memkind_shared_detach(a), 0);
+    CHECK_EQ(memkind_shared_unlink(name), 0);
+}
+
 int main(void)
 {
     char name[64];
@@ -387,5 +412,6 @@ int main(void)
     test_fork_child();
     test_crash();
     test_bad_input();
+    test_unlink_on_last_detach(name);
     return check_done("shared_kind_test");
 }

@@ -73,10 +73,11 @@ static void unmap_segment(struct mkf_shm *s)
     free(s);
 }
 
-static int init_header(struct mkf_shm *s, const struct geometry *g)
+static int init_header(struct mkf_shm *s, const struct geometry *g, unsigned flags)
 {
     struct mkf_shm_header *h = s->h;
     h->version = MKF_SHM_VERSION;
+    h->flags = flags;
     h->page_size = (uint32_t)g->page;
     h->segment_size = g->segment;
     h->map_off = g->map_off;
@@ -231,6 +232,17 @@ static int shared_destroy(struct memkind *kind)
         sl->pid = 0;
         atomic_store_explicit(&sl->state, sl->pages == 0 ? SLOT_FREE : SLOT_DEAD,
                               memory_order_release);
+        bool last = true;
+        for (unsigned i = 0; i < MKF_SHM_SLOTS && last; i++)
+            last = i == s->slot ||
+                   atomic_load_explicit(&s->h->slots[i].state, memory_order_relaxed) !=
+                       SLOT_LIVE ||
+                   !mkf_shm_slot_alive(s, i);
+        /* The last live process unlinks a heap made to go away with its users.
+         * Under the lock: an attach that opened the name before the unlink still
+         * works (on a heap nobody else can reach); one after it finds no name. */
+        if (last && (s->h->flags & MEMKIND_SHARED_UNLINK_ON_LAST_DETACH) && s->name != NULL)
+            shm_unlink(s->name);
         mkf_shm_unlock(s);
     }
     s->orphan = true;
@@ -296,7 +308,7 @@ static int open_error(int e)
 MKF_EXPORT int memkind_shared_create(const char *name, size_t size, unsigned flags,
                                      memkind_t *kind)
 {
-    if (kind == NULL || size == 0 || flags != 0)
+    if (kind == NULL || size == 0 || (flags & ~MEMKIND_SHARED_UNLINK_ON_LAST_DETACH) != 0)
         return MEMKIND_ERROR_INVALID;
     mkf_init();
     struct geometry g;
@@ -323,7 +335,7 @@ MKF_EXPORT int memkind_shared_create(const char *name, size_t size, unsigned fla
     }
     if (err == MEMKIND_SUCCESS && (err = map_segment(s, fd, &g)) == MEMKIND_SUCCESS) {
         fd = -1; /* the attachment owns it */
-        err = init_header(s, &g);
+        err = init_header(s, &g, flags);
         if (err == MEMKIND_SUCCESS && name != NULL && (s->name = strdup(name)) == NULL)
             err = MEMKIND_ERROR_MALLOC;
         if (err == MEMKIND_SUCCESS) {

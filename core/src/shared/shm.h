@@ -12,7 +12,7 @@
 #include "../internal.h"
 
 #define MKF_SHM_MAGIC 0x4d4b4653484541ull /* "MKFSHEA" */
-#define MKF_SHM_VERSION 1u
+#define MKF_SHM_VERSION 2u /* 2: flags in the header */
 #define MKF_SHM_SLOTS MEMKIND_SHARED_MAX_PROCESSES
 /* The heap starts at an address aligned to this in every process, so that
  * alignments up to it hold whichever process looks at a block. */
@@ -74,6 +74,7 @@ struct mkf_shm_intent {
 struct mkf_shm_header {
     _Atomic uint64_t magic; /* written last at creation */
     uint32_t version, page_size;
+    uint32_t flags, pad; /* memkind_shared_create()'s flags */
     uint64_t segment_size, map_off, data_off, npages;
     uint64_t max_slots;
     pthread_mutex_t lock; /* robust, process-shared: guards the page map and slots */
