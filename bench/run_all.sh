@@ -12,6 +12,8 @@
 #   bench/out/results.json   its figures (schema memkind-fixed-bench/1)
 #   bench/out/python.txt     the Python binding's table, when memkind_fixed imports
 #   bench/out/python.json    its figures, or {"skipped": reason}
+#   bench/out/python_shared.txt  numpy arrays to a worker process: SharedKind against
+#                            shared_memory and pickling (issue 14); .json its figures
 #   bench/out/rust.txt       the Rust crate's collections against the global allocator
 #   bench/out/rust_heaps.txt FixedKind against talc and rlsf, each in a region (bench/rust)
 #   bench/out/results.png    all of it as bars (bench/plot.py)
@@ -61,6 +63,11 @@ if ! python3 -c "import memkind_fixed" 2>/dev/null; then
 fi
 PYTHONPATH="$pythonpath" python3 bench/python_bench.py "${quick[@]}" --json "$out/python.json" |
     tee "$out/python.txt"
+
+echo
+echo "== Python shared kind: arrays to a worker process (bench/python_shared_bench.py)"
+PYTHONPATH="$pythonpath" python3 bench/python_shared_bench.py "${quick[@]}" \
+    --json "$out/python_shared.json" | tee "$out/python_shared.txt"
 
 echo
 echo "== Rust benchmark: cargo run --release --example bench (rust/memkind-fixed)"
