@@ -322,21 +322,14 @@ impl FixedKind<'_> {
     /// Fails with [`Error::OUT_OF_MEMORY`] when the region has no room; the kind
     /// keeps working, and memory freed later serves requests again.
     pub fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>> {
-        self.alloc_impl(layout, false)
+        // SAFETY: the kind is live while `self` is.
+        unsafe { raw::allocate(self.raw.as_ptr(), layout, false) }
     }
 
     /// [`allocate`](FixedKind::allocate), with the block's bytes set to zero.
     pub fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>> {
-        self.alloc_impl(layout, true)
-    }
-
-    fn alloc_impl(&self, layout: Layout, zeroed: bool) -> Result<NonNull<[u8]>> {
-        if layout.size() == 0 {
-            return Ok(NonNull::slice_from_raw_parts(raw::dangling(layout), 0));
-        }
-        // SAFETY: the kind is live while `self` is; the size is not zero.
-        let p = unsafe { raw::alloc(self.raw.as_ptr(), layout, zeroed) }?;
-        Ok(NonNull::slice_from_raw_parts(p, layout.size()))
+        // SAFETY: the kind is live while `self` is.
+        unsafe { raw::allocate(self.raw.as_ptr(), layout, true) }
     }
 
     /// Release a block.
@@ -345,10 +338,8 @@ impl FixedKind<'_> {
     /// `ptr` was returned by this kind for `layout` (by `allocate*` or
     /// `reallocate`) and not released since.
     pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: per the caller, a live block of this kind.
-            unsafe { raw::dealloc(self.raw.as_ptr(), ptr.as_ptr()) }
-        }
+        // SAFETY: per the caller, a live block of this kind (or a zero-size one).
+        unsafe { raw::deallocate(self.raw.as_ptr(), ptr, layout) }
     }
 
     /// Resize the block `ptr` of `old` to `new`, keeping its contents up to the
@@ -364,17 +355,8 @@ impl FixedKind<'_> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>> {
-        if old.size() == 0 {
-            return self.allocate(new);
-        }
-        if new.size() == 0 {
-            // SAFETY: per the caller.
-            unsafe { self.deallocate(ptr, old) };
-            return Ok(NonNull::slice_from_raw_parts(raw::dangling(new), 0));
-        }
-        // SAFETY: per the caller; both sizes are not zero.
-        let p = unsafe { raw::realloc(self.raw.as_ptr(), ptr, old, new) }?;
-        Ok(NonNull::slice_from_raw_parts(p, new.size()))
+        // SAFETY: per the caller.
+        unsafe { raw::reallocate(self.raw.as_ptr(), ptr, old, new) }
     }
 
     /// True when `ptr` points into the kind's region. Every block of the kind

@@ -6,6 +6,9 @@
 //!   huge pages). `&FixedKind` is an [`allocator_api2::alloc::Allocator`], so
 //!   `allocator_api2::vec::Vec::new_in(&kind)` and `Box::new_in(x, &kind)` work on
 //!   stable Rust.
+//! - [`SharedKind`]: one heap in a shared memory segment that several processes
+//!   use at once, blocks named across processes by [`Offset`]; `&SharedKind` is an
+//!   `Allocator` too.
 //! - [`FixedGlobalAlloc`]: a `#[global_allocator]` over a region given at start-up.
 //! - [`Stats`]: how full a region is; [`destroy_stats`]: blocks that dropped kinds
 //!   still held; [`Error`]: the library's codes and messages.
@@ -32,11 +35,14 @@ mod error;
 mod global;
 mod kind;
 mod raw;
+mod shared;
 
-/// The allocator-api2 crate, whose `Allocator` trait `&FixedKind` implements.
+/// The allocator-api2 crate, whose `Allocator` trait `&FixedKind` and
+/// `&SharedKind` implement.
 pub use allocator_api2;
 pub use error::{Error, Result};
 pub use global::FixedGlobalAlloc;
 pub use kind::{destroy_stats, DestroyStats, FixedKind, MapOptions, NumaPolicy, Stats};
 /// The raw bindings (`memkind-fixed-sys`).
 pub use memkind_fixed_sys as sys;
+pub use shared::{Offset, SharedKind, SharedStats};

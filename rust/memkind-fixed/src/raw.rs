@@ -1,6 +1,6 @@
 //! `Layout`-based allocation on a kind: the one place that maps Rust's alignment
-//! and zero-size rules onto memkind's functions. `FixedKind` and
-//! `FixedGlobalAlloc` both allocate through here.
+//! and zero-size rules onto memkind's functions. `FixedKind`, `SharedKind` and
+//! `FixedGlobalAlloc` all allocate through here.
 //!
 //! - memkind_malloc returns blocks aligned as malloc's are: to the size class, up to
 //!   jemalloc's quantum ([`MALLOC_ALIGN`]). A request whose alignment is at most
@@ -122,6 +122,63 @@ pub(crate) unsafe fn realloc(
         dealloc(kind, ptr.as_ptr());
     }
     Ok(fresh)
+}
+
+/// A block for `layout` in `kind`, as the kinds' `allocate` methods give it: a
+/// dangling pointer for size 0 (the library never sees it), else a block of
+/// [`alloc`].
+///
+/// # Safety
+/// `kind` is a live kind.
+#[inline]
+pub(crate) unsafe fn allocate(
+    kind: sys::memkind_t,
+    layout: Layout,
+    zeroed: bool,
+) -> Result<NonNull<[u8]>> {
+    if layout.size() == 0 {
+        return Ok(NonNull::slice_from_raw_parts(dangling(layout), 0));
+    }
+    // SAFETY: per the caller; the size is not zero.
+    let p = unsafe { alloc(kind, layout, zeroed) }?;
+    Ok(NonNull::slice_from_raw_parts(p, layout.size()))
+}
+
+/// Release a block of [`allocate`] or [`reallocate`] (nothing for size 0).
+///
+/// # Safety
+/// `kind` is live; `ptr` was returned for `layout` by one of those on a kind of
+/// the same heap and not released since.
+#[inline]
+pub(crate) unsafe fn deallocate(kind: sys::memkind_t, ptr: NonNull<u8>, layout: Layout) {
+    if layout.size() != 0 {
+        // SAFETY: per the caller, a live block.
+        unsafe { dealloc(kind, ptr.as_ptr()) }
+    }
+}
+
+/// [`realloc`] with the zero-size cases of the kinds' `reallocate` methods.
+///
+/// # Safety
+/// As for [`deallocate`], with `old` as the block's layout.
+pub(crate) unsafe fn reallocate(
+    kind: sys::memkind_t,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<NonNull<[u8]>> {
+    if old.size() == 0 {
+        // SAFETY: per the caller.
+        return unsafe { allocate(kind, new, false) };
+    }
+    if new.size() == 0 {
+        // SAFETY: per the caller.
+        unsafe { deallocate(kind, ptr, old) };
+        return Ok(NonNull::slice_from_raw_parts(dangling(new), 0));
+    }
+    // SAFETY: per the caller; both sizes are not zero.
+    let p = unsafe { realloc(kind, ptr, old, new) }?;
+    Ok(NonNull::slice_from_raw_parts(p, new.size()))
 }
 
 /// A non-null, well-aligned pointer that is never dereferenced: the block of a
