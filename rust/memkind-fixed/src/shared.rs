@@ -155,12 +155,30 @@ impl SharedKind {
     /// or that holds a NUL), and the system errors of the C function. On failure
     /// nothing is left behind.
     pub fn create(name: Option<&str>, size: usize) -> Result<SharedKind> {
+        SharedKind::create_with(name, size, false)
+    }
+
+    /// [`create`](SharedKind::create), and with `unlink_on_last_detach` the name is
+    /// removed when the last live process detaches
+    /// (`MEMKIND_SHARED_UNLINK_ON_LAST_DETACH`): the heap goes away with the
+    /// processes that use it. Processes that died attached do not count; after a
+    /// crash of all of them the name stays until [`unlink`](SharedKind::unlink).
+    pub fn create_with(
+        name: Option<&str>,
+        size: usize,
+        unlink_on_last_detach: bool,
+    ) -> Result<SharedKind> {
         let name = name.map(c_name).transpose()?;
         let name_ptr = name.as_ref().map_or(ptr::null(), |n| n.as_ptr());
+        let flags = if unlink_on_last_detach {
+            sys::MEMKIND_SHARED_UNLINK_ON_LAST_DETACH
+        } else {
+            0
+        };
         let mut raw: sys::memkind_t = ptr::null_mut();
         // SAFETY: `name_ptr` is NULL or a NUL-terminated string that outlives the
         // call; `raw` is writable.
-        let rc = unsafe { sys::memkind_shared_create(name_ptr, size, 0, &mut raw) };
+        let rc = unsafe { sys::memkind_shared_create(name_ptr, size, flags, &mut raw) };
         SharedKind::from_rc(rc, raw)
     }
 

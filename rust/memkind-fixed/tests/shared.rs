@@ -337,3 +337,23 @@ fn bad_input_gives_the_library_errors() {
     v.extend_from_slice(b"still works");
     assert_eq!(&v[..], b"still works");
 }
+
+#[test]
+fn the_last_detach_removes_the_name_when_asked() {
+    let name = Name::new();
+    let first = SharedKind::create_with(Some(&name.0), MIB, true).unwrap();
+    let second = SharedKind::attach(&name.0).unwrap();
+    drop(first);
+    assert!(name.in_dev_shm(), "a live attachment keeps the name");
+    drop(second);
+    assert!(!name.in_dev_shm(), "the last detach removes the name");
+    assert_eq!(
+        SharedKind::attach(&name.0).unwrap_err().code(),
+        sys::MEMKIND_ERROR_SHARED_NOT_FOUND
+    );
+
+    let kept = Name::new();
+    drop(SharedKind::create(Some(&kept.0), MIB).unwrap());
+    assert!(kept.in_dev_shm(), "without the flag the heap stays");
+    drop(SharedKind::attach(&kept.0).unwrap());
+}
