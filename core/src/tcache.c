@@ -256,6 +256,7 @@ void mkf_tcache_flush_all(struct memkind *kind)
              * instructions, or one refill from the arena. */
             while (atomic_load_explicit(&node->owner->busy, memory_order_acquire))
                 sched_yield();
+            MKF_TSAN_ACQUIRE(&node->owner->busy);
             flush(node->tcache);
         }
     }
