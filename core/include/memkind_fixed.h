@@ -645,7 +645,7 @@ int memkind_region_unmap(void *addr, size_t size, unsigned flags);
  *  that a heap used by a group of processes goes away with them. Processes that
  *  died attached do not count; a heap whose processes all died keeps its name
  *  until memkind_shared_unlink(). */
-#define MEMKIND_SHARED_UNLINK_ON_LAST_DETACH 1u
+#define MEMKIND_SHARED_UNLINK_ON_LAST_DETACH 1
 
 /**
  * EXTENSION. Create a shared heap of `size` usable bytes (rounded up to whole
