@@ -73,8 +73,8 @@ mkdir -p "$tmp/unpacked" "$tmp/lib"
 (cd "$tmp/unpacked" && jar --extract --file "$jarfile" META-INF/LICENSE META-INF/jemalloc-COPYING \
     META-INF/MANIFEST.MF "$so")
 check "the jar's META-INF/LICENSE is LICENSE" cmp -s "$tmp/unpacked/META-INF/LICENSE" "$top/LICENSE"
-check "the jar's META-INF/jemalloc-COPYING is jemalloc's" \
-    grep -q 'Jason Evans' "$tmp/unpacked/META-INF/jemalloc-COPYING"
+check "the jar's META-INF/jemalloc-COPYING is jemalloc's (.deps/jemalloc/COPYING)" \
+    cmp -s "$tmp/unpacked/META-INF/jemalloc-COPYING" "$top/.deps/jemalloc/COPYING"
 manifest=$(tr -d '\r' <"$tmp/unpacked/META-INF/MANIFEST.MF" | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n //g')
 check "the manifest's Bundle-License names BSD-3-Clause and jemalloc's BSD-2-Clause" \
     grep -q '^Bundle-License: BSD-3-Clause;.*BSD-2-Clause;' <<<"$manifest"

@@ -60,7 +60,8 @@ for crate in memkind-fixed-sys memkind-fixed; do
     echo "ok: $crate-$version.crate, $((size / 1024)) KiB"
 done
 sys="$tmp/vendor/memkind-fixed-sys-$version"
-grep -q 'Jason Evans' "$sys/LICENSE-jemalloc" || fail "no jemalloc COPYING in memkind-fixed-sys"
+cmp -s "$sys/LICENSE-jemalloc" "$top/.deps/jemalloc/COPYING" ||
+    fail "memkind-fixed-sys: LICENSE-jemalloc is not jemalloc's COPYING"
 for f in jemalloc/build_jemalloc.sh jemalloc/mkf_tcache_fast.c csrc/include/memkind_fixed.h; do
     [ -f "$sys/$f" ] || fail "memkind-fixed-sys: $f missing from the package"
 done
