@@ -220,13 +220,6 @@ void mkf_cache_enter_wait(struct mkf_thread_caches *t)
     }
 }
 
-/* Empty a cache into its arena. The cache stays where it is: the owner's entry
- * keeps pointing at it (jemalloc's "tcache.flush" would destroy it). */
-static void flush(unsigned tcache)
-{
-    mkf_je_tc_flush(tcache);
-}
-
 void mkf_tcache_flush_all(struct memkind *kind)
 {
     struct mkf_thread_caches *me = mkf_tls_caches;
@@ -250,14 +243,15 @@ void mkf_tcache_flush_all(struct memkind *kind)
     }
     for (node = kind->tcaches; node != NULL; node = node->next) {
         if (node->owner == me) {
-            flush(node->tcache);
+            /* Emptied in place: the owner's entry keeps pointing at it. */
+            mkf_je_tc_flush(node->tcache);
         } else if (others) {
             /* The owner is between its store to `busy` and its exit: a few
              * instructions, or one refill from the arena. */
             while (atomic_load_explicit(&node->owner->busy, memory_order_acquire))
                 sched_yield();
             MKF_TSAN_ACQUIRE(&node->owner->busy);
-            flush(node->tcache);
+            mkf_je_tc_flush(node->tcache);
         }
     }
     if (others)
