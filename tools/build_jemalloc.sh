@@ -11,7 +11,8 @@
 # Symbol prefix mkf_je_, internal names under mkf_je_internal_, nothing exported,
 # no initial-exec TLS (the library is loaded late, by Python's dlopen among others),
 # and our explicit-thread-cache fast path (FAST_PATH_C, third_party/jemalloc/
-# mkf_tcache_fast.c) compiled inside the configured tree and added to the archive.
+# mkf_tcache_fast.c) compiled inside the configured tree and added to the archive,
+# with two calls into it added to jemalloc's src/arena.c (parked slabs).
 #
 # One script for every build that needs it: tools/setup.sh (checks the tarball
 # against Debian's .dsc first), the Python sdist's setup.py and the Rust crate's
@@ -50,6 +51,20 @@ cflags=${MKF_JEMALLOC_CFLAGS:--O2 -g -fPIC}
 if echo 'int x;' | ${CC:-cc} -mtls-dialect=gnu2 -x c -c -o /dev/null - 2>/dev/null; then
     cflags="$cflags -mtls-dialect=gnu2"
 fi
+# Parked slabs (mkf_tcache_fast.c, "Parked slabs"): two calls into our file,
+# added to arena.c; each edit must apply exactly once.
+edit_arena() { # PATTERN REPLACEMENT
+    n=$(grep -c "$1" src/arena.c || true)
+    [ "$n" = 1 ] || { echo "build_jemalloc.sh: '$1' found $n times in src/arena.c" >&2; exit 1; }
+    sed "s|$1|$2|" src/arena.c > src/arena.c.mkf && mv src/arena.c.mkf src/arena.c
+}
+edit_arena '^arena_slab_dalloc(tsdn_t \*tsdn, arena_t \*arena, edata_t \*slab) {$' \
+    '&\n\tif (mkf_je_slab_park(tsdn, arena, slab)) return;'
+edit_arena '^[[:space:]]*edata_t \*slab = pa_alloc(tsdn, &arena->pa_shard, bin_info->slab_size,$' \
+    '\tedata_t *slab = mkf_je_slab_take(tsdn, arena, binind);\n\tif (slab == NULL) slab = pa_alloc(tsdn, \&arena->pa_shard, bin_info->slab_size,'
+edit_arena '^#include "jemalloc/internal/jemalloc_internal_includes.h"$' \
+    '&\nbool mkf_je_slab_park(tsdn_t *, arena_t *, edata_t *);\nedata_t *mkf_je_slab_take(tsdn_t *, arena_t *, szind_t);'
+
 CFLAGS="$cflags" ./configure -q \
     --with-jemalloc-prefix=mkf_je_ \
     --with-private-namespace=mkf_je_internal_ \
@@ -71,7 +86,8 @@ ${AR:-ar} rs lib/libjemalloc_pic.a src/mkf_tcache_fast.pic.o 2>/dev/null
 syms=$(nm src/mkf_tcache_fast.pic.o)
 for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_tc_get mkf_je_tc_flush mkf_je_arena_of mkf_je_arena_live \
     mkf_je_block_check mkf_je_arena_coalesce_eagerly mkf_je_arena_recycle \
-    mkf_je_tc_discard mkf_je_arena_rebind mkf_je_arena_decay mkf_je_tc_setup; do
+    mkf_je_tc_discard mkf_je_arena_rebind mkf_je_arena_decay mkf_je_tc_setup \
+    mkf_je_slab_park mkf_je_slab_take mkf_je_slab_flush mkf_je_slab_parked; do
     printf '%s\n' "$syms" | grep -q " T $sym\$" || {
         echo "build_jemalloc.sh: $sym missing from mkf_tcache_fast.pic.o" >&2
         exit 1

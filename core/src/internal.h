@@ -89,6 +89,8 @@ int mkf_je_tc_discard(unsigned tcache, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_arena_rebind(unsigned arena, void *hooks);
 int mkf_je_arena_decay(unsigned arena, long decay_ms);
 int mkf_je_tc_setup(unsigned tcache);
+int mkf_je_slab_flush(unsigned arena, bool stop);
+size_t mkf_je_slab_parked(unsigned arena); /* bytes; UINT_MAX: every arena */
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
 MKF_HIDDEN int mkf_je_arena_create(struct extent_hooks_s *hooks, unsigned *out);

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -79,12 +80,24 @@ static int arena_ctl(const char *fmt, unsigned arena)
     return je_mallctl(name, NULL, NULL, NULL, 0);
 }
 
-int mkf_je_arena_destroy(unsigned arena) { return arena_ctl("arena.%u.destroy", arena); }
+int mkf_je_arena_destroy(unsigned arena)
+{
+    /* Parked slabs back first, and none parked while arena_reset empties the
+     * bins (third_party/jemalloc/mkf_tcache_fast.c). */
+    (void)mkf_je_slab_flush(arena, true);
+    return arena_ctl("arena.%u.destroy", arena);
+}
 
 int mkf_je_arena_set_hooks(unsigned arena, struct extent_hooks_s *hooks)
 {
     return mkf_je_arena_rebind(arena, hooks);
-}int mkf_je_arena_purge(unsigned arena) { return arena_ctl("arena.%u.purge", arena); }
+}
+
+int mkf_je_arena_purge(unsigned arena)
+{
+    (void)mkf_je_slab_flush(arena, false); /* parked slabs are free memory too */
+    return arena_ctl("arena.%u.purge", arena);
+}
 
 int mkf_je_arena_set_decay(unsigned arena, long ms)
 {
@@ -163,7 +176,10 @@ int mkf_je_arena_stat(unsigned arena, memkind_stat_type stat, size_t *out)
         size_t pactive = 0;
         snprintf(name, sizeof(name), "stats.arenas.%s.pactive", idx);
         int err = read_size(name, &pactive);
+        /* Parked empty slabs are active to jemalloc, free to the program. */
+        size_t parked = mkf_je_slab_parked(arena == MKF_ALL_ARENAS ? UINT_MAX : arena);
         *out = pactive * mkf_je_page_size();
+        *out = *out > parked ? *out - parked : 0;
         return err;
     }
     case MEMKIND_STAT_TYPE_ALLOCATED: {

@@ -78,6 +78,7 @@ MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
     uint64_t *bytes);
 MKF_TC_ENTRY int mkf_je_block_check(const void *ptr, unsigned *arena_out);
 MKF_TC_ENTRY int mkf_je_arena_coalesce_eagerly(unsigned arena_ind);
+static int park_set(tsdn_t *tsdn, unsigned ind, bool on);
 
 /* memkind-fixed's slow paths (core/src/arena.c), where every miss goes. */
 void *mkf_arena_malloc_slow(struct memkind *kind, size_t size);
@@ -409,6 +410,7 @@ mkf_je_arena_recycle(unsigned arena_ind) {
 	    || arena_nthreads_get(arena, true) != 0) {
 		return EBUSY;
 	}
+	park_set(tsdn, arena_ind, false); /* arena_reset must meet no parked slab */
 	arena_reset(tsd, arena);
 	arena_decay(tsdn, arena, false, true);
 	pac_t *pac = &arena->pa_shard.pac;
@@ -504,7 +506,9 @@ mkf_je_arena_decay(unsigned arena_ind, long decay_ms) {
 	    extent_state_muzzy, (ssize_t)decay_ms)) {
 		return EINVAL;
 	}
-	return 0;
+	/* Parked slabs (below) only where freed pages wait for a purge anyway. */
+	return arena_ind < narenas_auto ? 0
+	    : park_set(tsdn, arena_ind, decay_ms == -1);
 }
 
 /*
@@ -538,4 +542,192 @@ mkf_je_tc_setup(unsigned ind) {
 		tc->tcache_slow->lg_fill_div[i] = lg;
 	}
 	return 0;
+}
+
+/*
+ * Parked slabs: a slab whose last block is freed stays with its arena's bin
+ * instead of going back to the arena's extent cache, and the bin's next new slab
+ * is that one. jemalloc hands an emptied slab to its page allocator at once
+ * (pa_dalloc: the extent cache's search heaps, coalescing with its neighbours,
+ * the radix tree's entries for every page) and carves the next one out again
+ * (pa_alloc: a search of the cache, a split, the entries again): in a workload
+ * that frees and allocates many blocks in turn that was half of all instructions
+ * (docs/performance.md, the profile of workload (b)). A parked slab keeps its
+ * pages, its size class and its radix-tree entries; taking it back costs a list
+ * operation under the bin's lock and the slab's bitmap reset (arena_slab_alloc's
+ * own set-up, after the call).
+ *
+ * tools/build_jemalloc.sh adds the two calls to jemalloc's arena.c: the first
+ * statement of arena_slab_dalloc() is "if (mkf_je_slab_park(...)) return;" and
+ * arena_slab_alloc() asks mkf_je_slab_take() before pa_alloc().
+ *
+ * Parking is on for an arena only while its dirty decay time is -1 (freed pages
+ * stay in the arena until it is purged: memkind-fixed's fixed kinds, set by
+ * mkf_je_arena_decay), never for jemalloc's automatic arenas. Parked slabs are
+ * free memory of the arena, like its dirty extents, and go where those go:
+ * mkf_je_slab_flush (memkind-fixed calls it before every purge, which is how a
+ * request that would fail gets them back) hands them to pa_dalloc, as
+ * arena_slab_dalloc would have; turning parking off (a timed decay, an arena
+ * about to be destroyed or recycled) flushes too, so that arena_reset never
+ * meets a parked slab. The lists are guarded by the lock of each bin's shard 0,
+ * which jemalloc's fork handlers take; a slab taken back by another shard gets
+ * that shard's number in arena_slab_alloc's set-up.
+ */
+struct mkf_park {
+	atomic_b_t enabled;
+	atomic_zu_t npages;
+	edata_list_active_t slabs[SC_NBINS];
+};
+
+/* Allocated once per arena index from jemalloc's own base (never freed: an
+ * index is reused by the arena that next gets it). */
+static atomic_p_t mkf_parks[MALLOCX_ARENA_LIMIT];
+
+MKF_TC_ENTRY bool mkf_je_slab_park(tsdn_t *tsdn, arena_t *arena, edata_t *slab);
+MKF_TC_ENTRY edata_t *mkf_je_slab_take(tsdn_t *tsdn, arena_t *arena,
+    szind_t binind);
+MKF_TC_ENTRY int mkf_je_slab_flush(unsigned arena_ind, bool stop);
+MKF_TC_ENTRY size_t mkf_je_slab_parked(unsigned arena_ind);
+
+static struct mkf_park *
+park_of(unsigned ind) {
+	return ind < MALLOCX_ARENA_LIMIT
+	    ? atomic_load_p(&mkf_parks[ind], ATOMIC_ACQUIRE) : NULL;
+}
+
+bool
+mkf_je_slab_park(tsdn_t *tsdn, arena_t *arena, edata_t *slab) {
+	struct mkf_park *pk = park_of(arena_ind_get(arena));
+	if (pk == NULL || !atomic_load_b(&pk->enabled, ATOMIC_RELAXED)) {
+		return false;
+	}
+	szind_t binind = edata_szind_get(slab);
+	bin_t *bin = arena_get_bin(arena, binind, 0);
+	malloc_mutex_lock(tsdn, &bin->lock);
+	/* Again under the lock: see park_set. */
+	bool on = atomic_load_b(&pk->enabled, ATOMIC_RELAXED);
+	if (on) {
+		edata_list_active_prepend(&pk->slabs[binind], slab);
+		atomic_fetch_add_zu(&pk->npages, edata_size_get(slab) >> LG_PAGE,
+		    ATOMIC_RELAXED);
+	}
+	malloc_mutex_unlock(tsdn, &bin->lock);
+	return on;
+}
+
+edata_t *
+mkf_je_slab_take(tsdn_t *tsdn, arena_t *arena, szind_t binind) {
+	struct mkf_park *pk = park_of(arena_ind_get(arena));
+	if (pk == NULL) {
+		return NULL;
+	}
+	bin_t *bin = arena_get_bin(arena, binind, 0);
+	malloc_mutex_lock(tsdn, &bin->lock);
+	/* Most recently parked first: its lines are the likeliest in cache. */
+	edata_t *slab = edata_list_active_first(&pk->slabs[binind]);
+	if (slab != NULL) {
+		edata_list_active_remove(&pk->slabs[binind], slab);
+		atomic_fetch_sub_zu(&pk->npages, edata_size_get(slab) >> LG_PAGE,
+		    ATOMIC_RELAXED);
+	}
+	malloc_mutex_unlock(tsdn, &bin->lock);
+	return slab;
+}
+
+static void
+park_flush(tsdn_t *tsdn, arena_t *arena, struct mkf_park *pk) {
+	for (szind_t i = 0; i < SC_NBINS; i++) {
+		bin_t *bin = arena_get_bin(arena, i, 0);
+		edata_list_active_t list;
+		edata_list_active_init(&list);
+		malloc_mutex_lock(tsdn, &bin->lock);
+		edata_list_active_concat(&list, &pk->slabs[i]);
+		malloc_mutex_unlock(tsdn, &bin->lock);
+		edata_t *slab;
+		while ((slab = edata_list_active_first(&list)) != NULL) {
+			edata_list_active_remove(&list, slab);
+			atomic_fetch_sub_zu(&pk->npages,
+			    edata_size_get(slab) >> LG_PAGE, ATOMIC_RELAXED);
+			bool deferred = false;
+			pa_dalloc(tsdn, &arena->pa_shard, slab, &deferred);
+			if (deferred) {
+				arena_handle_deferred_work(tsdn, arena);
+			}
+		}
+	}
+}
+
+/* Parking on or off for a manual arena; off flushes what is parked. */
+static int
+park_set(tsdn_t *tsdn, unsigned ind, bool on) {
+	arena_t *arena = arena_get(tsdn, ind, false);
+	if (arena == NULL || ind < narenas_auto || ind >= MALLOCX_ARENA_LIMIT) {
+		return arena == NULL ? ENOENT : EINVAL;
+	}
+	struct mkf_park *pk = park_of(ind);
+	if (pk == NULL) {
+		if (!on) {
+			return 0;
+		}
+		pk = base_alloc(tsdn, b0get(), sizeof(*pk), CACHELINE);
+		if (pk == NULL) {
+			return ENOMEM;
+		}
+		atomic_store_b(&pk->enabled, false, ATOMIC_RELAXED);
+		atomic_store_zu(&pk->npages, 0, ATOMIC_RELAXED);
+		for (szind_t i = 0; i < SC_NBINS; i++) {
+			edata_list_active_init(&pk->slabs[i]);
+		}
+		void *expected = NULL;
+		if (!atomic_compare_exchange_strong_p(&mkf_parks[ind], &expected,
+		    pk, ATOMIC_ACQ_REL, ATOMIC_ACQUIRE)) {
+			pk = expected; /* another thread's: ours stays unused */
+		}
+	}
+	/*
+	 * Off: a thread that read "on" under a bin's lock has put its slab on that
+	 * bin's list before the flush takes the lock; one that takes the lock after
+	 * the flush released it reads "off".
+	 */
+	atomic_store_b(&pk->enabled, on, ATOMIC_SEQ_CST);
+	if (!on) {
+		park_flush(tsdn, arena, pk);
+	}
+	return 0;
+}
+
+/*
+ * mkf_je_slab_flush: every parked slab of arena `arena_ind` back to its extent
+ * cache (before a purge); with `stop`, parking also turns off (before the arena
+ * is destroyed). mkf_je_slab_parked: the pages parked, in bytes, for
+ * one arena or, with UINT_MAX, all (the "active" statistic leaves them out).
+ */
+int
+mkf_je_slab_flush(unsigned arena_ind, bool stop) {
+	tsdn_t *tsdn = tsdn_fetch();
+	if (stop) {
+		return park_set(tsdn, arena_ind, false);
+	}
+	struct mkf_park *pk = park_of(arena_ind);
+	arena_t *arena = pk != NULL ? arena_get(tsdn, arena_ind, false) : NULL;
+	if (arena != NULL) {
+		park_flush(tsdn, arena, pk);
+	}
+	return 0;
+}
+
+size_t
+mkf_je_slab_parked(unsigned arena_ind) {
+	size_t pages = 0;
+	if (arena_ind != UINT_MAX) {
+		struct mkf_park *pk = park_of(arena_ind);
+		pages = pk != NULL ? atomic_load_zu(&pk->npages, ATOMIC_RELAXED) : 0;
+	} else {
+		for (unsigned i = 0; i < MALLOCX_ARENA_LIMIT; i++) {
+			struct mkf_park *pk = park_of(i);
+			pages += pk != NULL
+			    ? atomic_load_zu(&pk->npages, ATOMIC_RELAXED) : 0;
+		}
+	}
+	return pages << LG_PAGE;
 }
