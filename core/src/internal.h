@@ -90,6 +90,7 @@ int mkf_je_arena_rebind(unsigned arena, void *hooks);
 int mkf_je_arena_decay(unsigned arena, long decay_ms);
 int mkf_je_tc_setup(unsigned tcache);
 int mkf_je_slab_flush(unsigned arena, bool stop);
+void *mkf_je_tsd(void); /* the calling thread's tsd */
 size_t mkf_je_slab_parked(unsigned arena); /* bytes; UINT_MAX: every arena */
 
 /* Arena and thread-cache management, each returning 0 or an errno value. */
@@ -222,9 +223,12 @@ struct mkf_thread_caches {
      * caches sets `stop`, fences every thread with membarrier(2), and flushes a
      * cache only once its owner's `busy` is 0. Both are plain stores and loads on
      * the owner's side. The two come first and in this order: the jemalloc side
-     * of the fast path takes them as an array of two unsigned. */
+     * of the fast path takes them as an array of two unsigned, followed by
+     * `je_tsd`. */
     atomic_uint busy;
     atomic_uint stop;
+    void *je_tsd;                 /* this thread's jemalloc tsd (mkf_je_tsd()): the
+                                     fast path reads it here, not through TLS */
     size_t used;                  /* 1 + the highest slot this thread used */
     struct mkf_tc_entry *entries; /* MEMKIND_MAX_KIND entries, indexed by
                                      kind->partition (tcache.c) */

@@ -107,6 +107,7 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
             return NULL;
         }
         t->entries = e;
+        t->je_tsd = mkf_je_tsd();
         mkf_tls_caches = t;
         pthread_setspecific(g_key, t);
     }

@@ -31,6 +31,7 @@
  * a thread that wants to flush them (memkind-fixed's tcache.c has the protocol).
  * Here: store busy, read stop (a miss if set), use the cache, clear busy; busy is
  * cleared before a slow path is called, which takes the handshake its own way.
+ * The two words are followed by the thread's tsd pointer (mkf_tc_tsd, mkf_je_tsd).
  *
  * Which requests take the fast path:
  * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin), the bin not empty;
@@ -72,6 +73,7 @@ MKF_TC_ENTRY void *mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs,
 MKF_TC_ENTRY void mkf_je_tc_free(void *ptr, void *tc, unsigned *hs,
     struct memkind *kind);
 MKF_TC_ENTRY void *mkf_je_tc_get(unsigned tcache_ind);
+MKF_TC_ENTRY void *mkf_je_tsd(void);
 MKF_TC_ENTRY int mkf_je_tc_flush(unsigned tcache_ind);
 MKF_TC_ENTRY int mkf_je_arena_of(const void *ptr, unsigned *out);
 MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
@@ -80,19 +82,29 @@ MKF_TC_ENTRY int mkf_je_block_check(const void *ptr, unsigned *arena_out);
 MKF_TC_ENTRY int mkf_je_arena_coalesce_eagerly(unsigned arena_ind);
 static int park_set(tsdn_t *tsdn, unsigned ind, bool on);
 
-/* memkind-fixed's slow paths (core/src/arena.c), where every miss goes. */
-void *mkf_arena_malloc_slow(struct memkind *kind, size_t size);
-void mkf_arena_free_slow(struct memkind *kind, void *ptr);
+/*
+ * memkind-fixed's slow paths (core/src/arena.c), where every miss goes. Weak:
+ * jemalloc's arena.c now calls into this file (parked slabs, below), so a
+ * program that links the archive without memkind-fixed's core (the benchmark's
+ * "jemalloc default" column) pulls this object in too, and never calls these.
+ */
+__attribute__((weak)) void *mkf_arena_malloc_slow(struct memkind *kind,
+    size_t size);
+__attribute__((weak)) void mkf_arena_free_slow(struct memkind *kind, void *ptr);
 
 /*
- * The calling thread's tsd, fetched once: the empty asm hides that the pointer is
- * a TLS address, so the compiler keeps it in a register instead of computing it
- * again (in a shared object, a second __tls_get_addr call).
+ * The calling thread's tsd. memkind-fixed keeps it in the thread's handshake
+ * record, right after the two handshake words (mkf_thread_caches in
+ * core/src/internal.h), set once per thread from mkf_je_tsd(): a load, where
+ * reaching jemalloc's TLS from a shared object is a call (a TLS descriptor's, or
+ * __tls_get_addr) that also makes the function save registers. The tsd of a
+ * thread stays at one address for the thread's life (its state, which the fast
+ * path checks, is read through it).
  */
 static inline tsd_t *
-mkf_tc_tsd(void) {
-	tsd_t *tsd = tsd_get(false);
-	__asm__("" : "+r"(tsd));
+mkf_tc_tsd(unsigned *hs) {
+	tsd_t *tsd;
+	memcpy(&tsd, hs + 2, sizeof(tsd));
 	return tsd;
 }
 
@@ -128,7 +140,7 @@ mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind) {
 	if (likely(size - 1 < SC_LOOKUP_MAXCLASS) && likely(tc != NULL)
 	    && !(tsd_get_allocates() && unlikely(!malloc_initialized()))
 	    && likely(mkf_tc_enter(hs))) {
-		tsd_t *tsd = mkf_tc_tsd();
+		tsd_t *tsd = mkf_tc_tsd(hs);
 		szind_t binind;
 		size_t usize;
 		sz_size2index_usize_fastpath(size, &binind, &usize);
@@ -170,7 +182,7 @@ mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind) {
 	 */
 	if (likely(tc != NULL) && !config_opt_size_checks
 	    && likely(mkf_tc_enter(hs))) {
-		tsd_t *tsd = mkf_tc_tsd();
+		tsd_t *tsd = mkf_tc_tsd(hs);
 		emap_alloc_ctx_t ctx;
 		bool miss = emap_alloc_ctx_try_lookup_fast(tsd, &arena_emap_global,
 		    ptr, &ctx);
@@ -199,6 +211,11 @@ mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind) {
 		mkf_tc_exit(hs);
 	}
 	mkf_arena_free_slow(kind, ptr);
+}
+
+void *
+mkf_je_tsd(void) {
+	return tsd_fetch();
 }
 
 /*
