@@ -437,8 +437,8 @@ struct mkf_fixed {
     size_t large_blocks, large_bytes;
     /* The last large block freed, parked for the next request of about its size
      * from the same thread (large.c): its address with a thread tag in the low
-     * bits, 0 when none. Taken and put with atomic exchanges. Unused by a shared
-     * kind, whose parked block is in its process slot in the segment. */
+     * bits, 0 when none. Taken and put with atomic exchanges. Always 0 for a
+     * shared kind, whose parked block is in its process slot in the segment. */
     _Atomic(uintptr_t) parked;
     atomic_uint_fast64_t failed_allocs;
     /* Out-of-memory callback, set under `lock`, read on the slow path. */

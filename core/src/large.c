@@ -96,7 +96,11 @@ void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool
     if (alignment < page)
         alignment = page;
     void *p;
-    uintptr_t parked = park_exchange(fx, 0);
+    /* fx->parked first: always 0 for a shared kind, whose word is in its slot,
+     * so a private kind's hit costs no test of fx->shm. */
+    uintptr_t parked = atomic_exchange_explicit(&fx->parked, 0, memory_order_acq_rel);
+    if (parked == 0 && fx->shm != NULL)
+        parked = mkf_shm_park_exchange(fx, 0);
     if (parked != 0) {
         p = unpark(parked);
         size_t have = mkf_region_block_pages(fx, p);
@@ -124,13 +128,19 @@ bool mkf_large_free(struct memkind *kind, void *ptr)
     size_t pages = fx != NULL ? mkf_region_block_pages(fx, ptr) : 0;
     if (pages == 0)
         return false;
-    /* A shared kind parks only its own blocks: a parked block stays in the page
-     * map under the slot of the process that allocated it. */
-    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug &&
-        (fx->shm == NULL || mkf_shm_may_park(fx, ptr))) {
-        uintptr_t old = park_exchange(fx, (uintptr_t)ptr | thread_tag());
-        /* The same block parked twice is a double free: keep it parked once. */
-        ptr = old != 0 && unpark(old) != ptr ? unpark(old) : NULL;
+    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug) {
+        /* A shared kind parks only its own blocks: a parked block stays in the
+         * page map under the slot of the process that allocated it. One test of
+         * fx->shm here, as before shared kinds parked: the private path's cost. */
+        bool shared = fx->shm != NULL;
+        if (MKF_LIKELY(!shared) || mkf_shm_may_park(fx, ptr)) {
+            uintptr_t w = (uintptr_t)ptr | thread_tag();
+            uintptr_t old = MKF_LIKELY(!shared)
+                                ? atomic_exchange_explicit(&fx->parked, w, memory_order_acq_rel)
+                                : mkf_shm_park_exchange(fx, w);
+            /* The same block parked twice is a double free: keep it parked once. */
+            ptr = old != 0 && unpark(old) != ptr ? unpark(old) : NULL;
+        }
     }
     if (ptr != NULL)
         mkf_region_give_block(fx, ptr);
