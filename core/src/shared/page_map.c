@@ -14,6 +14,10 @@
  *
  * Placement mirrors the private region map: jemalloc's slabs are taken from the
  * top of the heap (last fit), large blocks from the bottom (first fit).
+ *
+ * Also here: the large block each process parks in its slot for reuse without
+ * the lock, and the ways it comes back to the page map (see "parked large
+ * blocks" below).
  */
 #include "shm.h"
 
@@ -347,14 +351,18 @@ size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr)
 }
 
 /* The offset of `ptr` in the segment, which names it in every process. */
-static uint64_t off_of(struct mkf_shm *s, const void *ptr) { return (uintptr_t)ptr - (uintptr_t)s->h; }
+static uint64_t off_of(struct mkf_shm *s, const void *ptr)
+{
+    return (uintptr_t)ptr - (uintptr_t)s->h;
+}
 
 /* Whether slot `slot` has the block at page `first` parked. */
 static bool is_parked(struct mkf_shm *s, unsigned slot, size_t first)
 {
     uint64_t v = atomic_load_explicit(&s->h->slots[slot % MKF_SHM_SLOTS].parked,
                                       memory_order_acquire);
-    return v != 0 && (v & ~(uint64_t)(s->page - 1)) == off_of(s, (void *)(s->data + first * s->page));
+    uint64_t off = off_of(s, (void *)(s->data + first * s->page));
+    return v != 0 && (v & ~(uint64_t)(s->page - 1)) == off;
 }
 
 void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
@@ -471,8 +479,10 @@ size_t mkf_shm_free_slot_pages(struct mkf_shm *s, unsigned slot)
 uintptr_t mkf_shm_park_exchange(struct mkf_fixed *fx, uintptr_t w)
 {
     struct mkf_shm *s = shm_of(fx);
+    /* Detached, or a fork child without a slot: nothing parked, and nothing is
+     * parked then (mkf_shm_may_park() says no). */
     if (s->orphan)
-        return 0; /* detached or a fork child without a slot: nothing parked */
+        return 0;
     uint64_t old = atomic_exchange_explicit(&s->h->slots[s->slot].parked,
                                             w != 0 ? off_of(s, (void *)w) : 0,
                                             memory_order_acq_rel);
