@@ -752,8 +752,8 @@ struct memkind_shared_stats {
     size_t segment_size;    /**< the segment: header, page map and heap */
     size_t capacity;        /**< usable bytes of the heap */
     size_t used;            /**< bytes of pages held by some process (its slabs, its
-                                 large blocks, its arena's cache), dead processes'
-                                 included */
+                                 large blocks, its arena's cache, the large block it
+                                 parked), dead processes' included */
     size_t free;            /**< capacity - used */
     size_t largest_free;    /**< the largest run of free pages */
     size_t dead_used;       /**< of `used`, the pages held by dead or detached
@@ -768,7 +768,8 @@ struct memkind_shared_stats {
     size_t process_used;    /**< bytes of pages it holds */
     size_t process_allocated; /**< bytes of its blocks handed out and not freed,
                                    including blocks freed by other processes that it
-                                   has not taken in yet */
+                                   has not taken in yet (not its parked large
+                                   block, which is free) */
     uint64_t remote_frees;  /**< blocks other processes freed to it */
 };
 
@@ -785,7 +786,9 @@ int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_stats *out);
  * process), large blocks it allocated, the pages its arena and caches held. Its
  * process slot becomes free. A block of a dead process must not be used or
  * freed after this call. Also does memkind_fixed_purge() for the calling
- * process. Stores the bytes returned in *bytes when `bytes` is not NULL.
+ * process, and gives back the large block each other process keeps parked for
+ * reuse (docs/shared.md). Stores the bytes returned in *bytes (all of these but
+ * the calling process's purge) when `bytes` is not NULL.
  * Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED or
  * MEMKIND_ERROR_NOT_SHARED.
  */

@@ -6,7 +6,9 @@
  * cache for the kind is flushed and the arena purged, which hands every cached
  * free page back to the region map, and the request is tried once more. This
  * keeps the fast path free of any purging, yet a region that was filled and
- * freed serves any size again at once (see docs/design.md).
+ * freed serves any size again at once (see docs/design.md). A shared kind also
+ * takes in what other processes freed to it and gives their parked large blocks
+ * back to the page map (shared/page_map.c).
  *
  * Every use of the calling thread's cache runs between mkf_cache_enter() and
  * mkf_cache_exit(), so that another thread may reclaim it (tcache.c).
@@ -46,12 +48,18 @@ static int reclaim(struct memkind *kind)
         if (!fx->eager_coalesce)
             fx->eager_coalesce = mkf_je_arena_set_eager_coalesce(kind->arena) == 0;
         size_t before = region_used(kind->priv);
-        if (fx->shm != NULL)
+        /* A shared kind: blocks other processes freed to this one, and their
+         * parked large blocks, which must not make this request fail. */
+        size_t unparked = 0;
+        if (fx->shm != NULL) {
             mkf_shm_drain(kind);
+            unparked = mkf_shm_unpark_others(fx);
+        }
         mkf_tcache_flush_all(kind);
         mkf_large_drain(kind);
         if (mkf_je_arena_purge(kind->arena) == 0)
-            result = region_used(kind->priv) < before ? RECLAIM_FREED : RECLAIM_DONE;
+            result = region_used(kind->priv) < before || unparked != 0 ? RECLAIM_FREED
+                                                                      : RECLAIM_DONE;
     }
     mkf_registry_unlock();
     return result;

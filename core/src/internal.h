@@ -443,7 +443,8 @@ struct mkf_fixed {
     size_t large_blocks, large_bytes;
     /* The last large block freed, parked for the next request of about its size
      * from the same thread (large.c): its address with a thread tag in the low
-     * bits, 0 when none. Taken and put with atomic exchanges. */
+     * bits, 0 when none. Taken and put with atomic exchanges. Always 0 for a
+     * shared kind, whose parked block is in its process slot in the segment. */
     _Atomic(uintptr_t) parked;
     atomic_uint_fast64_t failed_allocs;
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
@@ -535,7 +536,15 @@ MKF_HIDDEN size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr);
 MKF_HIDDEN void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr);
 MKF_HIDDEN bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages);
 MKF_HIDDEN size_t mkf_shm_largest_free(struct mkf_fixed *fx);
-/* Bytes of pages this process holds, and of its large blocks. */
+/* The process's parked large block (page_map.c): swap its slot's word for `w`
+ * (an address with a thread tag in the low bits, 0: take only); returns the old
+ * one likewise, 0 when none. Whether the block at `ptr` may be parked here (one
+ * this process allocated, so the page map has it under its slot). Give every
+ * other process's parked block back to the page map: the bytes given. */
+MKF_HIDDEN uintptr_t mkf_shm_park_exchange(struct mkf_fixed *fx, uintptr_t w);
+MKF_HIDDEN bool mkf_shm_may_park(struct mkf_fixed *fx, const void *ptr);
+MKF_HIDDEN size_t mkf_shm_unpark_others(struct mkf_fixed *fx);
+/* Bytes of pages this process holds, and of its large blocks (not the parked one). */
 MKF_HIDDEN size_t mkf_shm_process_used(struct mkf_fixed *fx);
 MKF_HIDDEN size_t mkf_shm_large_bytes(struct mkf_fixed *fx);
 /* Record the size class of the small block `ptr` just handed out (other processes

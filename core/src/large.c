@@ -17,7 +17,12 @@
  *   changes where blocks go: no thread keeps large memory that another thread's
  *   request cannot use. (Per-thread caches of large blocks would: an idle
  *   thread's cached 1 MiB block splits the free space for good, and so would
- *   another thread reusing it where first fit would not have put its block.);
+ *   another thread reusing it where first fit would not have put its block.)
+ *   A shared kind parks the same way, one block per process, in its process
+ *   slot in the segment (shared/page_map.c), and only blocks the process
+ *   allocated itself; the parked blocks of other processes go back to the page
+ *   map before a request of this one fails (arena.c's reclaim), so no process's
+ *   parked block makes another's request fail;
  * - realloc grows a block in place into free pages that follow it, and shrinks
  *   it in place, so a growing buffer is not copied while the region has room
  *   behind it.
@@ -50,11 +55,19 @@ static uintptr_t thread_tag(void)
 
 static void *unpark(uintptr_t parked) { return (void *)(parked & ~mkf_page_mask); }
 
+/* Swap the kind's parked word for `w`: fx->parked, or for a shared kind the word
+ * in its process slot. */
+static uintptr_t park_exchange(struct mkf_fixed *fx, uintptr_t w)
+{
+    if (MKF_LIKELY(fx->shm == NULL))
+        return atomic_exchange_explicit(&fx->parked, w, memory_order_acq_rel);
+    return mkf_shm_park_exchange(fx, w);
+}
+
 void mkf_large_drain(struct memkind *kind)
 {
     struct mkf_fixed *fx = kind->priv;
-    uintptr_t p = fx != NULL ? atomic_exchange_explicit(&fx->parked, 0, memory_order_acq_rel)
-                             : 0;
+    uintptr_t p = fx != NULL ? park_exchange(fx, 0) : 0;
     if (p != 0)
         mkf_region_give_block(fx, unpark(p));
 }
@@ -83,7 +96,11 @@ void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool
     if (alignment < page)
         alignment = page;
     void *p;
+    /* fx->parked first: always 0 for a shared kind, whose word is in its slot,
+     * so a private kind's hit costs no test of fx->shm. */
     uintptr_t parked = atomic_exchange_explicit(&fx->parked, 0, memory_order_acq_rel);
+    if (parked == 0 && fx->shm != NULL)
+        parked = mkf_shm_park_exchange(fx, 0);
     if (parked != 0) {
         p = unpark(parked);
         size_t have = mkf_region_block_pages(fx, p);
@@ -111,13 +128,19 @@ bool mkf_large_free(struct memkind *kind, void *ptr)
     size_t pages = fx != NULL ? mkf_region_block_pages(fx, ptr) : 0;
     if (pages == 0)
         return false;
-    /* A shared kind parks nothing: a parked block would stay in the page map
-     * under the slot of the process that allocated it. */
-    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug && fx->shm == NULL) {
-        uintptr_t old = atomic_exchange_explicit(&fx->parked, (uintptr_t)ptr | thread_tag(),
-                                                 memory_order_acq_rel);
-        /* The same block parked twice is a double free: keep it parked once. */
-        ptr = old != 0 && unpark(old) != ptr ? unpark(old) : NULL;
+    if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug) {
+        /* A shared kind parks only its own blocks: a parked block stays in the
+         * page map under the slot of the process that allocated it. One test of
+         * fx->shm here, as before shared kinds parked: the private path's cost. */
+        bool shared = fx->shm != NULL;
+        if (MKF_LIKELY(!shared) || mkf_shm_may_park(fx, ptr)) {
+            uintptr_t w = (uintptr_t)ptr | thread_tag();
+            uintptr_t old = MKF_LIKELY(!shared)
+                                ? atomic_exchange_explicit(&fx->parked, w, memory_order_acq_rel)
+                                : mkf_shm_park_exchange(fx, w);
+            /* The same block parked twice is a double free: keep it parked once. */
+            ptr = old != 0 && unpark(old) != ptr ? unpark(old) : NULL;
+        }
     }
     if (ptr != NULL)
         mkf_region_give_block(fx, ptr);
@@ -156,7 +179,7 @@ void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size, size_t old
 size_t mkf_large_allocated(struct mkf_fixed *fx)
 {
     if (fx->shm != NULL)
-        return mkf_shm_large_bytes(fx);
+        return mkf_shm_large_bytes(fx); /* without the parked block, likewise */
     /* The parked block is free for the program: not allocated, though its pages
      * are still taken from the region (`used`) until the next request or purge. */
     uintptr_t parked = atomic_load_explicit(&fx->parked, memory_order_acquire);

@@ -227,7 +227,8 @@ class SharedKind(FixedKind):
 
     def reclaim(self) -> int:
         """Declare the blocks of dead and detached processes garbage and give their
-        pages back (memkind_shared_reclaim); returns the bytes returned."""
+        pages back, with the large block each other process keeps parked for reuse
+        (memkind_shared_reclaim); returns the bytes returned."""
         out = ffi.new("size_t *")
         check(lib.memkind_shared_reclaim(self._heap().kind, out), "reclaiming")
         return int(out[0])

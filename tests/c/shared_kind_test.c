@@ -4,7 +4,9 @@
  * of another process's blocks (small ones through the owner's queue, large ones
  * straight to the page map), usable sizes and realloc across processes, a fork
  * child attached in its own right, a process killed while it holds the heap's
- * lock (the test hook MKF_SHARED_TEST_CRASH_AT), reclaim, and bad input.
+ * lock (the test hook MKF_SHARED_TEST_CRASH_AT), reclaim, the large block a
+ * process parks for reuse (given back at purge and detach, when the process dies,
+ * and to another process's request that would fail), and bad input.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -317,6 +319,219 @@ static void test_crash(void)
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
 
+/* The last large block a process freed stays parked in its slot: the next request
+ * of about its size takes it back without the page map, and stats count it as
+ * used but not allocated; purge and another size give it back. */
+static void test_parking(void)
+{
+    memkind_t k, other;
+    REQUIRE(memkind_shared_create(NULL, 16 * MiB, 0, &k) == 0);
+    REQUIRE(memkind_shared_attach_fd(memkind_shared_fd(k), &other) == 0);
+    void *p = memkind_malloc(k, 4 * MiB);
+    REQUIRE(p != NULL);
+    struct memkind_shared_stats held = stats(k);
+    CHECK_EQ(held.used, 4 * MiB);
+    CHECK_EQ(held.process_allocated, 4 * MiB);
+    memkind_free(k, p);
+    struct memkind_shared_stats parked = stats(k);
+    CHECK_EQ(parked.used, 4 * MiB); /* still the process's pages */
+    CHECK_EQ(parked.free, held.free);
+    CHECK_EQ(parked.process_used, 4 * MiB);
+    CHECK_EQ(parked.process_allocated, 0); /* but free for the program */
+    struct memkind_fixed_stats fs;
+    REQUIRE(memkind_fixed_get_stats(k, &fs) == 0);
+    CHECK_EQ(fs.allocated, 0);
+    CHECK_EQ(fs.used, 4 * MiB);
+    size_t stat = 1;
+    CHECK_EQ(memkind_get_stat(k, MEMKIND_STAT_TYPE_ALLOCATED, &stat), 0);
+    CHECK_EQ(stat, 0);
+    /* The same block again, the page map untouched; calloc zeroes it. */
+    memset(p, 0x5a, 4 * MiB);
+    void *q = memkind_malloc(k, 4 * MiB);
+    CHECK(q == p);
+    CHECK_EQ(stats(k).free, held.free);
+    CHECK_EQ(stats(k).process_allocated, 4 * MiB);
+    memkind_free(k, q);
+    q = memkind_calloc(k, 1, 4 * MiB - 100000); /* a quarter smaller at most */
+    CHECK(q == p);
+    CHECK(all(q, 4 * MiB - 100000, 0));
+    memkind_free(k, q);
+    /* Freeing the parked block again, from another attachment, changes nothing. */
+    memkind_free(other, memkind_shared_ptr(other, memkind_shared_offset(k, p)));
+    CHECK_EQ(stats(k).used, 4 * MiB);
+    CHECK(memkind_malloc(k, 4 * MiB) == p);
+    memkind_free(k, p);
+    /* A block another process allocated goes straight back to the page map. */
+    void *theirs = memkind_malloc(other, 1 * MiB);
+    REQUIRE(theirs != NULL);
+    memkind_free(k, memkind_shared_ptr(k, memkind_shared_offset(other, theirs)));
+    CHECK_EQ(stats(k).used, 4 * MiB);
+    CHECK_EQ(stats(other).process_used, 0);
+    /* Another size gives the parked block back before it takes pages. */
+    void *big = memkind_malloc(k, 8 * MiB);
+    REQUIRE(big != NULL);
+    CHECK(big == p); /* first fit: where the parked block was */
+    CHECK_EQ(stats(k).used, 8 * MiB);
+    memkind_free(k, big); /* above the parking limit: straight back */
+    CHECK_EQ(stats(k).used, 0);
+    /* Purge gives it back, as detach does. */
+    memkind_free(k, memkind_malloc(k, 64 * 1024));
+    CHECK_EQ(stats(k).used, 64 * 1024);
+    CHECK_EQ(memkind_fixed_purge(k), 0);
+    CHECK_EQ(stats(k).used, 0);
+    memkind_free(other, memkind_malloc(other, 2 * MiB));
+    CHECK_EQ(stats(k).used, 2 * MiB);
+    CHECK_EQ(memkind_shared_detach(other), 0);
+    struct memkind_shared_stats s = stats(k);
+    CHECK_EQ(s.used, 0);
+    CHECK_EQ(s.dead_processes, 0);
+    CHECK_EQ(s.largest_free, 16 * MiB);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
+/* A process killed with a block parked: whoever notices the death first gives the
+ * block back, with or without the lock held at the kill. */
+static void test_parked_by_dead_process(void)
+{
+    for (int hold_lock = 0; hold_lock < 2; hold_lock++) {
+        memkind_t k;
+        REQUIRE(memkind_shared_create(NULL, 16 * MiB, 0, &k) == 0);
+        int fd = memkind_shared_fd(k), pfd[2];
+        REQUIRE(pipe(pfd) == 0);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            memkind_t c;
+            if (hold_lock)
+                setenv("MKF_SHARED_TEST_CRASH_AT", "2", 1);
+            if (memkind_shared_attach_fd(fd, &c) != 0)
+                _exit(50);
+            void *p = memkind_malloc(c, 4 * MiB); /* mutation 1 */
+            if (p == NULL)
+                _exit(51);
+            memkind_free(c, p);                   /* parked: no mutation */
+            struct memkind_shared_stats s;
+            if (memkind_shared_get_stats(c, &s) != 0 || s.process_used != 4 * MiB ||
+                s.process_allocated != 0)
+                _exit(52);
+            if (hold_lock)
+                (void)memkind_malloc(c, 64); /* 2: a slab, killed half-way */
+            if (write(pfd[1], "p", 1) != 1)
+                _exit(53);
+            pause();
+            _exit(54);
+        }
+        close(pfd[1]);
+        char c;
+        /* The child parked its block and, holding the lock, killed itself (the
+         * pipe's end), or waits for our SIGKILL. */
+        CHECK_EQ(read(pfd[0], &c, 1), (ssize_t)(hold_lock ? 0 : 1));
+        if (!hold_lock)
+            kill(pid, SIGKILL);
+        int st = wait_status(pid);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        struct memkind_shared_stats s = stats(k); /* notices the death */
+        CHECK_EQ(s.processes, 1);
+        CHECK_EQ(s.recoveries, (uint64_t)hold_lock);
+        if (hold_lock) {
+            /* Only the slab it was taking is left, under its dead slot. */
+            CHECK(s.used > 0 && s.used < 4 * MiB);
+            CHECK_EQ(s.used, s.dead_used);
+            CHECK_EQ(s.dead_processes, 1);
+        } else {
+            CHECK_EQ(s.used, 0);
+            CHECK_EQ(s.dead_processes, 0); /* its slot is free again */
+        }
+        CHECK_EQ(s.free, s.capacity - s.used);
+        CHECK(s.largest_free >= 12 * MiB);
+        /* The whole heap, or all of it but the slab, in one block now. */
+        void *p = memkind_malloc(k, hold_lock ? 12 * MiB : 16 * MiB);
+        CHECK(p != NULL);
+        memkind_free(k, p);
+        size_t bytes = 0;
+        CHECK_EQ(memkind_shared_reclaim(k, &bytes), 0);
+        CHECK_EQ(bytes, s.dead_used);
+        s = stats(k);
+        CHECK_EQ(s.used, 0);
+        CHECK_EQ(s.largest_free, 16 * MiB);
+        close(pfd[0]);
+        CHECK_EQ(memkind_shared_detach(k), 0);
+    }
+}
+
+/* A request that only fits in another live process's parked block takes it,
+ * instead of failing; that process then finds its block gone. */
+static void test_unpark_for_another(void)
+{
+    memkind_t k;
+    REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
+    int fd = memkind_shared_fd(k), to_child[2], to_parent[2];
+    REQUIRE(pipe(to_child) == 0 && pipe(to_parent) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        memkind_t c;
+        if (memkind_shared_attach_fd(fd, &c) != 0)
+            _exit(60);
+        void *p = memkind_malloc(c, 4 * MiB);
+        if (p == NULL)
+            _exit(61);
+        uint64_t off = memkind_shared_offset(c, p);
+        memkind_free(c, p); /* parked */
+        if (write(to_parent[1], &off, sizeof(off)) != sizeof(off))
+            _exit(62);
+        char x;
+        if (read(to_child[0], &x, 1) != 1)
+            _exit(63);
+        /* The parent holds the whole heap: our block is not ours any more. */
+        struct memkind_shared_stats s;
+        if (memkind_shared_get_stats(c, &s) != 0 || s.process_used != 0 || s.free != 0)
+            _exit(64);
+        errno = 0;
+        if (memkind_malloc(c, 4 * MiB) != NULL || errno != ENOMEM)
+            _exit(65);
+        if (write(to_parent[1], "d", 1) != 1 || read(to_child[0], &x, 1) != 1)
+            _exit(66);
+        /* The parent freed everything: the heap serves us again. */
+        p = memkind_malloc(c, 4 * MiB);
+        if (p == NULL)
+            _exit(67);
+        memkind_free(c, p);
+        _exit(memkind_shared_detach(c) == 0 ? 0 : 68);
+    }
+    uint64_t off;
+    REQUIRE(read(to_parent[0], &off, sizeof(off)) == sizeof(off));
+    CHECK_EQ(stats(k).used, 4 * MiB); /* the child's parked block */
+    void *mine = memkind_malloc(k, 4 * MiB);
+    REQUIRE(mine != NULL);
+    CHECK_EQ(stats(k).free, 0);
+    /* Only the child's parked pages could hold this: it takes them. */
+    void *taken = memkind_malloc(k, 4 * MiB);
+    CHECK(taken != NULL);
+    CHECK_EQ(memkind_shared_offset(k, taken), off);
+    struct memkind_shared_stats s = stats(k);
+    CHECK_EQ(s.process_used, 8 * MiB);
+    CHECK_EQ(s.process_allocated, 8 * MiB);
+    struct memkind_fixed_stats fs;
+    REQUIRE(memkind_fixed_get_stats(k, &fs) == 0);
+    CHECK_EQ(fs.failed_allocs, 0);
+    REQUIRE(write(to_child[1], "x", 1) == 1);
+    char d;
+    REQUIRE(read(to_parent[0], &d, 1) == 1);
+    memkind_free(k, taken);
+    memkind_free(k, mine);
+    CHECK_EQ(memkind_fixed_purge(k), 0);
+    REQUIRE(write(to_child[1], "x", 1) == 1);
+    int st = wait_status(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    s = stats(k);
+    CHECK_EQ(s.used, 0);
+    CHECK_EQ(s.processes, 1);
+    CHECK_EQ(s.dead_processes, 0);
+    close(to_child[0]), close(to_child[1]), close(to_parent[0]), close(to_parent[1]);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
 /* Segments that are not shared heaps, or damaged ones. */
 static void test_bad_input(void)
 {
@@ -411,6 +626,9 @@ int main(void)
     test_processes(name);
     test_fork_child();
     test_crash();
+    test_parking();
+    test_parked_by_dead_process();
+    test_unpark_for_another();
     test_bad_input();
     test_unlink_on_last_detach(name);
     return check_done("shared_kind_test");

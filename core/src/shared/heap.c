@@ -502,7 +502,10 @@ MKF_EXPORT int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_st
     struct mkf_shm_slot *me = &h->slots[s->slot];
     out->slot = s->slot;
     out->process_used = me->pages * s->page;
-    out->process_allocated = allocated + me->large_pages * s->page;
+    /* Not the parked block: free for the program, though its pages are ours. */
+    size_t parked = mkf_shm_parked_pages(s, s->slot);
+    size_t large = me->large_pages > parked ? (size_t)me->large_pages - parked : 0;
+    out->process_allocated = allocated + large * s->page;
     out->remote_frees = atomic_load_explicit(&me->remote_frees, memory_order_relaxed);
     mkf_shm_unlock(s);
     return MEMKIND_SUCCESS;
@@ -522,6 +525,9 @@ MKF_EXPORT int memkind_shared_reclaim(memkind_t kind, size_t *bytes)
     mkf_shm_mark_dead(s);
     for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
         struct mkf_shm_slot *sl = &s->h->slots[i];
+        /* Every other process's parked block too, as purge gives back ours. */
+        if (i != s->slot)
+            pages += mkf_shm_give_parked(s, i);
         if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_DEAD)
             continue;
         pages += mkf_shm_free_slot_pages(s, i);

@@ -14,6 +14,10 @@
  *
  * Placement mirrors the private region map: jemalloc's slabs are taken from the
  * top of the heap (last fit), large blocks from the bottom (first fit).
+ *
+ * Also here: the large block each process parks in its slot for reuse without
+ * the lock, and the ways it comes back to the page map (see "parked large
+ * blocks" below).
  */
 #include "shm.h"
 
@@ -346,6 +350,21 @@ size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr)
     return w_state(w) == W_LARGE && (w & W_HEAD) ? w_len(w) : 0;
 }
 
+/* The offset of `ptr` in the segment, which names it in every process. */
+static uint64_t off_of(struct mkf_shm *s, const void *ptr)
+{
+    return (uintptr_t)ptr - (uintptr_t)s->h;
+}
+
+/* Whether slot `slot` has the block at page `first` parked. */
+static bool is_parked(struct mkf_shm *s, unsigned slot, size_t first)
+{
+    uint64_t v = atomic_load_explicit(&s->h->slots[slot % MKF_SHM_SLOTS].parked,
+                                      memory_order_acquire);
+    uint64_t off = off_of(s, (void *)(s->data + first * s->page));
+    return v != 0 && (v & ~(uint64_t)(s->page - 1)) == off;
+}
+
 void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
 {
     struct mkf_shm *s = shm_of(fx);
@@ -354,8 +373,11 @@ void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
     size_t first = page_of(s, ptr);
     mkf_shm_lock(s);
     uint64_t w = load(s, first);
-    /* Checked under the lock: a large block freed twice is ignored. */
-    if (w_state(w) == W_LARGE && (w & W_HEAD) && w_len(w) <= s->npages - first)
+    /* Checked under the lock: a large block freed twice is ignored, also when
+     * the first free parked it in its owner's slot (a double free across
+     * processes). */
+    if (w_state(w) == W_LARGE && (w & W_HEAD) && w_len(w) <= s->npages - first &&
+        !is_parked(s, w_owner(w), first))
         release(s, first, w_len(w));
     mkf_shm_unlock(s);
 }
@@ -441,6 +463,95 @@ size_t mkf_shm_free_slot_pages(struct mkf_shm *s, unsigned slot)
     return freed;
 }
 
+/* ---- parked large blocks ----------------------------------------------------------
+ * A process parks the last large block it freed in its slot (shm.h), if it
+ * allocated that block itself (so the page map already has it under the slot),
+ * and reuses it for its next large request of about that size without the lock
+ * (large.c). The slot's word holds the block's offset in the segment, which
+ * other processes can read: each exchange below either leaves the block parked
+ * or hands it to exactly one process. It comes back to the page map when the
+ * process takes pages for another request, purges or detaches; when its process
+ * is found dead (process.c); at memkind_shared_reclaim(); and when another
+ * process is about to fail a request for want of pages (mkf_shm_unpark_others).
+ * A process killed between taking a parked block and giving it back leaves it as
+ * one of its live large blocks (reclaim returns them). */
+
+uintptr_t mkf_shm_park_exchange(struct mkf_fixed *fx, uintptr_t w)
+{
+    struct mkf_shm *s = shm_of(fx);
+    /* Detached, or a fork child without a slot: nothing parked, and nothing is
+     * parked then (mkf_shm_may_park() says no). */
+    if (s->orphan)
+        return 0;
+    uint64_t old = atomic_exchange_explicit(&s->h->slots[s->slot].parked,
+                                            w != 0 ? off_of(s, (void *)w) : 0,
+                                            memory_order_acq_rel);
+    return old != 0 ? (uintptr_t)s->h + (uintptr_t)old : 0;
+}
+
+bool mkf_shm_may_park(struct mkf_fixed *fx, const void *ptr)
+{
+    struct mkf_shm *s = shm_of(fx);
+    return !s->orphan && in_heap(s, ptr) && w_owner(load(s, page_of(s, ptr))) == s->slot;
+}
+
+/* The first page of the block a parked word names, or npages when it names none
+ * (0, or anything else a dead process may have left). */
+static size_t parked_first(struct mkf_shm *s, unsigned slot, uint64_t v)
+{
+    uint64_t data_off = s->data - (uintptr_t)s->h;
+    v &= ~(uint64_t)(s->page - 1);
+    if (v < data_off || (v - data_off) / s->page >= s->npages)
+        return s->npages;
+    size_t first = (size_t)(v - data_off) / s->page;
+    uint64_t w = load(s, first);
+    bool ok = w_state(w) == W_LARGE && (w & W_HEAD) && w_owner(w) == slot && w_len(w) != 0 &&
+              w_len(w) <= s->npages - first;
+    return ok ? first : s->npages;
+}
+
+size_t mkf_shm_give_parked(struct mkf_shm *s, unsigned slot)
+{
+    struct mkf_shm_slot *sl = &s->h->slots[slot];
+    if (atomic_load_explicit(&sl->parked, memory_order_relaxed) == 0)
+        return 0;
+    uint64_t v = atomic_exchange_explicit(&sl->parked, 0, memory_order_acq_rel);
+    size_t first = parked_first(s, slot, v);
+    if (first == s->npages)
+        return 0;
+    size_t n = w_len(load(s, first));
+    release(s, first, n);
+    return n;
+}
+
+size_t mkf_shm_parked_pages(struct mkf_shm *s, unsigned slot)
+{
+    uint64_t v = atomic_load_explicit(&s->h->slots[slot].parked, memory_order_acquire);
+    size_t first = v != 0 ? parked_first(s, slot, v) : s->npages;
+    return first != s->npages ? w_len(load(s, first)) : 0;
+}
+
+size_t mkf_shm_unpark_others(struct mkf_fixed *fx)
+{
+    struct mkf_shm *s = shm_of(fx);
+    if (s->orphan)
+        return 0;
+    /* A look first, without the lock: usually nobody else has a block parked. */
+    bool any = false;
+    for (unsigned i = 0; i < MKF_SHM_SLOTS && !any; i++)
+        any = i != s->slot &&
+              atomic_load_explicit(&s->h->slots[i].parked, memory_order_relaxed) != 0;
+    if (!any)
+        return 0;
+    size_t pages = 0;
+    mkf_shm_lock(s);
+    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++)
+        if (i != s->slot)
+            pages += mkf_shm_give_parked(s, i);
+    mkf_shm_unlock(s);
+    return pages * s->page;
+}
+
 /* ---- small blocks across processes ------------------------------------------------ */
 
 /* After the owner handed out a small block: the size class of blocks that start
@@ -488,8 +599,14 @@ size_t mkf_shm_process_used(struct mkf_fixed *fx)
     return s->orphan ? 0 : s->h->slots[s->slot].pages * s->page;
 }
 
+/* The parked block is free for the program: not allocated, though its pages are
+ * still the process's (`used`) until it is reused or given back. */
 size_t mkf_shm_large_bytes(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
-    return s->orphan ? 0 : s->h->slots[s->slot].large_pages * s->page;
+    if (s->orphan)
+        return 0;
+    uint64_t pages = s->h->slots[s->slot].large_pages;
+    size_t parked = mkf_shm_parked_pages(s, s->slot);
+    return (size_t)(pages > parked ? pages - parked : 0) * s->page;
 }

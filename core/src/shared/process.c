@@ -1,7 +1,8 @@
 /*
  * shared/process.c - the processes of a shared heap: their slots (and how a dead
- * one is told from a live one), and the frees of small blocks that reach a block's
- * owner through its queue in the segment.
+ * one is told from a live one, which gives its parked large block back), and the
+ * frees of small blocks that reach a block's owner through its queue in the
+ * segment.
  */
 #include "shm.h"
 
@@ -54,13 +55,22 @@ bool mkf_shm_slot_alive(struct mkf_shm *s, unsigned slot)
     return st != 0 && st == sl->start_time;
 }
 
+/* A process found dead gives back at once what was free in its hands: its parked
+ * large block. A slot left with no page then holds nothing anyone can reach (no
+ * slab for remote frees, no large block) and is free again. */
 void mkf_shm_mark_dead(struct mkf_shm *s)
 {
     for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
         struct mkf_shm_slot *sl = &s->h->slots[i];
-        if (atomic_load_explicit(&sl->state, memory_order_relaxed) == SLOT_LIVE &&
-            !mkf_shm_slot_alive(s, i))
-            atomic_store_explicit(&sl->state, SLOT_DEAD, memory_order_release);
+        if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_LIVE ||
+            mkf_shm_slot_alive(s, i))
+            continue;
+        atomic_store_explicit(&sl->state, SLOT_DEAD, memory_order_release);
+        (void)mkf_shm_give_parked(s, i);
+        if (sl->pages == 0) {
+            atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
+            atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
+        }
     }
 }
 
@@ -76,6 +86,7 @@ int mkf_shm_take_slot(struct mkf_shm *s)
         sl->gen++;
         atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
         atomic_store_explicit(&sl->remote_frees, 0, memory_order_relaxed);
+        atomic_store_explicit(&sl->parked, 0, memory_order_relaxed); /* a free slot has no page */
         atomic_store_explicit(&sl->state, SLOT_LIVE, memory_order_release);
         s->slot = i;
         return MEMKIND_SUCCESS;

@@ -12,7 +12,7 @@
 #include "../internal.h"
 
 #define MKF_SHM_MAGIC 0x4d4b4653484541ull /* "MKFSHEA" */
-#define MKF_SHM_VERSION 2u /* 2: flags in the header */
+#define MKF_SHM_VERSION 3u /* 2: flags in the header; 3: each slot's parked block */
 #define MKF_SHM_SLOTS MEMKIND_SHARED_MAX_PROCESSES
 /* The heap starts at an address aligned to this in every process, so that
  * alignments up to it hold whichever process looks at a block. */
@@ -58,7 +58,13 @@ struct mkf_shm_slot {
     _Atomic uint64_t remote_frees;
     /* Derived (under the lock, rebuilt after a crash). */
     uint64_t pages, large_pages;
-    uint64_t pad2;
+    /* The process's parked large block (large.c, page_map.c): the offset of one
+     * of its own large blocks that the program freed, with a thread tag in the
+     * low bits; 0 when none. Only ever swapped with atomic exchanges, by the
+     * process (park, reuse) and by others (to give it back to the page map), so
+     * a block is at every instant either here or in exactly one process's hands.
+     * Its pages stay W_LARGE under this slot in the page map. */
+    _Atomic uint64_t parked;
 };
 
 /* The one mutation in flight, written before the page words change: a crash in
@@ -107,6 +113,11 @@ MKF_HIDDEN void mkf_shm_lock(struct mkf_shm *s);
 MKF_HIDDEN void mkf_shm_unlock(struct mkf_shm *s);
 /* Give every page of slot `slot` back (lock held); returns the pages given. */
 MKF_HIDDEN size_t mkf_shm_free_slot_pages(struct mkf_shm *s, unsigned slot);
+/* Take slot `slot`'s parked block and give it back to the page map (lock held);
+ * returns its pages, 0 when none was parked. */
+MKF_HIDDEN size_t mkf_shm_give_parked(struct mkf_shm *s, unsigned slot);
+/* The pages of slot `slot`'s parked block now (no lock: a statistic). */
+MKF_HIDDEN size_t mkf_shm_parked_pages(struct mkf_shm *s, unsigned slot);
 /* process.c */
 MKF_HIDDEN bool mkf_shm_slot_alive(struct mkf_shm *s, unsigned slot);
 /* Mark slots whose process is gone (lock held). */

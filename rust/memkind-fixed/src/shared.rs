@@ -102,7 +102,8 @@ pub struct SharedStats {
     /// Usable bytes of the heap.
     pub capacity: usize,
     /// Bytes of pages held by some process (its slabs, its large blocks, its
-    /// arena's cache), dead processes' included.
+    /// arena's cache, the large block it parked for reuse), dead processes'
+    /// included.
     pub used: usize,
     /// `capacity - used`.
     pub free: usize,
@@ -122,7 +123,8 @@ pub struct SharedStats {
     /// Bytes of pages this attachment holds.
     pub process_used: usize,
     /// Bytes of this attachment's blocks handed out and not freed (including
-    /// blocks other processes freed that it has not taken in yet).
+    /// blocks other processes freed that it has not taken in yet; not its
+    /// parked large block, which is free).
     pub process_allocated: usize,
     /// Blocks other processes freed to this attachment.
     pub remote_frees: u64,
@@ -271,9 +273,10 @@ impl SharedKind {
     }
 
     /// Declare the blocks of every process that died or detached garbage and give
-    /// their pages (and their slots) back to the heap; also purge this
-    /// attachment's cached pages (`memkind_shared_reclaim`). Returns the bytes
-    /// given back.
+    /// their pages (and their slots) back to the heap, with the large block each
+    /// other process keeps parked for reuse; also purge this attachment's cached
+    /// pages (`memkind_shared_reclaim`). Returns the bytes given back (not
+    /// counting this attachment's purge).
     ///
     /// Pointers (from [`ptr_at`](SharedKind::ptr_at)) to blocks of those processes
     /// must not be used or freed after this call, in any process.
