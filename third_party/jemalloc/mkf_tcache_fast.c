@@ -592,8 +592,15 @@ mkf_je_tc_setup(unsigned ind) {
  */
 struct mkf_park {
 	atomic_b_t enabled;
-	atomic_zu_t npages;
-	edata_list_active_t slabs[SC_NBINS];
+	/*
+	 * Per bin, a stack of parked slabs linked through the slab's own list
+	 * link (ql_link_active, unused while a slab is in no bin list): pushing
+	 * and popping touch only the slab itself, which arena_slab_alloc's set-up
+	 * touches next anyway (a ring list's removal would also touch two
+	 * neighbours). Counts per bin, for the pages parked.
+	 */
+	edata_t *top[SC_NBINS];
+	size_t n[SC_NBINS];
 };
 
 /* Allocated once per arena index from jemalloc's own base (never freed: an
@@ -612,6 +619,11 @@ park_of(unsigned ind) {
 	    ? atomic_load_p(&mkf_parks[ind], ATOMIC_ACQUIRE) : NULL;
 }
 
+static inline edata_t **
+park_next(edata_t *slab) {
+	return &slab->ql_link_active.qre_next;
+}
+
 bool
 mkf_je_slab_park(tsdn_t *tsdn, arena_t *arena, edata_t *slab) {
 	struct mkf_park *pk = park_of(arena_ind_get(arena));
@@ -624,9 +636,9 @@ mkf_je_slab_park(tsdn_t *tsdn, arena_t *arena, edata_t *slab) {
 	/* Again under the lock: see park_set. */
 	bool on = atomic_load_b(&pk->enabled, ATOMIC_RELAXED);
 	if (on) {
-		edata_list_active_prepend(&pk->slabs[binind], slab);
-		atomic_fetch_add_zu(&pk->npages, edata_size_get(slab) >> LG_PAGE,
-		    ATOMIC_RELAXED);
+		*park_next(slab) = pk->top[binind];
+		pk->top[binind] = slab;
+		pk->n[binind]++;
 	}
 	malloc_mutex_unlock(tsdn, &bin->lock);
 	return on;
@@ -641,11 +653,16 @@ mkf_je_slab_take(tsdn_t *tsdn, arena_t *arena, szind_t binind) {
 	bin_t *bin = arena_get_bin(arena, binind, 0);
 	malloc_mutex_lock(tsdn, &bin->lock);
 	/* Most recently parked first: its lines are the likeliest in cache. */
-	edata_t *slab = edata_list_active_first(&pk->slabs[binind]);
+	edata_t *slab = pk->top[binind];
 	if (slab != NULL) {
-		edata_list_active_remove(&pk->slabs[binind], slab);
-		atomic_fetch_sub_zu(&pk->npages, edata_size_get(slab) >> LG_PAGE,
-		    ATOMIC_RELAXED);
+		edata_t *next = *park_next(slab);
+		pk->top[binind] = next;
+		pk->n[binind]--;
+		ql_elm_new(slab, ql_link_active);
+		/* The next take's miss, started now (each is a cache miss). */
+		if (next != NULL) {
+			__builtin_prefetch(next, 1);
+		}
 	}
 	malloc_mutex_unlock(tsdn, &bin->lock);
 	return slab;
@@ -655,23 +672,31 @@ static void
 park_flush(tsdn_t *tsdn, arena_t *arena, struct mkf_park *pk) {
 	for (szind_t i = 0; i < SC_NBINS; i++) {
 		bin_t *bin = arena_get_bin(arena, i, 0);
-		edata_list_active_t list;
-		edata_list_active_init(&list);
 		malloc_mutex_lock(tsdn, &bin->lock);
-		edata_list_active_concat(&list, &pk->slabs[i]);
+		edata_t *slab = pk->top[i];
+		pk->top[i] = NULL;
+		pk->n[i] = 0;
 		malloc_mutex_unlock(tsdn, &bin->lock);
-		edata_t *slab;
-		while ((slab = edata_list_active_first(&list)) != NULL) {
-			edata_list_active_remove(&list, slab);
-			atomic_fetch_sub_zu(&pk->npages,
-			    edata_size_get(slab) >> LG_PAGE, ATOMIC_RELAXED);
+		while (slab != NULL) {
+			edata_t *next = *park_next(slab);
+			ql_elm_new(slab, ql_link_active);
 			bool deferred = false;
 			pa_dalloc(tsdn, &arena->pa_shard, slab, &deferred);
 			if (deferred) {
 				arena_handle_deferred_work(tsdn, arena);
 			}
+			slab = next;
 		}
 	}
+}
+
+static size_t
+park_pages(struct mkf_park *pk) {
+	size_t pages = 0;
+	for (szind_t i = 0; i < SC_NBINS; i++) {
+		pages += pk->n[i] * (bin_infos[i].slab_size >> LG_PAGE);
+	}
+	return pages;
 }
 
 /* Parking on or off for a manual arena; off flushes what is parked. */
@@ -691,9 +716,9 @@ park_set(tsdn_t *tsdn, unsigned ind, bool on) {
 			return ENOMEM;
 		}
 		atomic_store_b(&pk->enabled, false, ATOMIC_RELAXED);
-		atomic_store_zu(&pk->npages, 0, ATOMIC_RELAXED);
 		for (szind_t i = 0; i < SC_NBINS; i++) {
-			edata_list_active_init(&pk->slabs[i]);
+			pk->top[i] = NULL;
+			pk->n[i] = 0;
 		}
 		void *expected = NULL;
 		if (!atomic_compare_exchange_strong_p(&mkf_parks[ind], &expected,
@@ -735,15 +760,15 @@ mkf_je_slab_flush(unsigned arena_ind, bool stop) {
 
 size_t
 mkf_je_slab_parked(unsigned arena_ind) {
+	/* The counts are read without the bins' locks: a statistic. */
 	size_t pages = 0;
 	if (arena_ind != UINT_MAX) {
 		struct mkf_park *pk = park_of(arena_ind);
-		pages = pk != NULL ? atomic_load_zu(&pk->npages, ATOMIC_RELAXED) : 0;
+		pages = pk != NULL ? park_pages(pk) : 0;
 	} else {
 		for (unsigned i = 0; i < MALLOCX_ARENA_LIMIT; i++) {
 			struct mkf_park *pk = park_of(i);
-			pages += pk != NULL
-			    ? atomic_load_zu(&pk->npages, ATOMIC_RELAXED) : 0;
+			pages += pk != NULL ? park_pages(pk) : 0;
 		}
 	}
 	return pages << LG_PAGE;
