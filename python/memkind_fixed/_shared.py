@@ -30,7 +30,7 @@ import secrets
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, SupportsIndex, Tuple
 
 from ._errors import check
 from ._kind import (FixedKind, KindStats, _address, _array_layout, _destroy, _Heap, _int_arg,
@@ -376,15 +376,15 @@ class SharedArray(_ndarray):  # type: ignore[misc]
     arithmetic on one) pickles as a plain ndarray, by copy.
     """
 
-    def __reduce__(self) -> Any:
+    # pickle asks for __reduce_ex__ first: answering here skips numpy's own
+    # (which would call back into __reduce__ for a subclass).
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
         block = self.base
         if type(block) is not _SharedBlock:
             block = _block_of(self)
-        if block is None or block.released:
-            return self.view(_ndarray).__reduce__()
+        if block is None or block.released or not isinstance(block.heap, _SharedHeap):
+            return self.view(_ndarray).__reduce_ex__(protocol)
         heap = block.heap
-        if not isinstance(heap, _SharedHeap):
-            return self.view(_ndarray).__reduce__()
         start = block.address
         dt = self.dtype
         # A plain dtype travels as its string ('<f8'), which numpy parses faster
@@ -392,6 +392,9 @@ class SharedArray(_ndarray):  # type: ignore[misc]
         return _rebuild, (heap.name, heap.data_offset + start - heap.start, block.size,
                           _array_data(self) - start, self.shape,
                           dt.str if dt.isbuiltin == 1 else dt, self.strides)
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(2)
 
     def disown(self) -> "SharedArray":
         """This process will not free the block (a receiver takes it over with
