@@ -262,6 +262,15 @@ static PyObject *shared_block_free(SharedBlock *self, PyObject *Py_UNUSED(ignore
     Py_RETURN_NONE;
 }
 
+/* Block.release() would drop the owner with the block, and so perhaps the mapping
+ * under views that still point into it: a SharedBlock is freed by _free() only. */
+static PyObject *shared_block_release(SharedBlock *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyErr_SetString(PyExc_TypeError,
+                    "a SharedArray's block is freed by SharedKind.free_array, not release()");
+    return NULL;
+}
+
 static PyObject *shared_block_get_pid(SharedBlock *self, void *Py_UNUSED(closure))
 {
     return PyLong_FromLong(self->pid);
@@ -294,6 +303,8 @@ static PyObject *shared_block_get_heap(SharedBlock *self, void *Py_UNUSED(closur
 static PyMethodDef shared_block_methods[] = {
     {"_free", (PyCFunction)shared_block_free, METH_NOARGS,
      "Free the block now, whatever views of it exist. ValueError once freed."},
+    {"release", (PyCFunction)shared_block_release, METH_NOARGS,
+     "TypeError: SharedKind.free_array frees a SharedArray's block."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -590,7 +601,7 @@ static PyObject *kind_shared_block(KindBase *self, PyObject *const *args, Py_ssi
 }
 
 /* _shared_view(address, size): a SharedBlock that frees nothing over `size` bytes
- * at `address`, which the caller (unpickling) found inside this kind's heap. */
+ * at `address`, which must lie inside this shared kind's heap (unpickling). */
 static PyObject *kind_shared_view(KindBase *self, PyObject *args)
 {
     unsigned long long address;
@@ -604,14 +615,22 @@ static PyObject *kind_shared_view(KindBase *self, PyObject *args)
     PyObject *heap = kind_heap(self);
     if (heap == NULL)
         return NULL;
-    return shared_block_new(heap, self->kind, (void *)(uintptr_t)address, size, 0);
+    char *ptr = (char *)(uintptr_t)address;
+    if (memkind_shared_offset(self->kind, ptr) == 0
+        || (size > 0 && memkind_shared_offset(self->kind, ptr + size - 1) == 0)) {
+        PyErr_Format(PyExc_ValueError, "%zd bytes at %p are not in this shared heap", size,
+                     (void *)ptr);
+        return NULL;
+    }
+    return shared_block_new(heap, self->kind, ptr, size, 0);
 }
 
 /* The Block `arg` if it is a block of this kind, else NULL with TypeError /
  * ValueError set. */
 static Block *kind_own_block(KindBase *self, PyObject *arg)
 {
-    if (!PyObject_TypeCheck(arg, &BlockType)) {
+    /* A SharedBlock is freed through SharedKind.free_array only (see release). */
+    if (!PyObject_TypeCheck(arg, &BlockType) || Py_TYPE(arg) == &SharedBlockType) {
         PyErr_Format(PyExc_TypeError, "expected an Allocation, not %s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
