@@ -947,7 +947,8 @@ int mkf_populate(void *addr, size_t size)
 /* ------------------------------------------------------------------ registration */
 
 /* Called through cffi (without the GIL) once the module is imported: adds Block,
- * SharedBlock, KindBase and the module functions to it. Returns 0, or -1 after printing the Python error. */
+ * SharedBlock, KindBase and the module functions to it. Returns 0, or -1 after
+ * printing the Python error. */
 int mkf_python_init(void)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
