@@ -36,8 +36,9 @@
  * cffi releases it around calls), except the memkind calls that may take long,
  * which release it. Calls on blocks of at most MKF_HOLD_GIL_MAX bytes keep it:
  * the thread cache serves those in nanoseconds, less than releasing and taking
- * the GIL back costs (the 64 B allocate + free of the Python benchmark). numpy is only touched when a handler is installed, so the
- * module imports without numpy.
+ * the GIL back costs (the 64 B allocate + free of the Python benchmark). numpy's
+ * C API is only loaded when a handler is installed or array_data() is called, so
+ * the module imports without numpy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
