@@ -239,6 +239,35 @@ def raw_loop(mkf: Any, kind: Any, nbytes: int, n: int) -> float:
     return (time.perf_counter_ns() - t0) / n
 
 
+def handle_costs(kind: Any, count: int, n: int, reps: int) -> Dict[str, float]:
+    """The handle alone, in this process: ns to pickle (as multiprocessing does) and
+    unpickle one SharedArray of `count` float64, and per array for a list of n;
+    bytes of each. Best of `reps` (these are CPU-bound and short)."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+    dumps, loads = ForkingPickler.dumps, pickle.loads
+    one = kind.empty(count)
+    many = [kind.empty(count) for _ in range(n)]
+    one_b, many_b = bytes(dumps(one)), bytes(dumps(many))
+
+    def best(fn: Callable[[], Any], loops: int) -> float:
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter_ns()
+            for _ in range(loops):
+                fn()
+            times.append((time.perf_counter_ns() - t0) / loops)
+        return min(times)
+
+    out = {"dumps_one_ns": best(lambda: dumps(one), 2000),
+           "loads_one_ns": best(lambda: loads(one_b), 2000),
+           "dumps_list_ns": best(lambda: dumps(many), 5) / n,
+           "loads_list_ns": best(lambda: loads(many_b), 5) / n,
+           "bytes_one": float(len(one_b)), "bytes_list": len(many_b) / n}
+    del one, many
+    return out
+
+
 def shm_entries() -> set:
     try:
         return set(os.listdir(SHM_DIR))
@@ -349,6 +378,7 @@ def main(argv: List[str]) -> int:
             if raw_ok:
                 for name, k in (pair if rep % 2 == 0 else pair[::-1]):
                     alloc[b][name + "_raw"].append(raw_loop(mkf, k, b, n))
+    handle = handle_costs(kind, 64 * KiB // 8, 1000, max(5, a.reps))
     heap_after = kind.stats()
     kind.close()
     private.close()
@@ -418,6 +448,12 @@ def main(argv: List[str]) -> int:
         alloc_results.append(entry)
     lines.append(f"  (shared heap at the end: {heap_after.heap_used} B of pages held, "
                  f"{heap_after.remote_frees} remote frees received by the parent)")
+    lines.append("")
+    lines.append(f"the handle of a 64 KiB SharedArray, in this process (best of {max(5, a.reps)}): "
+                 f"alone {handle['dumps_one_ns']:.0f} ns to pickle, "
+                 f"{handle['loads_one_ns']:.0f} ns to unpickle, {handle['bytes_one']:.0f} B; "
+                 f"in a list of 1000, per array {handle['dumps_list_ns']:.0f} ns, "
+                 f"{handle['loads_list_ns']:.0f} ns, {handle['bytes_list']:.0f} B")
 
     # Nothing of ours may be left in /dev/shm (give the resource tracker a moment).
     left: List[str] = []
@@ -438,7 +474,7 @@ def main(argv: List[str]) -> int:
            "cpus": os.cpu_count(), "quick": a.quick, "reps": a.reps,
            "window": windows["pipelined"], "worker_start_ms": start_ms,
            "unit": "us/array", "results": results, "alloc_unit": "ns/pair",
-           "alloc": alloc_results, "ratios": ratios, "shm_left": left}
+           "alloc": alloc_results, "handle": handle, "ratios": ratios, "shm_left": left}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=2)
     print(f"JSON written to {a.json}")

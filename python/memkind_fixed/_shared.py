@@ -365,6 +365,20 @@ else:
 
 _SSIZE_MAX = sys.maxsize
 
+# How a handle names its dtype: a plain one by its string ('<f8'), which numpy
+# parses faster than it unpickles a dtype, and which, being the same str object
+# each time, a list of arrays pickles once; anything else (records, metadata)
+# as the dtype itself. Plain dtypes are few: they are kept here.
+_dtype_codes: "Dict[numpy.dtype[Any], str]" = {}
+
+
+def _dtype_code(dt: "numpy.dtype[Any]") -> Any:
+    if dt.isbuiltin != 1:
+        return dt
+    code: str = dt.str
+    _dtype_codes[dt] = code
+    return code
+
 
 class SharedArray(_ndarray):  # type: ignore[misc]
     """A numpy array whose data is a block of a SharedKind (what its empty, zeros
@@ -387,11 +401,11 @@ class SharedArray(_ndarray):  # type: ignore[misc]
         heap = block.heap
         start = block.address
         dt = self.dtype
-        # A plain dtype travels as its string ('<f8'), which numpy parses faster
-        # than it unpickles a dtype; anything else (records, metadata) as itself.
+        code = _dtype_codes.get(dt)
+        if code is None:
+            code = _dtype_code(dt)
         return _rebuild, (heap.name, heap.data_offset + start - heap.start, block.size,
-                          _array_data(self) - start, self.shape,
-                          dt.str if dt.isbuiltin == 1 else dt, self.strides)
+                          _array_data(self) - start, self.shape, code, self.strides)
 
     def __reduce__(self) -> Any:
         return self.__reduce_ex__(2)
