@@ -268,7 +268,7 @@ def handle_costs(kind: Any, count: int, n: int, reps: int) -> Dict[str, float]:
     return out
 
 
-def shm_entries() -> set:
+def shm_entries() -> "set[str]":
     try:
         return set(os.listdir(SHM_DIR))
     except FileNotFoundError:
