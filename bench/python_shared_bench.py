@@ -20,12 +20,18 @@ of it) and sends the sum back, the parent checks the sum and frees the array":
                    and closes; the parent closes and unlinks after the reply
   pickle           numpy.empty(n), sent through the same Pipe by value (a copy)
 
-in two modes: "sync", one array in flight (each figure includes a full round trip
-of the pipe), and "pipelined", up to --window arrays in flight (the throughput of a
-producer that keeps the worker busy). Figures are µs per array, median of --reps
-runs (methods interleaved); ratios are shared_memory / shared_kind and
-pickle / shared_kind. Also allocation alone: SharedKind.empty(n) + free against
-FixedKind.empty(n) + free (a private fixed kind), ns per pair.
+in three modes: "sync", one array in flight (each figure includes a full round
+trip of the pipe), "pipelined", up to --window arrays in flight (the throughput of
+a producer that keeps the worker busy), and "batch": all N arrays of a size are
+allocated and filled first, handed over in one message (a list of arrays, of
+handles, or of segment names), the worker sums each (and frees each for
+shared_handoff) and replies once with the list of sums; the parent checks them and
+frees (closes and unlinks) every array: what a producer that hands many arrays at
+once pays per array, without the pipe's floor per message. Figures are µs per
+array, median of --reps runs (methods interleaved); ratios are
+shared_memory / shared_kind and pickle / shared_kind, per mode. Also allocation
+alone: SharedKind.empty(n) + free against FixedKind.empty(n) + free (a private
+fixed kind), ns per pair, and the same pairs through the raw cffi calls.
 
 Like the other benchmarks it only measures: it exits 0 whenever it ran (and writes
 {"skipped": ...} when memkind_fixed or numpy is not importable). It checks that
@@ -52,16 +58,31 @@ MiB = 1024 * KiB
 # (bytes, arrays per run at full scale); --quick divides the counts by 10.
 SIZES = [(4 * KiB, 2000), (64 * KiB, 1000), (4 * MiB, 50)]
 METHODS = ["shared_kind", "shared_handoff", "shared_memory", "pickle"]
-MODES = ["sync", "pipelined"]
+MODES = ["sync", "pipelined", "batch"]
 
 
 # ----------------------------------------------------------------- the worker
 
 def worker_main(conn: Any) -> None:
-    """Receive (method, payload) messages, sum the array, reply with the sum."""
+    """Receive (method, payload) messages, sum the array, reply with the sum;
+    ("batch", method, [payload, ...], count): reply with the list of sums."""
     import numpy as np
     from multiprocessing import shared_memory
     import memkind_fixed  # noqa: F401 - SharedArray handles unpickle through it
+
+    def sum_one(method: str, payload: Any, count: int) -> float:
+        if method == "shared_handoff":
+            s = float(payload.sum())
+            payload.shared_kind.free_array(payload)
+            return s
+        if method == "shared_memory":
+            shm = shared_memory.SharedMemory(name=payload)
+            arr = np.ndarray((count,), dtype=np.float64, buffer=shm.buf)
+            s = float(arr.sum())
+            del arr
+            shm.close()
+            return s
+        return float(payload.sum())
 
     while True:
         msg = conn.recv()
@@ -71,6 +92,15 @@ def worker_main(conn: Any) -> None:
             return
         if tag == "ping":
             conn.send("pong")
+        elif tag == "batch":
+            _, method, payloads, count = msg
+            del msg
+            sums = []
+            for i in range(len(payloads)):
+                sums.append(sum_one(method, payloads[i], count))
+                payloads[i] = None  # a handed-off block is freed: drop its view now
+            del payloads
+            conn.send(sums)
         elif tag == "shared_kind" or tag == "pickle":
             conn.send(float(msg[1].sum()))
         elif tag == "shared_handoff":
@@ -123,6 +153,11 @@ class Producer:
         a.fill(value)
         return ("pickle", a), a
 
+    def make_item(self, value: float) -> Tuple[Any, Any]:
+        """For a batch: (what goes in the list, what to keep until the reply)."""
+        msg, kept = self.make(value)
+        return msg[1], kept
+
     def done(self, kept: Any) -> None:
         if self.method == "shared_memory":
             kept.close()
@@ -157,6 +192,31 @@ def run_method(conn: Any, prod: Producer, n: int, window: int) -> float:
     return (time.perf_counter_ns() - t0) / n / 1000.0
 
 
+def run_batch(conn: Any, prod: Producer, n: int) -> float:
+    """µs per array of n arrays made, handed over in one message, summed by the
+    worker (one reply: the list of sums), checked and freed."""
+    count = prod.count
+    t0 = time.perf_counter_ns()
+    items: List[Any] = []
+    kept: List[Any] = []
+    want: List[float] = []
+    for i in range(n):
+        value = float(i % 251)
+        item, k = prod.make_item(value)
+        items.append(item)
+        kept.append(k)
+        want.append(value * count)
+    conn.send(("batch", prod.method, items, count))
+    del items, item, k
+    got = conn.recv()
+    if got != want:
+        raise RuntimeError(f"{prod.method}: batch of {n}: the worker's sums differ")
+    for k in kept:
+        prod.done(k)
+    del kept, k
+    return (time.perf_counter_ns() - t0) / n / 1000.0
+
+
 def alloc_loop(kind: Any, count: int, n: int) -> float:
     """ns per empty(count) + free (the array's last reference dropped)."""
     empty = kind.empty
@@ -179,7 +239,36 @@ def raw_loop(mkf: Any, kind: Any, nbytes: int, n: int) -> float:
     return (time.perf_counter_ns() - t0) / n
 
 
-def shm_entries() -> set:
+def handle_costs(kind: Any, count: int, n: int, reps: int) -> Dict[str, float]:
+    """The handle alone, in this process: ns to pickle (as multiprocessing does) and
+    unpickle one SharedArray of `count` float64, and per array for a list of n;
+    bytes of each. Best of `reps` (these are CPU-bound and short)."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+    dumps, loads = ForkingPickler.dumps, pickle.loads
+    one = kind.empty(count)
+    many = [kind.empty(count) for _ in range(n)]
+    one_b, many_b = bytes(dumps(one)), bytes(dumps(many))
+
+    def best(fn: Callable[[], Any], loops: int) -> float:
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter_ns()
+            for _ in range(loops):
+                fn()
+            times.append((time.perf_counter_ns() - t0) / loops)
+        return min(times)
+
+    out = {"dumps_one_ns": best(lambda: dumps(one), 2000),
+           "loads_one_ns": best(lambda: loads(one_b), 2000),
+           "dumps_list_ns": best(lambda: dumps(many), 5) / n,
+           "loads_list_ns": best(lambda: loads(many_b), 5) / n,
+           "bytes_one": float(len(one_b)), "bytes_list": len(many_b) / n}
+    del one, many
+    return out
+
+
+def shm_entries() -> "set[str]":
     try:
         return set(os.listdir(SHM_DIR))
     except FileNotFoundError:
@@ -216,8 +305,21 @@ def main(argv: List[str]) -> int:
     sizes = [(b, max(4, n // scale)) for b, n in SIZES]
     before = shm_entries()
 
-    # Room for every array in flight of the largest size, and more.
-    heap_size = max(256 * MiB, 4 * a.window * max(b for b, _ in sizes))
+    # Room for every array in flight of the largest size, every array of a batch,
+    # and more.
+    heap_size = max(256 * MiB, 4 * a.window * max(b for b, _ in sizes),
+                    2 * max(b * n for b, n in sizes))
+    # A batch of shared_memory segments holds one descriptor per array (2000 at
+    # 4 KiB): raise the soft limit to the hard one if it is lower than that.
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = 2 * max(n for _, n in sizes) + 256
+        if soft != resource.RLIM_INFINITY and soft < need:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                        else need, hard))
+    except (ImportError, ValueError, OSError):
+        pass
     kind = mkf.SharedKind.create(heap_size)
     private = mkf.FixedKind(size=heap_size)
 
@@ -231,7 +333,7 @@ def main(argv: List[str]) -> int:
     start_ms = (time.perf_counter_ns() - t0) / 1e6
     child_conn.close()
 
-    windows = {"sync": 1, "pipelined": max(1, a.window)}
+    windows = {"sync": 1, "pipelined": max(1, a.window), "batch": 0}
     # samples[mode][size][method] -> [µs per array]
     samples: Dict[str, Dict[int, Dict[str, List[float]]]] = {
         mode: {b: {m: [] for m in METHODS} for b, _ in sizes} for mode in MODES}
@@ -240,13 +342,15 @@ def main(argv: List[str]) -> int:
         for b, _ in sizes:
             for m in METHODS:
                 run_method(parent_conn, Producer(m, kind, np, b // 8), 4, 2)
+                run_batch(parent_conn, Producer(m, kind, np, b // 8), 4)
         for rep in range(a.reps):
             for mode in MODES:
                 for b, n in sizes:
                     order = METHODS[rep % len(METHODS):] + METHODS[:rep % len(METHODS)]
                     for m in order:
-                        us = run_method(parent_conn, Producer(m, kind, np, b // 8), n,
-                                        windows[mode])
+                        prod = Producer(m, kind, np, b // 8)
+                        us = (run_batch(parent_conn, prod, n) if mode == "batch"
+                              else run_method(parent_conn, prod, n, windows[mode]))
                         samples[mode][b][m].append(us)
         parent_conn.send(("stop",))
         assert parent_conn.recv() == "stopped"
@@ -274,6 +378,7 @@ def main(argv: List[str]) -> int:
             if raw_ok:
                 for name, k in (pair if rep % 2 == 0 else pair[::-1]):
                     alloc[b][name + "_raw"].append(raw_loop(mkf, k, b, n))
+    handle = handle_costs(kind, 64 * KiB // 8, 1000, max(5, a.reps))
     heap_after = kind.stats()
     kind.close()
     private.close()
@@ -291,8 +396,10 @@ def main(argv: List[str]) -> int:
     lines.append(f"worker start (spawn + first reply): {start_ms:.0f} ms")
     for mode in MODES:
         lines.append("")
-        lines.append(f"{mode}: " + ("one array in flight" if mode == "sync"
-                                    else f"up to {windows[mode]} arrays in flight"))
+        lines.append(f"{mode}: " + {
+            "sync": "one array in flight",
+            "pipelined": f"up to {windows.get(mode)} arrays in flight",
+            "batch": "all N arrays in one message, one reply"}[mode])
         hdr = f"  {'size':7s} {'N':>5s}" + "".join(f" {m:>22s}" for m in METHODS) \
             + f" {'shm/kind':>9s} {'pickle/kind':>11s}"
         lines.append(hdr)
@@ -308,6 +415,8 @@ def main(argv: List[str]) -> int:
                                 "samples_us": s})
             r_shm = meds["shared_memory"] / meds["shared_kind"]
             r_pk = meds["pickle"] / meds["shared_kind"]
+            ratios[f"{mode}/{b}/pickle/shared_handoff"] = \
+                meds["pickle"] / meds["shared_handoff"]
             ratios[f"{mode}/{b}/shared_memory/shared_kind"] = r_shm
             ratios[f"{mode}/{b}/pickle/shared_kind"] = r_pk
             ratios[f"{mode}/{b}/shared_memory/shared_handoff"] = \
@@ -339,6 +448,12 @@ def main(argv: List[str]) -> int:
         alloc_results.append(entry)
     lines.append(f"  (shared heap at the end: {heap_after.heap_used} B of pages held, "
                  f"{heap_after.remote_frees} remote frees received by the parent)")
+    lines.append("")
+    lines.append(f"the handle of a 64 KiB SharedArray, in this process (best of {max(5, a.reps)}): "
+                 f"alone {handle['dumps_one_ns']:.0f} ns to pickle, "
+                 f"{handle['loads_one_ns']:.0f} ns to unpickle, {handle['bytes_one']:.0f} B; "
+                 f"in a list of 1000, per array {handle['dumps_list_ns']:.0f} ns, "
+                 f"{handle['loads_list_ns']:.0f} ns, {handle['bytes_list']:.0f} B")
 
     # Nothing of ours may be left in /dev/shm (give the resource tracker a moment).
     left: List[str] = []
@@ -359,7 +474,7 @@ def main(argv: List[str]) -> int:
            "cpus": os.cpu_count(), "quick": a.quick, "reps": a.reps,
            "window": windows["pipelined"], "worker_start_ms": start_ms,
            "unit": "us/array", "results": results, "alloc_unit": "ns/pair",
-           "alloc": alloc_results, "ratios": ratios, "shm_left": left}
+           "alloc": alloc_results, "handle": handle, "ratios": ratios, "shm_left": left}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=2)
     print(f"JSON written to {a.json}")

@@ -14,6 +14,13 @@
  *   every Block is made here, by KindBase, from memory the kind just handed out,
  *   so each live block has exactly one Block.
  *
+ * - SharedBlock, a Block of a shared kind under SharedArrays (their numpy base):
+ *   freed when collected only in the process that owns it (a pid: after fork()
+ *   the child's copy of the object frees nothing), which may give the block up
+ *   (disown) or free it at once whatever views still point at it (free_array,
+ *   whose contract is that none is used afterwards). Non-owning SharedBlocks are
+ *   the views that unpickling makes over this process's mapping of a block.
+ *
  * - KindBase, the base type of memkind_fixed.FixedKind: malloc() and free() in C
  *   (the cost of a small block in Python is then one method call), and the C
  *   halves of calloc, memalign and realloc, the only other makers of Blocks.
@@ -29,8 +36,9 @@
  * cffi releases it around calls), except the memkind calls that may take long,
  * which release it. Calls on blocks of at most MKF_HOLD_GIL_MAX bytes keep it:
  * the thread cache serves those in nanoseconds, less than releasing and taking
- * the GIL back costs (the 64 B allocate + free of the Python benchmark). numpy is only touched when a handler is installed, so the
- * module imports without numpy.
+ * the GIL back costs (the 64 B allocate + free of the Python benchmark). numpy's
+ * C API is only loaded when a handler is installed or array_data() is called, so
+ * the module imports without numpy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -38,8 +46,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "memkind_fixed.h"
 
@@ -196,6 +206,148 @@ static PyTypeObject BlockType = {
     .tp_methods = block_methods,
     .tp_getset = block_getset,
 };
+
+/* ------------------------------------------------------------------ SharedBlock */
+
+/*
+ * SharedBlock (memkind_fixed._native.SharedBlock), what SharedKind.empty/zeros/array
+ * and unpickling put under a SharedArray. A Block whose `pid` says which process
+ * frees it when it is collected (0: none). The package's SharedArray is a numpy
+ * array with the SharedBlock as its base (ndarray(buffer=block) holds no export),
+ * so making one costs an allocation, this object and the ndarray.
+ *
+ * The owner object is the SharedKind's heap (the _SharedHeap): it is kept until
+ * the SharedBlock goes, even after _free(), so that the mapping stays while any
+ * view of it lives.
+ */
+typedef struct {
+    Block block;
+    long pid; /* the process that frees the block when collected; 0: none */
+} SharedBlock;
+
+/* getpid(), kept in a variable: a system call per collected array is measurable.
+ * The atfork handler runs in every child that fork() makes (os.fork included). */
+static long current_pid;
+
+static void shared_after_fork(void)
+{
+    current_pid = (long)getpid();
+}
+
+static void shared_block_dealloc(SharedBlock *self)
+{
+    if (self->block.ptr != NULL && self->pid != 0 && self->pid == current_pid)
+        memkind_free(self->block.kind, self->block.ptr);
+    self->block.ptr = NULL;
+    Py_CLEAR(self->block.owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _free(): free the block now, whatever views of it exist (the caller promises
+ * that none is used again); ValueError the second time. */
+static PyObject *shared_block_free(SharedBlock *self, PyObject *Py_UNUSED(ignored))
+{
+    char *ptr = self->block.ptr;
+    if (ptr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the block was freed already");
+        return NULL;
+    }
+    self->block.ptr = NULL;
+    if (self->block.size <= MKF_HOLD_GIL_MAX) {
+        memkind_free(self->block.kind, ptr);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        memkind_free(self->block.kind, ptr);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+/* Block.release() would drop the owner with the block, and so perhaps the mapping
+ * under views that still point into it: a SharedBlock is freed by _free() only. */
+static PyObject *shared_block_release(SharedBlock *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyErr_SetString(PyExc_TypeError,
+                    "a SharedArray's block is freed by SharedKind.free_array, not release()");
+    return NULL;
+}
+
+static PyObject *shared_block_get_pid(SharedBlock *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromLong(self->pid);
+}
+
+static int shared_block_set_pid(SharedBlock *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    if (value == NULL || !PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "pid must be an int");
+        return -1;
+    }
+    long pid = PyLong_AsLong(value);
+    if (pid == -1 && PyErr_Occurred())
+        return -1;
+    if (pid < 0) {
+        PyErr_SetString(PyExc_ValueError, "pid must not be negative");
+        return -1;
+    }
+    self->pid = pid;
+    return 0;
+}
+
+static PyObject *shared_block_get_heap(SharedBlock *self, void *Py_UNUSED(closure))
+{
+    PyObject *heap = self->block.owner ? self->block.owner : Py_None;
+    Py_INCREF(heap);
+    return heap;
+}
+
+static PyMethodDef shared_block_methods[] = {
+    {"_free", (PyCFunction)shared_block_free, METH_NOARGS,
+     "Free the block now, whatever views of it exist. ValueError once freed."},
+    {"release", (PyCFunction)shared_block_release, METH_NOARGS,
+     "TypeError: SharedKind.free_array frees a SharedArray's block."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef shared_block_getset[] = {
+    {"pid", (getter)shared_block_get_pid, (setter)shared_block_set_pid,
+     "the process that frees the block when this object is collected; 0: none", NULL},
+    {"heap", (getter)shared_block_get_heap, NULL, "the owner of the kind", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject SharedBlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = MKF_MODULE ".SharedBlock",
+    .tp_basicsize = sizeof(SharedBlock),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A block of a shared kind under SharedArrays, freed by its owner process.",
+    .tp_base = &BlockType,
+    .tp_dealloc = (destructor)shared_block_dealloc,
+    .tp_methods = shared_block_methods,
+    .tp_getset = shared_block_getset,
+};
+
+/* A SharedBlock over `ptr` (`size` bytes) of `kind`, kept alive by `owner`, freed
+ * by process `pid` (0: none). With pid != 0 the block is freed again if this fails. */
+static PyObject *shared_block_new(PyObject *owner, memkind_t kind, void *ptr, Py_ssize_t size,
+                                  long pid)
+{
+    SharedBlock *block = PyObject_New(SharedBlock, &SharedBlockType);
+    if (block == NULL) {
+        if (pid != 0)
+            memkind_free(kind, ptr);
+        return NULL;
+    }
+    block->block.ptr = ptr;
+    block->block.size = size;
+    block->block.kind = kind;
+    Py_INCREF(owner);
+    block->block.owner = owner;
+    block->block.exports = 0;
+    block->pid = pid;
+    return (PyObject *)block;
+}
 
 /* ------------------------------------------------------------------ KindBase */
 
@@ -400,11 +552,86 @@ static PyObject *kind_memalign(KindBase *self, PyObject *args)
     return block;
 }
 
+/* _shared_block(size, zero, alignment): a SharedBlock of `size` bytes (zeroed when
+ * `zero`; at a multiple of `alignment` when it is above 16, a power of two),
+ * owned by this process: SharedKind's arrays. The numbers are the caller's
+ * (checked by _array_layout). */
+static PyObject *kind_shared_block(KindBase *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_shared_block(size, zero, alignment)");
+        return NULL;
+    }
+    Py_ssize_t size = PyLong_AsSsize_t(args[0]);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    int zero = PyObject_IsTrue(args[1]);
+    if (zero < 0)
+        return NULL;
+    Py_ssize_t alignment = PyLong_AsSsize_t(args[2]);
+    if (alignment == -1 && PyErr_Occurred())
+        return NULL;
+    if (size < 0 || alignment < 0) {
+        PyErr_SetString(PyExc_ValueError, "size and alignment must not be negative");
+        return NULL;
+    }
+    PyObject *heap = kind_heap(self);
+    if (heap == NULL)
+        return NULL;
+    memkind_t kind = self->kind;
+    void *ptr = NULL;
+    int err = 0;
+    int hold = size <= MKF_HOLD_GIL_MAX && alignment <= 16;
+    Py_INCREF(heap); /* close() in another thread must not destroy the kind meanwhile */
+    PyThreadState *state = hold ? NULL : PyEval_SaveThread();
+    errno = 0;
+    if (alignment > 16) {
+        err = memkind_posix_memalign(kind, &ptr, (size_t)alignment, (size_t)size);
+        if (err == 0 && ptr != NULL && zero)
+            memset(ptr, 0, (size_t)size);
+    } else {
+        ptr = zero ? memkind_calloc(kind, 1, (size_t)size) : memkind_malloc(kind, (size_t)size);
+        err = errno;
+    }
+    if (state != NULL)
+        PyEval_RestoreThread(state);
+    PyObject *block = ptr != NULL ? shared_block_new(heap, kind, ptr, size, current_pid)
+                                  : kind_failed(self, err, "an array of %zd bytes", size);
+    Py_DECREF(heap);
+    return block;
+}
+
+/* _shared_view(address, size): a SharedBlock that frees nothing over `size` bytes
+ * at `address`, which must lie inside this shared kind's heap (unpickling). */
+static PyObject *kind_shared_view(KindBase *self, PyObject *args)
+{
+    unsigned long long address;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "Kn:_shared_view", &address, &size))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    PyObject *heap = kind_heap(self);
+    if (heap == NULL)
+        return NULL;
+    char *ptr = (char *)(uintptr_t)address;
+    if (memkind_shared_offset(self->kind, ptr) == 0
+        || (size > 0 && memkind_shared_offset(self->kind, ptr + size - 1) == 0)) {
+        PyErr_Format(PyExc_ValueError, "%zd bytes at %p are not in this shared heap", size,
+                     (void *)ptr);
+        return NULL;
+    }
+    return shared_block_new(heap, self->kind, ptr, size, 0);
+}
+
 /* The Block `arg` if it is a block of this kind, else NULL with TypeError /
  * ValueError set. */
 static Block *kind_own_block(KindBase *self, PyObject *arg)
 {
-    if (!PyObject_TypeCheck(arg, &BlockType)) {
+    /* A SharedBlock is freed through SharedKind.free_array only (see release). */
+    if (!PyObject_TypeCheck(arg, &BlockType) || Py_TYPE(arg) == &SharedBlockType) {
         PyErr_Format(PyExc_TypeError, "expected an Allocation, not %s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
@@ -503,6 +730,10 @@ static PyMethodDef kind_methods[] = {
      "_memalign(alignment, size) -> aligned Allocation (numbers checked)."},
     {"_realloc", (PyCFunction)kind_realloc, METH_VARARGS,
      "_realloc(allocation, size) -> the moved Allocation; the old one is released."},
+    {"_shared_block", (PyCFunction)(void (*)(void))kind_shared_block, METH_FASTCALL,
+     "_shared_block(size, zero, alignment) -> SharedBlock owned by this process."},
+    {"_shared_view", (PyCFunction)kind_shared_view, METH_VARARGS,
+     "_shared_view(address, size) -> SharedBlock that frees nothing."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -672,6 +903,19 @@ static PyObject *mkf_handler_live_blocks(PyObject *Py_UNUSED(module), PyObject *
     return PyLong_FromLong(atomic_load(&h->live));
 }
 
+/* array_data(arr) -> the address of a numpy array's first element (what
+ * arr.ctypes.data says, without building a ctypes object: SharedArray's pickling). */
+static PyObject *mkf_array_data(PyObject *Py_UNUSED(module), PyObject *arr)
+{
+    if (numpy_ready() < 0)
+        return NULL;
+    if (!PyArray_Check(arr)) {
+        PyErr_Format(PyExc_TypeError, "expected a numpy array, not %s", Py_TYPE(arr)->tp_name);
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong((uintptr_t)PyArray_DATA((PyArrayObject *)arr));
+}
+
 static PyMethodDef module_functions[] = {
     {"set_allocation_type", mkf_set_allocation_type, METH_O,
      "set_allocation_type(cls): the Block subclass that KindBase.malloc() makes"},
@@ -681,6 +925,8 @@ static PyMethodDef module_functions[] = {
      "numpy_set_handler(capsule or None) -> previous handler"},
     {"handler_live_blocks", mkf_handler_live_blocks, METH_O,
      "handler_live_blocks(capsule) -> int"},
+    {"array_data", mkf_array_data, METH_O,
+     "array_data(arr) -> int: the address of a numpy array's data"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -701,8 +947,9 @@ int mkf_populate(void *addr, size_t size)
 
 /* ------------------------------------------------------------------ registration */
 
-/* Called through cffi (without the GIL) once the module is imported: adds Block and
- * the handler functions to it. Returns 0, or -1 after printing the Python error. */
+/* Called through cffi (without the GIL) once the module is imported: adds Block,
+ * SharedBlock, KindBase and the module functions to it. Returns 0, or -1 after
+ * printing the Python error. */
 int mkf_python_init(void)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
@@ -719,6 +966,18 @@ int mkf_python_init(void)
     Py_INCREF(&BlockType);
     if (PyModule_AddObject(module, "Block", (PyObject *)&BlockType) < 0) {
         Py_DECREF(&BlockType);
+        goto out;
+    }
+    if (PyType_Ready(&SharedBlockType) < 0)
+        goto out;
+    Py_INCREF(&SharedBlockType);
+    if (PyModule_AddObject(module, "SharedBlock", (PyObject *)&SharedBlockType) < 0) {
+        Py_DECREF(&SharedBlockType);
+        goto out;
+    }
+    current_pid = (long)getpid();
+    if (pthread_atfork(NULL, NULL, shared_after_fork) != 0) {
+        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
         goto out;
     }
     if (PyModule_AddFunctions(module, module_functions) < 0)

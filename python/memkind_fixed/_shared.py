@@ -6,9 +6,15 @@ region is this process's mapping of a POSIX shared memory segment (docs/shared.m
 
 Across processes a block is named by its offset in the segment. A SharedKind
 pickles as its name; a SharedArray (what SharedKind.empty/zeros/array return)
-pickles as (name, offset, shape, dtype, strides): unpickling attaches to the
-segment once per process (a per-process registry, name -> SharedKind) and gives an
-array over the receiver's own mapping of the same bytes, no copy.
+pickles as a short tuple (name, offset and size of the block, offset of the data
+in it, shape, dtype, strides): unpickling attaches to the segment once per
+process (a per-process registry, name -> SharedKind) and gives an array over the
+receiver's own mapping of the same bytes, no copy; after the first, it is a dict
+lookup, some arithmetic and an ndarray.
+
+A SharedArray's numpy base is a _native.SharedBlock (mkf_python.c): a Block that
+records which process frees it when it is collected, made in C with the block,
+so that SharedKind.empty costs what FixedKind.empty does.
 
 Who frees a block: the process that allocated it, when the array's last reference
 there dies; a receiver's array is a view that frees nothing, unless the sender
@@ -19,16 +25,18 @@ called ``arr.disown()`` before sending and the receiver ``kind.free_array(arr)``
 from __future__ import annotations
 
 import dataclasses
-import errno as _errno
 import os
 import secrets
+import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, SupportsIndex, Tuple
 
 from ._errors import check
 from ._kind import (FixedKind, KindStats, _address, _array_layout, _destroy, _Heap, _int_arg,
                     _size_arg, _span)
+from ._native import SharedBlock as _SharedBlock
+from ._native import array_data as _array_data
 from ._native import ffi, lib
 
 if TYPE_CHECKING:
@@ -61,11 +69,15 @@ class SharedStats(KindStats):
 
 
 class _SharedHeap(_Heap):
-    __slots__ = ("name",)
+    # data_offset: the offset in the segment of the heap's first byte (`start`),
+    # so that offset <-> address is arithmetic (memkind_shared_offset/_ptr's).
+    __slots__ = ("name", "data_offset")
 
-    def __init__(self, kind: Any, start: int, size: int, name: Optional[str]) -> None:
+    def __init__(self, kind: Any, start: int, size: int, name: str,
+                 data_offset: int) -> None:
         super().__init__(kind, start, size, True)
         self.name = name
+        self.data_offset = data_offset
 
 
 # Per process: every live shared heap (to find the one an address lies in), every
@@ -74,7 +86,8 @@ class _SharedHeap(_Heap):
 # library attaches a fork child in its own right, with the same handles.
 _lock = threading.RLock()
 _heaps: "weakref.WeakSet[_SharedHeap]" = weakref.WeakSet()
-_by_name: "weakref.WeakValueDictionary[str, SharedKind]" = weakref.WeakValueDictionary()
+# name -> weak reference (a plain dict: unpickling looks here for every array)
+_by_name: "Dict[str, weakref.ref[SharedKind]]" = {}
 _kept: Dict[str, "SharedKind"] = {}
 
 
@@ -125,10 +138,11 @@ class SharedKind(FixedKind):
             check(lib.memkind_shared_get_stats(kind, shared), "reading shared statistics")
             capacity = int(shared.capacity)
             # The heap is the segment's last `capacity` bytes (docs/shared.md).
-            start = lib.memkind_shared_ptr(kind, int(shared.segment_size) - capacity)
+            data_offset = int(shared.segment_size) - capacity
+            start = lib.memkind_shared_ptr(kind, data_offset)
             if start == ffi.NULL:
                 raise RuntimeError("cannot locate the shared heap in its segment")
-            heap = _SharedHeap(kind, _address(start), capacity, name)
+            heap = _SharedHeap(kind, _address(start), capacity, name, data_offset)
         except BaseException:
             lib.memkind_shared_detach(kind)
             if self._unlinker is not None:
@@ -139,7 +153,7 @@ class SharedKind(FixedKind):
         self._heap_ref = heap
         with _lock:
             _heaps.add(heap)
-            _by_name[name] = self
+            _by_name[name] = weakref.ref(self)
 
     @classmethod
     def create(cls, size: int, name: Optional[str] = None) -> "SharedKind":
@@ -163,9 +177,7 @@ class SharedKind(FixedKind):
     @property
     def name(self) -> str:
         """The segment's POSIX shared memory name."""
-        name = self._shared_heap().name
-        assert name is not None
-        return name
+        return self._shared_heap().name
 
     @property
     def creator(self) -> bool:
@@ -179,11 +191,11 @@ class SharedKind(FixedKind):
         if heap is not None:
             with _lock:
                 assert isinstance(heap, _SharedHeap)
-                if heap.name is not None:
-                    if _by_name.get(heap.name) is self:
-                        del _by_name[heap.name]
-                    if _kept.get(heap.name) is self:
-                        del _kept[heap.name]
+                ref = _by_name.get(heap.name)
+                if ref is not None and ref() is self:
+                    del _by_name[heap.name]
+                if _kept.get(heap.name) is self:
+                    del _kept[heap.name]
         if self._unlinker is not None:
             self._unlinker()
         super().close()
@@ -256,91 +268,52 @@ class SharedKind(FixedKind):
     # ------------------------------------------------------------ numpy
 
     def _array(self, shape: Any, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
-        # FixedKind's layout checks; the block is a _SharedBlock, which can be
-        # disowned (an Allocation can't), under a SharedArray.
-        dims, dt, _, nbytes = _array_layout(shape, dtype)
-        heap = self._shared_heap()
-        nbytes = _size_arg(nbytes, "the array's size")
-        if dt.alignment > 16:
-            out = ffi.new("void **")
-            err = lib.memkind_posix_memalign(heap.kind, out, dt.alignment, nbytes)
-            if err:
-                self._alloc_failed(f"an array of {nbytes} bytes", err)
-            ptr = out[0]
-            if zero:
-                ffi.memmove(ptr, bytes(nbytes), nbytes)
+        # The block is a SharedBlock (which can be disowned, unlike an Allocation),
+        # the array's base. One length of a plain dtype, the common case, skips
+        # _array_layout's general checks; the rest goes through them.
+        if _dtype is None:
+            _array_layout(shape, dtype)  # raises ImportError: no numpy
+        dt = _dtype(dtype)
+        if type(shape) is int and shape >= 0 and dt.itemsize and not dt.hasobject \
+                and shape <= _SSIZE_MAX // dt.itemsize:
+            dims: Tuple[int, ...] = (shape,)
+            nbytes = shape * dt.itemsize
         else:
-            ptr = (lib.memkind_calloc(heap.kind, 1, nbytes) if zero
-                   else lib.memkind_malloc(heap.kind, nbytes))
-            if ptr == ffi.NULL:
-                self._alloc_failed(f"an array of {nbytes} bytes", _errno.ENOMEM)
-        block = _SharedBlock(heap, _address(ptr), nbytes, os.getpid())
-        return _make_array(block, block.address, dims, dt, None)
+            dims, dt, _, nbytes = _array_layout(shape, dtype)
+            nbytes = _size_arg(nbytes, "the array's size")
+        alignment = dt.alignment
+        block = self._shared_block(nbytes, zero, alignment if alignment > 16 else 0)
+        array: SharedArray = _ndarray_new(SharedArray, dims, dt, block)
+        return array
+
+    if TYPE_CHECKING:
+        # KindBase's, in C (mkf_python.c).
+        def _shared_block(self, size: int, zero: bool, alignment: int) -> _SharedBlock: ...
+        def _shared_view(self, address: int, size: int) -> _SharedBlock: ...
 
     def free_array(self, arr: "numpy.ndarray[Any, Any]") -> None:
         """Free the block under `arr` now, whichever process allocated it (a
         receiver frees the blocks its sender disowned). `arr` and every other
         view of the block must not be used afterwards."""
-        block = _block_of(arr)
-        if block is None or block.heap.name != self.name:
-            raise ValueError("not an array of a block of this SharedKind")
-        block.free()
+        self._own_block(arr)._free()
 
     def adopt(self, arr: "numpy.ndarray[Any, Any]") -> None:
         """Make this process the owner of the block under `arr` (one its sender
         disowned): it is freed when the last array of it here goes."""
+        self._own_block(arr).pid = os.getpid()
+
+    def _own_block(self, arr: Any) -> _SharedBlock:
         block = _block_of(arr)
-        if block is None or block.heap.name != self.name:
+        if block is None or not isinstance(block.heap, _SharedHeap) \
+                or block.heap.name != self.name:
             raise ValueError("not an array of a block of this SharedKind")
-        block.owner = os.getpid()
-
-
-class _SharedBlock:
-    """A block of a shared heap under SharedArrays (their numpy base). Freed when
-    collected in its owner process (`owner` is a pid; 0 for nobody), unless freed
-    already. Keeps the heap, and so this process's mapping, alive."""
-
-    __slots__ = ("heap", "address", "nbytes", "owner", "freed", "__weakref__")
-
-    def __init__(self, heap: _SharedHeap, address: int, nbytes: int, owner: int) -> None:
-        self.heap = heap
-        self.address = address
-        self.nbytes = nbytes
-        self.owner = owner
-        self.freed = False
-
-    @property
-    def __array_interface__(self) -> Dict[str, Any]:
-        return {"version": 3, "shape": (self.nbytes,), "typestr": "|u1",
-                "data": (self.address, False)}
-
-    def free(self) -> None:
-        with _lock:
-            if self.freed:
-                raise ValueError("the block was freed already")
-            self.freed = True
-        lib.memkind_free(self.heap.kind, ffi.cast("void *", self.address))
-
-    def __del__(self) -> None:
-        if not self.freed and self.owner == os.getpid():
-            self.freed = True
-            lib.memkind_free(self.heap.kind, ffi.cast("void *", self.address))
-
-
-def _make_array(block: _SharedBlock, address: int, shape: Tuple[int, ...],
-                dtype: "numpy.dtype[Any]", strides: Optional[Tuple[int, ...]]
-                ) -> "SharedArray":
-    import numpy
-    raw = numpy.asarray(block)  # uint8[nbytes], base: the block
-    array: SharedArray = _ndarray.__new__(SharedArray, shape, dtype, buffer=raw,
-                                          offset=address - block.address, strides=strides)
-    return array
+        return block
 
 
 def _block_of(arr: Any) -> Optional[_SharedBlock]:
     base = arr
     while base is not None:
-        if isinstance(base, _SharedBlock):
+        if type(base) is _SharedBlock:
             return base
         base = getattr(base, "base", None)
     return None
@@ -349,29 +322,63 @@ def _block_of(arr: Any) -> Optional[_SharedBlock]:
 def _registered(name: str) -> SharedKind:
     """This process's SharedKind for `name`: an open one if there is one, else a
     new attachment, kept for the life of the process (or until closed)."""
+    ref = _by_name.get(name)
+    kind = ref() if ref is not None else None
+    if kind is not None and kind._heap_ref is not None:
+        return kind
     with _lock:
-        kind = _by_name.get(name)
+        ref = _by_name.get(name)
+        kind = ref() if ref is not None else None
         if kind is None or kind.closed:
             kind = SharedKind.attach(name)
             _kept[name] = kind
         return kind
 
 
-def _rebuild(name: str, block_offset: int, nbytes: int, data_offset: int,
-             shape: Tuple[int, ...], dtype: "numpy.dtype[Any]",
+def _rebuild(name: str, offset: int, nbytes: int, data_offset: int,
+             shape: Tuple[int, ...], dtype: Any,
              strides: Tuple[int, ...]) -> "SharedArray":
+    """Unpickle a SharedArray: the block of `nbytes` at `offset` in segment `name`,
+    the array's data `data_offset` bytes into it."""
     kind = _registered(name)
-    start = kind.address_of(block_offset)
-    block = _SharedBlock(kind._shared_heap(), start, nbytes, 0)
-    return _make_array(block, start + data_offset, shape, dtype, strides)
+    heap = kind._heap_ref
+    assert isinstance(heap, _SharedHeap)
+    rel = offset - heap.data_offset
+    if rel < 0 or nbytes < 0 or rel + nbytes > heap.size:
+        raise ValueError(f"a block of {nbytes} bytes at offset {offset} is not in "
+                         f"the shared heap {name!r}")
+    block = kind._shared_view(heap.start + rel, nbytes)
+    # numpy checks that offset, shape and strides stay inside the block.
+    array: SharedArray = _ndarray_new(SharedArray, shape, dtype, block, data_offset, strides)
+    return array
 
 
 try:
     import numpy as _numpy
 except ImportError:  # numpy is optional: no SharedArray without it
     _ndarray: Any = object
+    _dtype: Any = None
+    _ndarray_new: Any = None
 else:
     _ndarray = _numpy.ndarray
+    _dtype = _numpy.dtype
+    _ndarray_new = _numpy.ndarray.__new__
+
+_SSIZE_MAX = sys.maxsize
+
+# How a handle names its dtype: a plain one by its string ('<f8'), which numpy
+# parses faster than it unpickles a dtype, and which, being the same str object
+# each time, a list of arrays pickles once; anything else (records, metadata)
+# as the dtype itself. Plain dtypes are few: they are kept here.
+_dtype_codes: "Dict[numpy.dtype[Any], str]" = {}
+
+
+def _dtype_code(dt: "numpy.dtype[Any]") -> Any:
+    if dt.isbuiltin != 1:
+        return dt
+    code: str = dt.str
+    _dtype_codes[dt] = code
+    return code
 
 
 class SharedArray(_ndarray):  # type: ignore[misc]
@@ -384,16 +391,25 @@ class SharedArray(_ndarray):  # type: ignore[misc]
     arithmetic on one) pickles as a plain ndarray, by copy.
     """
 
-    def __reduce__(self) -> Any:
-        block = _block_of(self)
-        if block is None or block.freed or block.heap.name is None:
-            return self.view(_ndarray).__reduce__()
+    # pickle asks for __reduce_ex__ first: answering here skips numpy's own
+    # (which would call back into __reduce__ for a subclass).
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        block = self.base
+        if type(block) is not _SharedBlock:
+            block = _block_of(self)
+        if block is None or block.released or not isinstance(block.heap, _SharedHeap):
+            return self.view(_ndarray).__reduce_ex__(protocol)
         heap = block.heap
-        off = int(lib.memkind_shared_offset(heap.kind, ffi.cast("void *", block.address)))
-        if off == 0:
-            return self.view(_ndarray).__reduce__()
-        return _rebuild, (heap.name, off, block.nbytes, int(self.ctypes.data) - block.address,
-                          tuple(self.shape), self.dtype, tuple(self.strides))
+        start = block.address
+        dt = self.dtype
+        code = _dtype_codes.get(dt)
+        if code is None:
+            code = _dtype_code(dt)
+        return _rebuild, (heap.name, heap.data_offset + start - heap.start, block.size,
+                          _array_data(self) - start, self.shape, code, self.strides)
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(2)
 
     def disown(self) -> "SharedArray":
         """This process will not free the block (a receiver takes it over with
@@ -401,14 +417,14 @@ class SharedArray(_ndarray):  # type: ignore[misc]
         block = _block_of(self)
         if block is None:
             raise ValueError("not an array of a SharedKind block")
-        block.owner = 0
+        block.pid = 0
         return self
 
     @property
     def shared_kind(self) -> SharedKind:
         """This process's SharedKind of the block (attached on unpickling)."""
         block = _block_of(self)
-        if block is None or block.heap.name is None:
+        if block is None or not isinstance(block.heap, _SharedHeap):
             raise ValueError("not an array of a SharedKind block")
         return _registered(block.heap.name)
 
@@ -416,11 +432,10 @@ class SharedArray(_ndarray):  # type: ignore[misc]
     def shared_offset(self) -> int:
         """The offset of the data in its segment, the same in every process."""
         block = _block_of(self)
-        if block is None:
+        if block is None or not isinstance(block.heap, _SharedHeap):
             raise ValueError("not an array of a SharedKind block")
-        base = int(lib.memkind_shared_offset(block.heap.kind,
-                                             ffi.cast("void *", block.address)))
-        return base + int(self.ctypes.data) - block.address
+        heap = block.heap
+        return heap.data_offset + _array_data(self) - heap.start
 
 
 def shared_cleanup(prefix: str = SHM_PREFIX) -> List[str]:
