@@ -79,7 +79,7 @@ static void *tag_shared(struct memkind *kind, void *p)
 static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
 {
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
-    struct mkf_thread_caches *t = mkf_tls_caches;
+    struct mkf_thread_caches *t = mkf_thread_caches_install();
     if (sel.tcache == MKF_NO_TCACHE || t == NULL)
         return tag_shared(kind, mkf_je_mallocx(size, sel.flags | extra_flags));
     mkf_cache_enter_wait(t);
@@ -91,7 +91,7 @@ static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
 static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
 {
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
-    struct mkf_thread_caches *t = mkf_tls_caches;
+    struct mkf_thread_caches *t = mkf_thread_caches_install();
     if (sel.tcache == MKF_NO_TCACHE || t == NULL)
         return tag_shared(kind, mkf_je_rallocx(ptr, size, sel.flags));
     mkf_cache_enter_wait(t);
@@ -119,7 +119,7 @@ void mkf_arena_free_slow(struct memkind *kind, void *ptr)
         }
     }
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
-    struct mkf_thread_caches *t = mkf_tls_caches;
+    struct mkf_thread_caches *t = mkf_thread_caches_install();
     if (sel.tcache == MKF_NO_TCACHE || t == NULL) {
         mkf_je_dallocx(ptr, sel.flags);
         return;

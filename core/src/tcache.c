@@ -50,6 +50,27 @@ static bool membarrier_register(void)
 }
 
 __thread struct mkf_thread_caches *mkf_tls_caches;
+struct mkf_thread_caches *_Atomic mkf_tp_table[MKF_TP_SLOTS];
+
+/* Records of exited threads, for the next new thread (registry lock). */
+static struct mkf_thread_caches *g_free_records;
+
+/* The calling thread's record (the TLS variable), put in its slot of the table
+ * (internal.h, mkf_thread_caches_get); NULL if it has none yet. */
+struct mkf_thread_caches *mkf_thread_caches_install(void)
+{
+    struct mkf_thread_caches *t = mkf_tls_caches;
+    uintptr_t tp = mkf_thread_pointer();
+    if (t != NULL && tp != 0) {
+        /* Stores only when needed: the table's lines are read by every thread. */
+        struct mkf_thread_caches *_Atomic *slot = &mkf_tp_table[mkf_tp_slot(tp)];
+        if (atomic_load_explicit(&t->tp, memory_order_relaxed) != tp)
+            atomic_store_explicit(&t->tp, tp, memory_order_relaxed);
+        if (atomic_load_explicit(slot, memory_order_relaxed) != t)
+            atomic_store_explicit(slot, t, memory_order_release);
+    }
+    return t;
+}
 static pthread_key_t g_key;
 
 static void unlink_node(struct memkind *kind, struct mkf_tcache_node *node)
@@ -76,11 +97,20 @@ static void thread_exit(void *arg)
         mkf_je_tcache_destroy(e->node->tcache);
         free(e->node);
     }
-    mkf_registry_unlock();
+    /* Out of the table, then kept for reuse (mkf_thread_caches_get() may still
+     * read its `tp`, from another thread, after this). */
+    atomic_store_explicit(&t->tp, 0, memory_order_relaxed);
+    for (unsigned i = 0; i < MKF_TP_SLOTS; i++) {
+        struct mkf_thread_caches *expected = t;
+        atomic_compare_exchange_strong(&mkf_tp_table[i], &expected, NULL);
+    }
     if (mkf_tls_caches == t)
         mkf_tls_caches = NULL;
     munmap(t->entries, TABLE_BYTES);
-    free(t);
+    t->entries = NULL;
+    t->next_free = g_free_records;
+    g_free_records = t;
+    mkf_registry_unlock();
 }
 
 void mkf_tcache_init(void)
@@ -97,19 +127,28 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
     if (t == NULL) {
-        t = calloc(1, sizeof(*t));
-        if (t == NULL)
-            return NULL;
         void *e = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                        -1, 0);
-        if (e == MAP_FAILED) {
-            free(t);
+        if (e == MAP_FAILED)
+            return NULL;
+        t = g_free_records;
+        if (t != NULL) {
+            g_free_records = t->next_free;
+        } else if ((t = malloc(sizeof(*t))) == NULL) {
+            munmap(e, TABLE_BYTES);
             return NULL;
         }
+        /* Field by field: a reused record's `tp` may be read meanwhile. */
+        atomic_store_explicit(&t->busy, 0, memory_order_relaxed);
+        atomic_store_explicit(&t->stop, 0, memory_order_relaxed);
+        atomic_store_explicit(&t->tp, 0, memory_order_relaxed);
+        t->used = 0;
+        t->next_free = NULL;
         t->entries = e;
         t->je_tsd = mkf_je_tsd();
         mkf_tls_caches = t;
         pthread_setspecific(g_key, t);
+        (void)mkf_thread_caches_install();
     }
     if (kind->partition >= t->used) /* slots are < MEMKIND_MAX_KIND (registry.c) */
         t->used = kind->partition + 1;
@@ -263,6 +302,11 @@ void mkf_tcache_flush_all(struct memkind *kind)
 
 void mkf_tcache_fork_child(void)
 {
+    /* The parent's other threads' records name thread pointers that new threads
+     * of the child may get: no record is found by its thread pointer until its
+     * thread installs it again (ours at its next call). */
+    for (unsigned i = 0; i < MKF_TP_SLOTS; i++)
+        atomic_store_explicit(&mkf_tp_table[i], NULL, memory_order_relaxed);
     /* The child is a new process for membarrier(2). */
     g_membarrier = g_membarrier && membarrier_register();
     /* The caches of the parent's other threads: those threads do not exist here,
