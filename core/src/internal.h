@@ -233,7 +233,8 @@ struct mkf_thread_caches {
     struct mkf_tc_entry *entries; /* MEMKIND_MAX_KIND entries, indexed by
                                      kind->partition (tcache.c) */
     _Atomic uintptr_t tp;         /* the owner's thread pointer; 0 once it exited */
-    struct mkf_thread_caches *next_free; /* records are reused, never freed */
+    bool in_use;                  /* false: its thread exited; free for reuse */
+    struct mkf_thread_caches *all_next; /* every record, never freed (tcache.c) */
 };
 MKF_HIDDEN extern __thread struct mkf_thread_caches *mkf_tls_caches;
 

@@ -52,8 +52,25 @@ static bool membarrier_register(void)
 __thread struct mkf_thread_caches *mkf_tls_caches;
 struct mkf_thread_caches *_Atomic mkf_tp_table[MKF_TP_SLOTS];
 
-/* Records of exited threads, for the next new thread (registry lock). */
-static struct mkf_thread_caches *g_free_records;
+/* Every thread record ever made (registry lock): those of exited threads
+ * (in_use false) are reused by new threads. */
+static struct mkf_thread_caches *g_all_records;
+
+/* A record's thread is gone: out of the table, its table of entries unmapped,
+ * free for the next thread (registry lock). */
+static void record_retire(struct mkf_thread_caches *t)
+{
+    atomic_store_explicit(&t->tp, 0, memory_order_relaxed);
+    for (unsigned i = 0; i < MKF_TP_SLOTS; i++) {
+        struct mkf_thread_caches *expected = t;
+        atomic_compare_exchange_strong(&mkf_tp_table[i], &expected, NULL);
+    }
+    if (t->entries != NULL)
+        munmap(t->entries, TABLE_BYTES);
+    t->entries = NULL;
+    t->used = 0;
+    t->in_use = false;
+}
 
 /* The calling thread's record (the TLS variable), put in its slot of the table
  * (internal.h, mkf_thread_caches_get); NULL if it has none yet. */
@@ -97,19 +114,11 @@ static void thread_exit(void *arg)
         mkf_je_tcache_destroy(e->node->tcache);
         free(e->node);
     }
-    /* Out of the table, then kept for reuse (mkf_thread_caches_get() may still
-     * read its `tp`, from another thread, after this). */
-    atomic_store_explicit(&t->tp, 0, memory_order_relaxed);
-    for (unsigned i = 0; i < MKF_TP_SLOTS; i++) {
-        struct mkf_thread_caches *expected = t;
-        atomic_compare_exchange_strong(&mkf_tp_table[i], &expected, NULL);
-    }
+    /* Kept for reuse, not freed: mkf_thread_caches_get() may still read its
+     * `tp`, from another thread, after this. */
+    record_retire(t);
     if (mkf_tls_caches == t)
         mkf_tls_caches = NULL;
-    munmap(t->entries, TABLE_BYTES);
-    t->entries = NULL;
-    t->next_free = g_free_records;
-    g_free_records = t;
     mkf_registry_unlock();
 }
 
@@ -131,19 +140,22 @@ static struct mkf_tc_entry *entry_for(struct memkind *kind)
                        -1, 0);
         if (e == MAP_FAILED)
             return NULL;
-        t = g_free_records;
-        if (t != NULL) {
-            g_free_records = t->next_free;
-        } else if ((t = malloc(sizeof(*t))) == NULL) {
-            munmap(e, TABLE_BYTES);
-            return NULL;
+        for (t = g_all_records; t != NULL && t->in_use; t = t->all_next)
+            ;
+        if (t == NULL) {
+            if ((t = calloc(1, sizeof(*t))) == NULL) {
+                munmap(e, TABLE_BYTES);
+                return NULL;
+            }
+            t->all_next = g_all_records;
+            g_all_records = t;
         }
         /* Field by field: a reused record's `tp` may be read meanwhile. */
         atomic_store_explicit(&t->busy, 0, memory_order_relaxed);
         atomic_store_explicit(&t->stop, 0, memory_order_relaxed);
         atomic_store_explicit(&t->tp, 0, memory_order_relaxed);
         t->used = 0;
-        t->next_free = NULL;
+        t->in_use = true;
         t->entries = e;
         t->je_tsd = mkf_je_tsd();
         mkf_tls_caches = t;
@@ -307,6 +319,10 @@ void mkf_tcache_fork_child(void)
      * thread installs it again (ours at its next call). */
     for (unsigned i = 0; i < MKF_TP_SLOTS; i++)
         atomic_store_explicit(&mkf_tp_table[i], NULL, memory_order_relaxed);
+    /* ... and their records are free for the child's new threads. */
+    for (struct mkf_thread_caches *r = g_all_records; r != NULL; r = r->all_next)
+        if (r != mkf_tls_caches && r->in_use)
+            record_retire(r);
     /* The child is a new process for membarrier(2). */
     g_membarrier = g_membarrier && membarrier_register();
     /* The caches of the parent's other threads: those threads do not exist here,
