@@ -89,6 +89,7 @@ int mkf_je_tc_discard(unsigned tcache, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_arena_rebind(unsigned arena, void *hooks);
 int mkf_je_arena_decay(unsigned arena, long decay_ms);
 int mkf_je_tc_setup(unsigned tcache);
+void mkf_je_tc_postfork_child(void); /* fork child: caches back on the arenas' lists */
 int mkf_je_slab_flush(unsigned arena, bool stop);
 void *mkf_je_tsd(void); /* the calling thread's tsd */
 size_t mkf_je_slab_parked(unsigned arena); /* bytes; UINT_MAX: every arena */

@@ -325,6 +325,12 @@ void mkf_tcache_fork_child(void)
             record_retire(r);
     /* The child is a new process for membarrier(2). */
     g_membarrier = g_membarrier && membarrier_register();
+    /* jemalloc's child handler forgets every explicit cache (pooled ones, this
+     * thread's, the other threads') in its arenas' lists but leaves them linked
+     * to the parent's list entries; destroying one here would corrupt the lists
+     * that "epoch" walks (mkf_tcache_fast.c). Relinked first, before a kind's
+     * caches are pooled or destroyed below (mkf_shm_fork_child). */
+    mkf_je_tc_postfork_child();
     /* The caches of the parent's other threads: those threads do not exist here,
      * and one of them may have been in the middle of using its cache when the
      * parent forked, so the cache may be inconsistent. They are dropped from the

@@ -18,8 +18,10 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
@@ -619,8 +621,17 @@ static void test_unlink_on_last_detach(const char *name)
 
 int main(void)
 {
+    /* Parallel runs (bazel --runs_per_test) share /dev/shm and, sandboxed, see
+     * the same pid: a random suffix keeps their names apart. */
+    uint64_t rnd;
+    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        rnd = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
     char name[64];
-    snprintf(name, sizeof(name), "/mkf_shared_kind_test_%d", (int)getpid());
+    snprintf(name, sizeof(name), "/mkf_shared_kind_test_%d_%016llx", (int)getpid(),
+             (unsigned long long)rnd);
     test_basics();
     test_two_attachments(name);
     test_processes(name);

@@ -448,6 +448,48 @@ mkf_je_arena_recycle(unsigned arena_ind) {
 }
 
 /*
+ * mkf_je_tc_postfork_child: put every explicit cache back on its arena's lists of
+ * caches, in a fork child. With stats on, an arena lists the caches tied to it
+ * (tcache_ql and cache_bin_array_descriptor_ql, which "epoch" walks for the
+ * bytes cached). jemalloc's arena_postfork_child() makes both lists anew with
+ * the forking thread's implicit cache alone: the explicit caches ("tcache.create")
+ * survive fork() all the same, still tied to their arena (tcache_slow->arena)
+ * and still linked to their neighbours in the parent's lists. Destroying one in
+ * the child ("tcache.destroy", tcache_arena_dissociate) then unlinks it through
+ * those stale links, which rewrites live entries of the new list: entries made
+ * in the child drop out of it, or the list keeps pointing at a cache that is
+ * freed later, and the next "epoch" reads freed memory. memkind-fixed calls this
+ * from its fork child handler, which runs after jemalloc's; the child has one
+ * thread. An entry of tcaches[] is a cache, or NULL / TCACHES_ELM_NEED_REINIT,
+ * or, once destroyed, a link of the free list (a pointer into tcaches[]).
+ */
+MKF_TC_ENTRY void mkf_je_tc_postfork_child(void);
+
+void
+mkf_je_tc_postfork_child(void) {
+	if (!config_stats || tcaches == NULL) {
+		return;
+	}
+	tsdn_t *tsdn = tsdn_fetch();
+	uintptr_t lo = (uintptr_t)tcaches;
+	uintptr_t hi = (uintptr_t)(tcaches + MALLOCX_TCACHE_MAX + 1);
+	for (unsigned i = 0; i <= MALLOCX_TCACHE_MAX; i++) {
+		tcache_t *tc = tcaches[i].tcache;
+		uintptr_t a = (uintptr_t)tc;
+		if (a <= (uintptr_t)TCACHES_ELM_NEED_REINIT || (a >= lo && a < hi)) {
+			continue;
+		}
+		tcache_slow_t *slow = tc->tcache_slow;
+		arena_t *arena = slow->arena;
+		if (arena == NULL) {
+			continue;
+		}
+		slow->arena = NULL; /* tcache_arena_associate() sets it */
+		tcache_arena_associate(tsdn, slow, tc, arena);
+	}
+}
+
+/*
  * mkf_je_tc_discard: forget every block that explicit cache `ind` holds, without
  * handing them back: for a cache whose arena is about to be reset (a destroyed
  * kind's, mkf_je_arena_recycle), which frees their slabs and large extents
