@@ -87,7 +87,8 @@ syms=$(nm src/mkf_tcache_fast.pic.o)
 for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_tc_get mkf_je_tc_flush mkf_je_arena_of mkf_je_arena_live \
     mkf_je_block_check mkf_je_arena_coalesce_eagerly mkf_je_arena_recycle \
     mkf_je_tc_discard mkf_je_arena_rebind mkf_je_arena_decay mkf_je_tc_setup \
-    mkf_je_slab_park mkf_je_slab_take mkf_je_slab_flush mkf_je_slab_parked mkf_je_tsd; do
+    mkf_je_slab_park mkf_je_slab_take mkf_je_slab_flush mkf_je_slab_parked mkf_je_tsd \
+    mkf_je_tc_postfork_child; do
     printf '%s\n' "$syms" | grep -q " T $sym\$" || {
         echo "build_jemalloc.sh: $sym missing from mkf_tcache_fast.pic.o" >&2
         exit 1
