@@ -60,11 +60,11 @@ static struct mkf_thread_caches *g_all_records;
  * free for the next thread (registry lock). */
 static void record_retire(struct mkf_thread_caches *t)
 {
-    atomic_store_explicit(&t->tp, 0, memory_order_relaxed);
-    for (unsigned i = 0; i < MKF_TP_SLOTS; i++) {
-        struct mkf_thread_caches *expected = t;
-        atomic_compare_exchange_strong(&mkf_tp_table[i], &expected, NULL);
-    }
+    /* A record is only ever put in the slot of its own thread pointer. */
+    uintptr_t tp = atomic_exchange_explicit(&t->tp, 0, memory_order_relaxed);
+    struct mkf_thread_caches *expected = t;
+    if (tp != 0)
+        atomic_compare_exchange_strong(&mkf_tp_table[mkf_tp_slot(tp)], &expected, NULL);
     if (t->entries != NULL)
         munmap(t->entries, TABLE_BYTES);
     t->entries = NULL;
