@@ -37,12 +37,16 @@
  * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin), the bin not empty;
  * - free: the rtree cache of this thread knows the pointer and says "slab" (a
  *   small block), the bin not full;
- * - both: the thread's tsd is nominal and no thread event (tcache GC, decay,
- *   profiling sample, stats interval, ...) is due. jemalloc folds both into one
- *   comparison: the "next event fast" thresholds in the tsd are 0 whenever the
- *   tsd is not nominal, before jemalloc is initialised, or in a reentrant call.
- *   The fast path advances thread_allocated / thread_deallocated exactly as the
- *   slow path would, so events keep firing on schedule.
+ * - neither counts the block in the thread's allocated / deallocated bytes
+ *   (jemalloc's thread events). Those events act on the thread's implicit
+ *   cache (tcache GC, which never looks at explicit caches), on profiling
+ *   samples (not configured) and on peak statistics; none concerns a fixed
+ *   kind, and leaving them out takes the tsd's counters and thresholds (two
+ *   loads, a store and a size lookup per call) off the path. The slow path,
+ *   mallocx()/dallocx(), still counts what it serves. The tsd's state is not
+ *   checked either: an explicit cache belongs to its thread whatever jemalloc
+ *   thinks of that thread's tsd (being torn down, say), and the record that
+ *   leads here is retired before its caches are destroyed (tcache.c).
  *
  * Correctness rests on one rule that the caller keeps: cache tc is only ever used
  * with the arena of `kind`. The slow path fills the cache's bins from that arena,
@@ -62,7 +66,6 @@
 #include "jemalloc/internal/cache_bin.h"
 #include "jemalloc/internal/emap.h"
 #include "jemalloc/internal/sz.h"
-#include "jemalloc/internal/thread_event.h"
 
 /* Our entry points: global, and hidden like the rest of the archive. */
 #define MKF_TC_ENTRY __attribute__((visibility("hidden")))
@@ -134,38 +137,23 @@ void *
 mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind) {
 	/*
 	 * size 0 and sizes past the lookup table are the slow path's; so is a
-	 * pair without a cache and a tsd that is not set up (a NULL tsd only
-	 * where TLS is emulated).
+	 * pair without a cache.
 	 */
 	if (likely(size - 1 < SC_LOOKUP_MAXCLASS) && likely(tc != NULL)
-	    && !(tsd_get_allocates() && unlikely(!malloc_initialized()))
 	    && likely(mkf_tc_enter(hs))) {
-		tsd_t *tsd = mkf_tc_tsd(hs);
-		szind_t binind;
-		size_t usize;
-		sz_size2index_usize_fastpath(size, &binind, &usize);
-		uint64_t allocated, threshold;
-		te_malloc_fastpath_ctx(tsd, &allocated, &threshold);
-		uint64_t allocated_after = allocated + usize;
-		/* Also false when the tsd is not nominal (threshold 0). */
-		if (likely(allocated_after < threshold)) {
-			assert(tsd_fast(tsd));
-			assert(binind < SC_NBINS);
-			cache_bin_t *bin = &((tcache_t *)tc)->bins[binind];
-			bool hit;
-			/* Above the low-water mark: no bookkeeping. */
-			void *ret = cache_bin_alloc_easy(bin, &hit);
-			if (unlikely(!hit)) {
-				ret = cache_bin_alloc(bin, &hit);
+		szind_t binind = sz_size2index_lookup(size);
+		cache_bin_t *bin = &((tcache_t *)tc)->bins[binind];
+		bool hit;
+		void *ret = cache_bin_alloc_easy(bin, &hit);
+		if (unlikely(!hit)) {
+			ret = cache_bin_alloc(bin, &hit);
+		}
+		if (likely(hit)) {
+			if (config_stats) {
+				bin->tstats.nrequests++;
 			}
-			if (likely(hit)) {
-				*tsd_thread_allocatedp_get(tsd) = allocated_after;
-				if (config_stats) {
-					bin->tstats.nrequests++;
-				}
-				mkf_tc_exit(hs);
-				return ret;
-			}
+			mkf_tc_exit(hs);
+			return ret;
 		}
 		mkf_tc_exit(hs);
 	}
@@ -193,19 +181,10 @@ mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind) {
 		if (likely(!miss && ctx.slab) && !(config_uaf_detection
 		    && cache_bin_nonfast_aligned(ptr))) {
 			assert(ctx.szind < SC_NBINS);
-			uint64_t deallocated, threshold;
-			te_free_fastpath_ctx(tsd, &deallocated, &threshold);
-			uint64_t deallocated_after = deallocated
-			    + sz_index2size(ctx.szind);
-			if (likely(deallocated_after < threshold)) {
-				assert(tsd_fast(tsd));
-				if (likely(cache_bin_dalloc_easy(
-				    &((tcache_t *)tc)->bins[ctx.szind], ptr))) {
-					*tsd_thread_deallocatedp_get(tsd) =
-					    deallocated_after;
-					mkf_tc_exit(hs);
-					return;
-				}
+			if (likely(cache_bin_dalloc_easy(
+			    &((tcache_t *)tc)->bins[ctx.szind], ptr))) {
+				mkf_tc_exit(hs);
+				return;
 			}
 		}
 		mkf_tc_exit(hs);
