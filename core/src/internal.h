@@ -281,7 +281,9 @@ static inline unsigned mkf_tp_slot(uintptr_t tp)
     return (unsigned)((tp * UINT64_C(0x9e3779b97f4a7c15)) >> 56) & (MKF_TP_SLOTS - 1);
 }
 
-static inline struct mkf_thread_caches *mkf_thread_caches_get(void)
+/* The calling thread's record when its slot in the table holds it, else NULL
+ * (then mkf_thread_caches_get() reads the TLS variable). */
+static inline struct mkf_thread_caches *mkf_thread_caches_table(void)
 {
     uintptr_t tp = mkf_thread_pointer();
     struct mkf_thread_caches *t =
@@ -289,7 +291,13 @@ static inline struct mkf_thread_caches *mkf_thread_caches_get(void)
     if (MKF_LIKELY(t != NULL) &&
         MKF_LIKELY(atomic_load_explicit(&t->tp, memory_order_relaxed) == tp))
         return t;
-    return mkf_tls_caches; /* the slow paths put it back in its slot */
+    return NULL;
+}
+
+static inline struct mkf_thread_caches *mkf_thread_caches_get(void)
+{
+    struct mkf_thread_caches *t = mkf_thread_caches_table();
+    return MKF_LIKELY(t != NULL) ? t : mkf_tls_caches; /* the slow paths put it back */
 }
 
 /* Enter the calling thread's cache section: false when a reclaim of this thread's
@@ -408,32 +416,47 @@ static inline unsigned *mkf_tc_handshake(struct mkf_thread_caches *t)
     return (unsigned *)&t->busy;
 }
 
+/* The slow paths (arena.c), and the fast paths' second chance for a thread that
+ * the table does not know (its slot taken by another thread): the same steps with
+ * the record read from TLS, out of line so that the inline part makes no call. */
+MKF_HIDDEN void *mkf_arena_malloc_tls(struct memkind *kind, size_t size);
+MKF_HIDDEN void mkf_arena_free_slow(struct memkind *kind, void *ptr);
+MKF_HIDDEN void mkf_arena_free_tls(struct memkind *kind, void *ptr);
+
+/* jemalloc's SC_LOOKUP_MAXCLASS: mkf_je_tc_malloc() serves sizes up to this. It is
+ * below every page size's mkf_small_max. */
+#define MKF_TC_FAST_MAX 4096
+
 /* Both fast paths end in a tail call into jemalloc's side, which ends in the slow
  * path on any miss: neither function builds a stack frame. */
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
-    /* 1 <= size < LLONG_MAX; 0 and huge sizes go the slow way. */
-    if (MKF_LIKELY(size - 1 < MKF_SIZE_LIMIT - 1)) {
-        if (MKF_UNLIKELY(size > mkf_small_max) && kind->fixed)
-            return mkf_large_malloc(kind, size, 0, false);
-        struct mkf_thread_caches *t = mkf_thread_caches_get();
+    if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX)) {
+        struct mkf_thread_caches *t = mkf_thread_caches_table();
+        if (MKF_UNLIKELY(t == NULL))
+            return mkf_arena_malloc_tls(kind, size);
         const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
         if (MKF_LIKELY(e != NULL)) {
             MKF_TSAN_RELEASE(&t->busy);
             return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
         }
+    } else if (size - 1 < MKF_SIZE_LIMIT - 1 && size > mkf_small_max && kind->fixed) {
+        /* 0 and huge sizes go the slow way. */
+        return mkf_large_malloc(kind, size, 0, false);
     }
     return mkf_arena_malloc_slow(kind, size);
 }
-
-MKF_HIDDEN void mkf_arena_free_slow(struct memkind *kind, void *ptr);
 
 /* A small block goes onto the thread's cache; anything else (a large block of a
  * fixed kind, which jemalloc does not know, a full bin, a cold rtree cache, a
  * reclaim under way) takes mkf_arena_free_slow(). */
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
-    struct mkf_thread_caches *t = mkf_thread_caches_get();
+    struct mkf_thread_caches *t = mkf_thread_caches_table();
+    if (MKF_UNLIKELY(t == NULL)) {
+        mkf_arena_free_tls(kind, ptr);
+        return;
+    }
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
     if (MKF_LIKELY(e != NULL)) {
         MKF_TSAN_RELEASE(&t->busy);

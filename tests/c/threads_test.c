@@ -1,7 +1,9 @@
 /*
  * threads_test.c - several threads on one kind and across kinds, blocks freed by
  * other threads than the ones that allocated them, content checks throughout,
- * and kinds destroyed after threads that used them have ended. Run under
+ * and kinds destroyed after threads that used them have ended; and threads that
+ * share a slot of the library's thread table, so that one of them takes the
+ * fast path's second chance (the record read from TLS). Run under
  * ThreadSanitizer in CI.
  */
 #include "check.h"
@@ -10,6 +12,7 @@
 #include <memkind_fixed.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -109,6 +112,97 @@ static void *own_kind(void *arg)
     return NULL;
 }
 
+/*
+ * Threads whose records hash to the same slot of the library's table of thread
+ * records (core/src/internal.h, mkf_tp_slot; the formula is repeated here): the
+ * one that went through a slow path last finds its record there, the other reads
+ * it from TLS (mkf_arena_malloc_tls / mkf_arena_free_tls). Threads are started
+ * and kept waiting until two live ones share a slot (at most 257: the table has
+ * 256), then all allocate and free at once, checking every block.
+ */
+enum { SLOTS = 256, MAX_WAITING = SLOTS + 1, PAIRS = 3000 };
+static atomic_int go;
+
+static uintptr_t thread_pointer(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    uintptr_t tp;
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+#elif defined(__aarch64__) && defined(__GNUC__)
+    return (uintptr_t)__builtin_thread_pointer();
+#else
+    return 0;
+#endif
+}
+
+struct waiter {
+    pthread_t thread;
+    atomic_int slot; /* -1 until the thread has published it */
+    int ok;
+};
+
+static void *slot_worker(void *arg)
+{
+    struct waiter *w = arg;
+    uintptr_t tp = thread_pointer();
+    atomic_store(&w->slot, (int)(((tp * UINT64_C(0x9e3779b97f4a7c15)) >> 56) & (SLOTS - 1)));
+    while (!atomic_load(&go))
+        sched_yield();
+    uint64_t seed = 0x9e37ull + (uintptr_t)tp;
+    unsigned char *live[16] = {0};
+    size_t sizes[16] = {0};
+    int ok = 1;
+    for (int i = 0; i < PAIRS; i++) {
+        int k = (int)(step(&seed) % 16);
+        if (live[k] != NULL) {
+            ok &= live[k][0] == (unsigned char)k && live[k][sizes[k] - 1] == (unsigned char)k;
+            memkind_free(shared_kind, live[k]);
+        }
+        sizes[k] = 16 + step(&seed) % 300;
+        live[k] = memkind_malloc(shared_kind, sizes[k]);
+        if (live[k] == NULL || !in_range(live[k], sizes[k], shared_region.base,
+                                         shared_region.size)) {
+            ok = 0;
+            live[k] = NULL;
+            continue;
+        }
+        memset(live[k], k, sizes[k]);
+    }
+    for (int k = 0; k < 16; k++)
+        memkind_free(shared_kind, live[k]);
+    w->ok = ok;
+    return NULL;
+}
+
+static void test_threads_sharing_a_slot(void)
+{
+    static struct waiter w[MAX_WAITING];
+    int owner[SLOTS];
+    for (int s = 0; s < SLOTS; s++)
+        owner[s] = -1;
+    int n = 0, shared = 0;
+    atomic_store(&go, 0);
+    while (n < MAX_WAITING && !shared) {
+        atomic_store(&w[n].slot, -1);
+        w[n].ok = 0;
+        REQUIRE(pthread_create(&w[n].thread, NULL, slot_worker, &w[n]) == 0);
+        int slot;
+        while ((slot = atomic_load(&w[n].slot)) < 0)
+            sched_yield();
+        shared = owner[slot] >= 0;
+        owner[slot] = n++;
+    }
+#if defined(__x86_64__) || defined(__aarch64__)
+    CHECK(shared); /* the pigeonhole guarantees it by 257 threads */
+#endif
+    atomic_store(&go, 1);
+    for (int i = 0; i < n; i++) {
+        pthread_join(w[i].thread, NULL);
+        CHECK(w[i].ok);
+    }
+}
+
 int main(void)
 {
     shared_region = region_new(64 * MiB, 0);
@@ -123,6 +217,8 @@ int main(void)
     for (size_t i = 0; i < qlen; i++)
         memkind_free(shared_kind, queue[i]);
     CHECK_EQ(atomic_load(&errors), 0);
+
+    test_threads_sharing_a_slot();
 
     struct own own[THREADS];
     for (int i = 0; i < THREADS; i++) {
