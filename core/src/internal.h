@@ -156,6 +156,15 @@ struct memkind {
      * memkind_malloc() and memkind_free() take the inline path below instead of
      * two indirect calls. Set at creation. */
     bool arena_fastpath;
+    /* The kind's one thread (tcache.c, "solo"): while a single live thread uses
+     * the kind, solo_tp is that thread's thread pointer and solo_tc / solo_t its
+     * cache and record, which the fast paths take without the thread table. 0:
+     * no thread yet (or the one thread exited); MKF_SOLO_SHARED: a second thread
+     * came, for good. Written under the registry lock; solo_tc and solo_t are
+     * read only by the thread whose thread pointer solo_tp holds. */
+    _Atomic uintptr_t solo_tp;
+    void *solo_tc;
+    struct mkf_thread_caches *solo_t;
     /* The next live kind whose name hashes to the same bucket (registry.c). */
     struct memkind *name_next;
 };
@@ -275,6 +284,17 @@ static inline uintptr_t mkf_thread_pointer(void)
     return 0; /* no table: mkf_thread_caches_install() reads the TLS variable */
 #endif
 }
+
+/* Whether mkf_thread_pointer() gives the thread pointer (else 0, and neither the
+ * table nor a kind's one-thread path is used). */
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__GNUC__)
+#define MKF_HAVE_TP 1
+#else
+#define MKF_HAVE_TP 0
+#endif
+/* struct memkind's solo_tp once a second thread used the kind (no thread pointer
+ * is 1). */
+#define MKF_SOLO_SHARED ((uintptr_t)1)
 
 static inline unsigned mkf_tp_slot(uintptr_t tp)
 {
@@ -432,6 +452,13 @@ MKF_HIDDEN void mkf_arena_free_tls(struct memkind *kind, void *ptr);
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX)) {
+        if (MKF_HAVE_TP &&
+            MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_relaxed) ==
+                       mkf_thread_pointer())) {
+            MKF_TSAN_RELEASE(&kind->solo_t->busy);
+            return mkf_je_tc_malloc(size, kind->solo_tc, mkf_tc_handshake(kind->solo_t),
+                                    kind);
+        }
         struct mkf_thread_caches *t = mkf_thread_caches_table();
         if (MKF_UNLIKELY(t == NULL))
             return mkf_arena_malloc_tls(kind, size);
@@ -452,6 +479,13 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
  * reclaim under way) takes mkf_arena_free_slow(). */
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
+    if (MKF_HAVE_TP &&
+        MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_relaxed) ==
+                   mkf_thread_pointer())) {
+        MKF_TSAN_RELEASE(&kind->solo_t->busy);
+        mkf_je_tc_free(ptr, kind->solo_tc, mkf_tc_handshake(kind->solo_t), kind);
+        return;
+    }
     struct mkf_thread_caches *t = mkf_thread_caches_table();
     if (MKF_UNLIKELY(t == NULL)) {
         mkf_arena_free_tls(kind, ptr);

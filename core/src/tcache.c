@@ -100,6 +100,8 @@ static void unlink_node(struct memkind *kind, struct mkf_tcache_node *node)
         node->next->prev = node->prev;
 }
 
+static void solo_release(struct memkind *kind, uintptr_t tp);
+
 /* pthread key destructor: the thread is ending. */
 static void thread_exit(void *arg)
 {
@@ -110,6 +112,7 @@ static void thread_exit(void *arg)
         struct memkind *kind = mkf_kind_by_slot((unsigned)i);
         if (e->node == NULL || kind == NULL || kind->gen != e->gen)
             continue; /* no cache, or its kind is gone and took the cache with it */
+        solo_release(kind, mkf_thread_pointer());
         unlink_node(kind, e->node);
         mkf_je_tcache_destroy(e->node->tcache);
         free(e->node);
@@ -210,6 +213,39 @@ static struct mkf_tc_sel make_sel(unsigned arena, unsigned tcache)
     return sel;
 }
 
+/*
+ * A kind's one thread (struct memkind's solo_*; registry lock held). The first
+ * thread that gets a cache for the kind claims it: the fast paths then compare the
+ * kind's solo_tp with the thread pointer and take the cache and the handshake from
+ * the kind, with no table lookup. The second thread ends that for good
+ * (MKF_SOLO_SHARED). The claim goes when its cache goes: its thread's exit, the
+ * kind's caches destroyed (kind destroyed, shared kind in a fork child), a fork
+ * child whose thread it is not. A thread pointer is unique among live threads and
+ * a claim never outlives its thread, so no other thread ever matches it.
+ */
+static void solo_claim(struct memkind *kind, const struct mkf_tc_entry *e)
+{
+    uintptr_t tp = mkf_thread_pointer();
+    uintptr_t cur = atomic_load_explicit(&kind->solo_tp, memory_order_relaxed);
+    if (!MKF_HAVE_TP || tp == 0 || cur == tp || cur == MKF_SOLO_SHARED)
+        return;
+    if (cur != 0 || e->tc == NULL || mkf_tls_caches == NULL) {
+        atomic_store_explicit(&kind->solo_tp, MKF_SOLO_SHARED, memory_order_relaxed);
+        return;
+    }
+    kind->solo_tc = e->tc;
+    kind->solo_t = mkf_tls_caches;
+    atomic_store_explicit(&kind->solo_tp, tp, memory_order_release);
+}
+
+/* The claim of thread pointer `tp` (0: any) on `kind` ends (registry lock held). */
+static void solo_release(struct memkind *kind, uintptr_t tp)
+{
+    uintptr_t cur = atomic_load_explicit(&kind->solo_tp, memory_order_relaxed);
+    if (cur != MKF_SOLO_SHARED && cur != 0 && (tp == 0 || cur == tp))
+        atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
+}
+
 struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
 {
     mkf_init();
@@ -245,6 +281,7 @@ struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
     e->sel = sel;
     e->tc = node != NULL ? mkf_je_tc_get(node->tcache) : NULL;
     e->node = node;
+    solo_claim(kind, e);
 out:
     mkf_registry_unlock();
     return sel;
@@ -252,6 +289,7 @@ out:
 
 void mkf_tcache_destroy_kind(struct memkind *kind, uint64_t *blocks, uint64_t *bytes)
 {
+    solo_release(kind, 0);
     struct mkf_tcache_node *node = kind->tcaches;
     while (node != NULL) {
         struct mkf_tcache_node *next = node->next;
@@ -336,8 +374,13 @@ void mkf_tcache_fork_child(void)
      * parent forked, so the cache may be inconsistent. They are dropped from the
      * kinds' lists, never flushed: what they held stays allocated in the child. */
     struct mkf_thread_caches *me = mkf_tls_caches;
+    uintptr_t my_tp = mkf_thread_pointer();
     for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) {
         struct memkind *kind = mkf_kind_by_slot(i);
+        /* A kind's one thread, if it is not this one, is gone. */
+        uintptr_t solo = atomic_load_explicit(&kind->solo_tp, memory_order_relaxed);
+        if (solo != my_tp && solo != MKF_SOLO_SHARED)
+            atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
         struct mkf_tcache_node *n = kind->tcaches;
         while (n != NULL) {
             struct mkf_tcache_node *next = n->next;
