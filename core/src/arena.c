@@ -187,7 +187,8 @@ static void *alloc_slow(struct memkind *kind, size_t size, int extra_flags)
     return mkf_arena_retry(kind, size, attempt_mallocx, &a);
 }
 
-/* The fast paths with the record from TLS (internal.h). */
+/* The fast paths with the record from TLS (internal.h); the malloc side is only
+ * called with 1 <= size <= MKF_TC_FAST_MAX. */
 void *mkf_arena_malloc_tls(struct memkind *kind, size_t size)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;

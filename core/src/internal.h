@@ -443,7 +443,8 @@ MKF_HIDDEN void *mkf_arena_malloc_tls(struct memkind *kind, size_t size);
 MKF_HIDDEN void mkf_arena_free_slow(struct memkind *kind, void *ptr);
 MKF_HIDDEN void mkf_arena_free_tls(struct memkind *kind, void *ptr);
 
-/* jemalloc's SC_LOOKUP_MAXCLASS: mkf_je_tc_malloc() serves sizes up to this. It is
+/* jemalloc's SC_LOOKUP_MAXCLASS: mkf_je_tc_malloc() serves sizes up to this, and
+ * only those may be passed to it (mkf_tcache_fast.c asserts the value). It is
  * below every page size's mkf_small_max. */
 #define MKF_TC_FAST_MAX 4096
 

@@ -34,7 +34,8 @@
  * The two words are followed by the thread's tsd pointer (mkf_tc_tsd, mkf_je_tsd).
  *
  * Which requests take the fast path:
- * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin), the bin not empty;
+ * - malloc: 1 <= size <= SC_LOOKUP_MAXCLASS (a small bin; the caller sends
+ *   nothing else), the bin not empty;
  * - free: the rtree cache of this thread knows the pointer and says "slab" (a
  *   small block), the bin not full;
  * - neither counts the block in the thread's allocated / deallocated bytes
@@ -133,14 +134,18 @@ mkf_tc_exit(unsigned *hs) {
 	__atomic_store_n(&hs[0], 0, __ATOMIC_RELEASE);
 }
 
+/* The core checks the size against its own copy of the bound (MKF_TC_FAST_MAX,
+ * core/src/internal.h) before it calls mkf_je_tc_malloc(). */
+_Static_assert(SC_LOOKUP_MAXCLASS == 4096, "MKF_TC_FAST_MAX in core/src/internal.h");
+
 void *
 mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind) {
 	/*
-	 * size 0 and sizes past the lookup table are the slow path's; so is a
-	 * pair without a cache.
+	 * The caller only comes here with 1 <= size <= SC_LOOKUP_MAXCLASS (see
+	 * below); a pair without a cache is the slow path's.
 	 */
-	if (likely(size - 1 < SC_LOOKUP_MAXCLASS) && likely(tc != NULL)
-	    && likely(mkf_tc_enter(hs))) {
+	assert(size - 1 < SC_LOOKUP_MAXCLASS);
+	if (likely(tc != NULL) && likely(mkf_tc_enter(hs))) {
 		szind_t binind = sz_size2index_lookup(size);
 		cache_bin_t *bin = &((tcache_t *)tc)->bins[binind];
 		bool hit;
