@@ -13,7 +13,8 @@
  * happened completely or (if its intent was not yet published) not at all.
  *
  * Placement mirrors the private region map: jemalloc's slabs are taken from the
- * top of the heap (last fit), large blocks from the bottom (first fit).
+ * top of the heap (last fit), large blocks from the bottom (first fit, from the
+ * lowest free page the header knows of: the blocks below it are not walked).
  *
  * Also here: the large block each process parks in its slot for reuse without
  * the lock, and the ways it comes back to the page map (see "parked large
