@@ -6,7 +6,8 @@
  * child attached in its own right, a process killed while it holds the heap's
  * lock (the test hook MKF_SHARED_TEST_CRASH_AT), reclaim, the large block a
  * process parks for reuse (given back at purge and detach, when the process dies,
- * and to another process's request that would fail), and bad input.
+ * and to another process's request that would fail), first fit of large blocks
+ * from the lowest free page on (holes below it are found again), and bad input.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -318,6 +319,74 @@ static void test_crash(void)
     CHECK_EQ(s.dead_processes, 0);
     CHECK_EQ(s.largest_free, 16 * MiB);
     close(pfd[0]), close(pfd[1]);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
+/* Large blocks go first fit from the bottom, and the search starts at the lowest
+ * free page the heap knows of: holes that frees open below it are found, a hole
+ * too small is not passed over for good, and a crash repair keeps the order.
+ * Another attachment frees the blocks, so that none is parked for reuse. */
+static void test_first_fit(void)
+{
+    enum { B = 64 * 1024 };
+    memkind_t k, other;
+    REQUIRE(memkind_shared_create(NULL, 16 * MiB, 0, &k) == 0);
+    REQUIRE(memkind_shared_attach_fd(memkind_shared_fd(k), &other) == 0);
+    char *p[6];
+    for (int i = 0; i < 6; i++) {
+        p[i] = memkind_malloc(k, B);
+        REQUIRE(p[i] != NULL);
+        if (i > 0)
+            CHECK(p[i] == p[i - 1] + B); /* one after the other from the bottom */
+    }
+#define THEIRS(q) memkind_shared_ptr(other, memkind_shared_offset(k, (q)))
+    memkind_free(other, THEIRS(p[3]));
+    memkind_free(other, THEIRS(p[1]));
+    /* Two holes of one block each, at 1 and 3: a request of two passes both. */
+    char *two = memkind_malloc(k, 2 * B);
+    CHECK(two == p[5] + B);
+    CHECK(memkind_malloc(k, B) == p[1]); /* the lowest hole, still known */
+    CHECK(memkind_malloc(k, B) == p[3]);
+    CHECK(memkind_malloc(k, B) == two + 2 * B);
+    /* A hole opened below the bound after the bound moved up. */
+    memkind_free(other, THEIRS(p[0]));
+    CHECK(memkind_malloc(k, B) == p[0]);
+    /* Shrinking a block frees its tail: once the lower hole is full, the next
+     * block goes there. */
+    memkind_free(other, THEIRS(two));
+    char *four = memkind_malloc(k, 4 * B);
+    CHECK(four > two); /* the hole of two blocks is too small */
+    REQUIRE(four != NULL);
+    CHECK(memkind_realloc(k, four, B) == four);
+    CHECK(memkind_malloc(k, B) == two);
+    CHECK(memkind_malloc(k, B) == two + B);
+    CHECK(memkind_malloc(k, B) == four + B);
+#undef THEIRS
+
+    /* After a process died holding the lock half-way through taking pages, the
+     * repair recomputes the bound: the next block is the lowest free one. */
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        memkind_t c;
+        setenv("MKF_SHARED_TEST_CRASH_AT", "1", 1);
+        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0)
+            _exit(30);
+        (void)memkind_malloc(c, 32 * B); /* killed half-way */
+        _exit(31);
+    }
+    int st = wait_status(pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    memkind_free(k, p[2]);  /* this process's own: parked, not in the page map */
+    memkind_free(other, memkind_shared_ptr(other, memkind_shared_offset(k, p[4])));
+    CHECK(memkind_malloc(k, 2 * B) != p[2]); /* another size: the parked one goes back */
+    CHECK_EQ(stats(k).recoveries, 1);
+    CHECK(memkind_malloc(k, B) == p[2]);
+    CHECK(memkind_malloc(k, B) == p[4]);
+    size_t bytes;
+    CHECK_EQ(memkind_shared_detach(other), 0);
+    CHECK_EQ(memkind_shared_reclaim(k, &bytes), 0);
+    CHECK_EQ(bytes, 32 * B);
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
 
@@ -640,6 +709,7 @@ int main(void)
     test_parking();
     test_parked_by_dead_process();
     test_unpark_for_another();
+    test_first_fit();
     test_bad_input();
     test_unlink_on_last_detach(name);
     return check_done("shared_kind_test");

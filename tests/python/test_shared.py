@@ -224,6 +224,49 @@ def test_fork_context():
         assert total == a.sum() and address == a.ctypes.data  # fork: same mapping
 
 
+def _minor_faults():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _sum_counting_faults(arrays):
+    before = _minor_faults()
+    sums = [float(a.sum()) for a in arrays]
+    return sums, _minor_faults() - before
+
+
+def test_reused_pages_do_not_fault_again():
+    # A freed block's pages stay in the segment and in every process's page
+    # tables (a shared kind gives no page back to the system), and first fit puts
+    # the next blocks on them: after the first round, neither the parent filling
+    # arrays nor a worker reading them takes a page fault. (Were freed pages
+    # given back, the parent would fault on each 4 KiB page it writes, the worker
+    # on each run of pages it reads.)
+    count, n = 64 << 10 >> 3, 64
+    ctx = multiprocessing.get_context("spawn")
+    with mkf.SharedKind.create(16 << 20) as kind, \
+            concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        faults = []
+        addresses = []
+        for rnd in range(2):
+            arrays = [kind.empty(count) for _ in range(n)]
+            before = _minor_faults()
+            for i, a in enumerate(arrays):
+                a.fill(float(i))
+            filled = _minor_faults() - before
+            sums, read = pool.submit(_sum_counting_faults, arrays).result()
+            assert sums == [float(i) * count for i in range(n)]
+            faults.append((filled, read))
+            addresses.append(sorted(a.ctypes.data for a in arrays))
+            del arrays, a
+        assert addresses[1] == addresses[0]  # the same pages again
+        # First round: the pages were in no process's page tables yet.
+        assert faults[0][0] >= n * 16 and faults[0][1] >= n
+        # Second round: a few faults at most (Python's own memory), not one per
+        # array.
+        assert faults[1][0] < n // 2 and faults[1][1] < n // 2, faults
+
+
 def _create_and_crash(conn):
     kind = mkf.SharedKind.create(1 << 20)
     conn.send(kind.name)  # synchronous, unlike a Queue's feeder thread

@@ -13,7 +13,8 @@
  * happened completely or (if its intent was not yet published) not at all.
  *
  * Placement mirrors the private region map: jemalloc's slabs are taken from the
- * top of the heap (last fit), large blocks from the bottom (first fit).
+ * top of the heap (last fit), large blocks from the bottom (first fit, from the
+ * lowest free page the header knows of: the blocks below it are not walked).
  *
  * Also here: the large block each process parks in its slot for reuse without
  * the lock, and the ways it comes back to the page map (see "parked large
@@ -82,10 +83,13 @@ static void rebuild(struct mkf_shm *s)
     h->used_pages = 0;
     for (unsigned i = 0; i < MKF_SHM_SLOTS; i++)
         h->slots[i].pages = h->slots[i].large_pages = 0;
+    h->low_free = s->npages;
     size_t run = 0;
     for (size_t i = 0; i < s->npages; i++) {
         uint64_t w = load(s, i);
         if (w_state(w) == W_FREE) {
+            if (h->low_free == s->npages)
+                h->low_free = i;
             run++;
             continue;
         }
@@ -102,6 +106,16 @@ void mkf_shm_init_map(struct mkf_shm *s)
     for (size_t i = 0; i < s->npages; i++)
         store(s, i, W_FREE | W_ZERO);
     tag_run(s, 0, s->npages);
+    s->h->low_free = 0;
+}
+
+/* Pages from `head` on became free, and `head` starts the free run that holds
+ * them. The lower bound follows; a crash before this only leaves it too high
+ * until the repair, which recomputes it (rebuild). */
+static void lower_low_free(struct mkf_shm *s, size_t head)
+{
+    if (head < s->h->low_free)
+        s->h->low_free = head;
 }
 
 /* ---- mutations ---------------------------------------------------------------------- */
@@ -220,10 +234,19 @@ void mkf_shm_unlock(struct mkf_shm *s) { pthread_mutex_unlock(&s->h->lock); }
 static bool find_bottom(struct mkf_shm *s, size_t n, size_t align, size_t *at, size_t *rh,
                         size_t *rl)
 {
-    for (size_t i = 0; i < s->npages;) {
+    /* From the lowest free page on: no page below it is free, so the page there,
+     * if free, starts its run (and its length tag is valid). The first free page
+     * met becomes the bound, whether or not its run fits. */
+    bool first_free = true;
+    size_t i = s->h->low_free < s->npages ? (size_t)s->h->low_free : s->npages;
+    while (i < s->npages) {
         uint64_t w = load(s, i);
         unsigned st = w_state(w);
         if (st == W_FREE) {
+            if (first_free) {
+                s->h->low_free = i;
+                first_free = false;
+            }
             size_t len = w_len(w) ? w_len(w) : 1;
             uintptr_t addr = s->data + i * s->page;
             uintptr_t al = (addr + align - 1) & ~(uintptr_t)(align - 1);
@@ -239,6 +262,8 @@ static bool find_bottom(struct mkf_shm *s, size_t n, size_t align, size_t *at, s
             i++;
         }
     }
+    if (first_free)
+        s->h->low_free = s->npages; /* nothing is free */
     return false;
 }
 
@@ -289,6 +314,7 @@ static void release(struct mkf_shm *s, size_t first, size_t n)
     if (b < s->npages && w_state(load(s, b)) == W_FREE)
         b += w_len(load(s, b));
     tag_run(s, a, b - a);
+    lower_low_free(s, a);
     mutate_done(s);
 }
 
@@ -436,6 +462,7 @@ bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
                 if (b < s->npages && w_state(load(s, b)) == W_FREE)
                     b += w_len(load(s, b));
                 tag_run(s, first + pages, b - (first + pages));
+                lower_low_free(s, first + pages); /* the block's head is below */
             }
             mutate_done(s);
             done = true;

@@ -12,7 +12,8 @@
 #include "../internal.h"
 
 #define MKF_SHM_MAGIC 0x4d4b4653484541ull /* "MKFSHEA" */
-#define MKF_SHM_VERSION 3u /* 2: flags in the header; 3: each slot's parked block */
+#define MKF_SHM_VERSION 4u /* 2: flags in the header; 3: each slot's parked block;
+                              4: the lowest free page (low_free) */
 #define MKF_SHM_SLOTS MEMKIND_SHARED_MAX_PROCESSES
 /* The heap starts at an address aligned to this in every process, so that
  * alignments up to it hold whichever process looks at a block. */
@@ -87,6 +88,10 @@ struct mkf_shm_header {
     struct mkf_shm_intent intent;
     /* Derived (under the lock). */
     uint64_t used_pages;
+    /* No page below this one is free (a lower bound, exact after a rebuild): first
+     * fit starts here, so that taking a large block does not walk over every live
+     * block below the first hole (page_map.c, find_bottom). */
+    uint64_t low_free;
     uint64_t recoveries;
     struct mkf_shm_slot slots[MKF_SHM_SLOTS];
 };
