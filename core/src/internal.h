@@ -159,12 +159,13 @@ struct memkind {
     /* The kind's one thread (tcache.c, "solo"): while a single live thread uses
      * the kind, solo_tp is that thread's thread pointer and solo_tc / solo_t its
      * cache and record, which the fast paths take without the thread table. 0:
-     * no thread yet (or the one thread exited); MKF_SOLO_SHARED: a second thread
-     * came, for good. Written under the registry lock; solo_tc and solo_t are
-     * read only by the thread whose thread pointer solo_tp holds. */
+     * no thread yet (or the one thread exited); MKF_SOLO_SHARED: more than one
+     * thread has a cache for the kind. Written under the registry lock (solo_tp
+     * last, with release); solo_tc and solo_t are read only by the thread whose
+     * thread pointer solo_tp holds, after an acquire load of it. */
     _Atomic uintptr_t solo_tp;
-    void *solo_tc;
-    struct mkf_thread_caches *solo_t;
+    void *_Atomic solo_tc;
+    struct mkf_thread_caches *_Atomic solo_t;
     /* The next live kind whose name hashes to the same bucket (registry.c). */
     struct memkind *name_next;
 };
@@ -454,11 +455,14 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX)) {
         if (MKF_HAVE_TP &&
-            MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_relaxed) ==
+            MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_acquire) ==
                        mkf_thread_pointer())) {
-            MKF_TSAN_RELEASE(&kind->solo_t->busy);
-            return mkf_je_tc_malloc(size, kind->solo_tc, mkf_tc_handshake(kind->solo_t),
-                                    kind);
+            struct mkf_thread_caches *st =
+                atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
+            MKF_TSAN_RELEASE(&st->busy);
+            return mkf_je_tc_malloc(size,
+                                    atomic_load_explicit(&kind->solo_tc, memory_order_relaxed),
+                                    mkf_tc_handshake(st), kind);
         }
         struct mkf_thread_caches *t = mkf_thread_caches_table();
         if (MKF_UNLIKELY(t == NULL))
@@ -481,10 +485,12 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
     if (MKF_HAVE_TP &&
-        MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_relaxed) ==
+        MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_acquire) ==
                    mkf_thread_pointer())) {
-        MKF_TSAN_RELEASE(&kind->solo_t->busy);
-        mkf_je_tc_free(ptr, kind->solo_tc, mkf_tc_handshake(kind->solo_t), kind);
+        struct mkf_thread_caches *st = atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
+        MKF_TSAN_RELEASE(&st->busy);
+        mkf_je_tc_free(ptr, atomic_load_explicit(&kind->solo_tc, memory_order_relaxed),
+                       mkf_tc_handshake(st), kind);
         return;
     }
     struct mkf_thread_caches *t = mkf_thread_caches_table();

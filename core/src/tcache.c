@@ -101,6 +101,7 @@ static void unlink_node(struct memkind *kind, struct mkf_tcache_node *node)
 }
 
 static void solo_release(struct memkind *kind, uintptr_t tp);
+static void solo_last(struct memkind *kind);
 
 /* pthread key destructor: the thread is ending. */
 static void thread_exit(void *arg)
@@ -116,6 +117,7 @@ static void thread_exit(void *arg)
         unlink_node(kind, e->node);
         mkf_je_tcache_destroy(e->node->tcache);
         free(e->node);
+        solo_last(kind);
     }
     /* Kept for reuse, not freed: mkf_thread_caches_get() may still read its
      * `tp`, from another thread, after this. */
@@ -217,8 +219,9 @@ static struct mkf_tc_sel make_sel(unsigned arena, unsigned tcache)
  * A kind's one thread (struct memkind's solo_*; registry lock held). The first
  * thread that gets a cache for the kind claims it: the fast paths then compare the
  * kind's solo_tp with the thread pointer and take the cache and the handshake from
- * the kind, with no table lookup. The second thread ends that for good
- * (MKF_SOLO_SHARED). The claim goes when its cache goes: its thread's exit, the
+ * the kind, with no table lookup. A second thread ends that (MKF_SOLO_SHARED)
+ * until only one thread's cache for the kind is left, whose thread then has the
+ * kind again (solo_last). The claim goes when its cache goes: its thread's exit, the
  * kind's caches destroyed (kind destroyed, shared kind in a fork child), a fork
  * child whose thread it is not. A thread pointer is unique among live threads and
  * a claim never outlives its thread, so no other thread ever matches it.
@@ -233,8 +236,25 @@ static void solo_claim(struct memkind *kind, const struct mkf_tc_entry *e)
         atomic_store_explicit(&kind->solo_tp, MKF_SOLO_SHARED, memory_order_relaxed);
         return;
     }
-    kind->solo_tc = e->tc;
-    kind->solo_t = mkf_tls_caches;
+    atomic_store_explicit(&kind->solo_tc, e->tc, memory_order_relaxed);
+    atomic_store_explicit(&kind->solo_t, mkf_tls_caches, memory_order_relaxed);
+    atomic_store_explicit(&kind->solo_tp, tp, memory_order_release);
+}
+
+/* After a thread's cache for `kind` went (registry lock held): when one thread's
+ * cache is left, that thread is the kind's one thread again. */
+static void solo_last(struct memkind *kind)
+{
+    const struct mkf_tcache_node *n = kind->tcaches;
+    if (!MKF_HAVE_TP || n == NULL || n->next != NULL || n->owner == NULL ||
+        !n->owner->in_use)
+        return;
+    uintptr_t tp = atomic_load_explicit(&n->owner->tp, memory_order_relaxed);
+    void *tc = mkf_je_tc_get(n->tcache);
+    if (tp == 0 || tc == NULL)
+        return;
+    atomic_store_explicit(&kind->solo_tc, tc, memory_order_relaxed);
+    atomic_store_explicit(&kind->solo_t, n->owner, memory_order_relaxed);
     atomic_store_explicit(&kind->solo_tp, tp, memory_order_release);
 }
 
