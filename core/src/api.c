@@ -187,10 +187,13 @@ static MKF_NOINLINE MKF_COLD void *fail_einval(void)
 
 MKF_EXPORT void *memkind_malloc(memkind_t kind, size_t size)
 {
-    if (MKF_LIKELY(kind != NULL && kind->arena_fastpath))
-        return mkf_arena_malloc_fast(kind, size);
-    if (kind == NULL)
+    if (MKF_UNLIKELY(kind == NULL))
         return fail_einval();
+    /* The kind's one thread first: only arena_fastpath kinds have one. */
+    if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX) && MKF_LIKELY(mkf_solo_mine(kind)))
+        return mkf_solo_malloc(kind, size);
+    if (MKF_LIKELY(kind->arena_fastpath))
+        return mkf_arena_malloc_fast(kind, size);
     return kind->ops->malloc(kind, size);
 }
 
@@ -248,10 +251,16 @@ MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
     /* resolve()'s one comparison, then the cache; everything else out of line,
      * so that this builds no stack frame. */
     if (MKF_LIKELY(kind != NULL) &&
-        MKF_LIKELY((uintptr_t)ptr - kind->region_lo < kind->region_span) &&
-        MKF_LIKELY(kind->arena_fastpath)) {
-        mkf_arena_free_fast(kind, ptr);
-        return;
+        MKF_LIKELY((uintptr_t)ptr - kind->region_lo < kind->region_span)) {
+        /* The kind's one thread first: only arena_fastpath kinds have one. */
+        if (MKF_LIKELY(mkf_solo_mine(kind))) {
+            mkf_solo_free(kind, ptr);
+            return;
+        }
+        if (MKF_LIKELY(kind->arena_fastpath)) {
+            mkf_arena_free_fast(kind, ptr);
+            return;
+        }
     }
     free_resolved(kind, ptr);
 }

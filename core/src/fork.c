@@ -151,6 +151,8 @@ void mkf_fork_child_disable_shared(void)
             continue;
         fx->forked = true;
         kind->arena_fastpath = false;
+        /* memkind_malloc() tries a kind's one thread before arena_fastpath. */
+        atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
         kind->ops = &mkf_forked_ops;
     }
 }

@@ -132,13 +132,35 @@ MKF_HIDDEN int mkf_je_check_block(const void *ptr, unsigned *arena);
 enum mkf_kind_state { MKF_KIND_FREE = 0, MKF_KIND_LIVE, MKF_KIND_DEAD };
 
 struct memkind {
-    struct memkind_ops *ops;  /* MKF_DEAD_OPS once destroyed */
+    /* The fields of memkind_malloc() / memkind_free()'s fast paths come first, in
+     * the kind's first cache line (the registry's array is 64-byte aligned). */
+    _Alignas(64) struct memkind_ops *ops; /* MKF_DEAD_OPS once destroyed */
     unsigned int partition;   /* slot in the registry, as memkind names it */
+    /* Fixed kinds: the first region's bounds, for a one-comparison ownership check
+     * on the free path (region_span is 0 for other kinds). */
+    bool fixed;
+    /* ops->malloc and ops->free are memkind_arena_malloc / memkind_arena_free:
+     * memkind_malloc() and memkind_free() take the inline path below instead of
+     * two indirect calls. Set at creation. */
+    bool arena_fastpath;
+    uintptr_t region_lo, region_span;
+    /* The kind's one thread (tcache.c, "solo"): while a single live thread uses
+     * the kind, solo_tp is that thread's thread pointer and solo_tc / solo_t its
+     * cache and record, which the fast paths take without the thread table. 0:
+     * no thread yet (or the one thread exited); MKF_SOLO_SHARED: more than one
+     * thread has a cache for the kind. Written under the registry lock (solo_tp
+     * last, with release); solo_tc and solo_t are read only by the thread whose
+     * thread pointer solo_tp holds, after an acquire load of it. Only ever set
+     * while arena_fastpath is true: memkind_malloc() tries it first; whatever
+     * clears arena_fastpath clears solo_tp too. */
+    _Atomic uintptr_t solo_tp;
+    void *_Atomic solo_tc;
+    struct mkf_thread_caches *_Atomic solo_t;
+    uint64_t gen;             /* unique per creation; thread caches key on it */
     char name[MEMKIND_NAME_LENGTH];
     pthread_once_t init_once;
     void *priv;               /* owned by the ops (struct mkf_fixed for fixed kinds) */
     unsigned int arena;       /* the kind's jemalloc arena; UINT32_MAX if none */
-    uint64_t gen;             /* unique per creation; thread caches key on it */
     enum mkf_kind_state state;
     bool allow_zero_allocs;   /* read and written with mkf_zero_allowed() / atomics */
     bool builtin;             /* MEMKIND_DEFAULT: never destroyed */
@@ -148,27 +170,11 @@ struct memkind {
     unsigned pending_flags;
     /* Thread caches made for this kind (tcache.c), under the registry lock. */
     struct mkf_tcache_node *tcaches;
-    /* Fixed kinds: the first region's bounds, for a one-comparison ownership check
-     * on the free path (region_span is 0 for other kinds). */
-    bool fixed;
-    uintptr_t region_lo, region_span;
-    /* ops->malloc and ops->free are memkind_arena_malloc / memkind_arena_free:
-     * memkind_malloc() and memkind_free() take the inline path below instead of
-     * two indirect calls. Set at creation. */
-    bool arena_fastpath;
-    /* The kind's one thread (tcache.c, "solo"): while a single live thread uses
-     * the kind, solo_tp is that thread's thread pointer and solo_tc / solo_t its
-     * cache and record, which the fast paths take without the thread table. 0:
-     * no thread yet (or the one thread exited); MKF_SOLO_SHARED: more than one
-     * thread has a cache for the kind. Written under the registry lock (solo_tp
-     * last, with release); solo_tc and solo_t are read only by the thread whose
-     * thread pointer solo_tp holds, after an acquire load of it. */
-    _Atomic uintptr_t solo_tp;
-    void *_Atomic solo_tc;
-    struct mkf_thread_caches *_Atomic solo_t;
     /* The next live kind whose name hashes to the same bucket (registry.c). */
     struct memkind *name_next;
 };
+_Static_assert(offsetof(struct memkind, gen) + sizeof(uint64_t) <= 64,
+               "the fast paths' fields fit in the kind's first cache line");
 
 MKF_HIDDEN extern struct memkind_ops mkf_dead_ops;
 /* The ops of a fixed kind on a shared mapping, in a child of fork(): every use
@@ -451,19 +457,35 @@ MKF_HIDDEN void mkf_arena_free_tls(struct memkind *kind, void *ptr);
 
 /* Both fast paths end in a tail call into jemalloc's side, which ends in the slow
  * path on any miss: neither function builds a stack frame. */
+/* Is the calling thread `kind`'s one thread (struct memkind's solo_tp)? Then its
+ * cache and handshake are the kind's solo_tc and solo_t. */
+static inline bool mkf_solo_mine(struct memkind *kind)
+{
+    return MKF_HAVE_TP &&
+           atomic_load_explicit(&kind->solo_tp, memory_order_acquire) == mkf_thread_pointer();
+}
+
+static inline void *mkf_solo_malloc(struct memkind *kind, size_t size)
+{
+    struct mkf_thread_caches *st = atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
+    MKF_TSAN_RELEASE(&st->busy);
+    return mkf_je_tc_malloc(size, atomic_load_explicit(&kind->solo_tc, memory_order_relaxed),
+                            mkf_tc_handshake(st), kind);
+}
+
+static inline void mkf_solo_free(struct memkind *kind, void *ptr)
+{
+    struct mkf_thread_caches *st = atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
+    MKF_TSAN_RELEASE(&st->busy);
+    mkf_je_tc_free(ptr, atomic_load_explicit(&kind->solo_tc, memory_order_relaxed),
+                   mkf_tc_handshake(st), kind);
+}
+
 static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
 {
     if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX)) {
-        if (MKF_HAVE_TP &&
-            MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_acquire) ==
-                       mkf_thread_pointer())) {
-            struct mkf_thread_caches *st =
-                atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
-            MKF_TSAN_RELEASE(&st->busy);
-            return mkf_je_tc_malloc(size,
-                                    atomic_load_explicit(&kind->solo_tc, memory_order_relaxed),
-                                    mkf_tc_handshake(st), kind);
-        }
+        if (MKF_LIKELY(mkf_solo_mine(kind)))
+            return mkf_solo_malloc(kind, size);
         struct mkf_thread_caches *t = mkf_thread_caches_table();
         if (MKF_UNLIKELY(t == NULL))
             return mkf_arena_malloc_tls(kind, size);
@@ -484,13 +506,8 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
  * reclaim under way) takes mkf_arena_free_slow(). */
 static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
 {
-    if (MKF_HAVE_TP &&
-        MKF_LIKELY(atomic_load_explicit(&kind->solo_tp, memory_order_acquire) ==
-                   mkf_thread_pointer())) {
-        struct mkf_thread_caches *st = atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
-        MKF_TSAN_RELEASE(&st->busy);
-        mkf_je_tc_free(ptr, atomic_load_explicit(&kind->solo_tc, memory_order_relaxed),
-                       mkf_tc_handshake(st), kind);
+    if (MKF_LIKELY(mkf_solo_mine(kind))) {
+        mkf_solo_free(kind, ptr);
         return;
     }
     struct mkf_thread_caches *t = mkf_thread_caches_table();

@@ -266,6 +266,7 @@ MKF_EXPORT int memkind_destroy_kind(memkind_t kind)
     mkf_region_table_remove_kind(kind);
     kind->ops = &mkf_dead_ops;
     kind->arena_fastpath = false;
+    atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
     kind->priv = NULL;
     kind->gen = g_next_gen++;
     name_remove(kind);

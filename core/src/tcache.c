@@ -230,7 +230,8 @@ static void solo_claim(struct memkind *kind, const struct mkf_tc_entry *e)
 {
     uintptr_t tp = mkf_thread_pointer();
     uintptr_t cur = atomic_load_explicit(&kind->solo_tp, memory_order_relaxed);
-    if (!MKF_HAVE_TP || tp == 0 || cur == tp || cur == MKF_SOLO_SHARED)
+    if (!MKF_HAVE_TP || tp == 0 || cur == tp || cur == MKF_SOLO_SHARED ||
+        !kind->arena_fastpath)
         return;
     if (cur != 0 || e->tc == NULL || mkf_tls_caches == NULL) {
         atomic_store_explicit(&kind->solo_tp, MKF_SOLO_SHARED, memory_order_relaxed);
@@ -247,7 +248,7 @@ static void solo_last(struct memkind *kind)
 {
     const struct mkf_tcache_node *n = kind->tcaches;
     if (!MKF_HAVE_TP || n == NULL || n->next != NULL || n->owner == NULL ||
-        !n->owner->in_use)
+        !n->owner->in_use || !kind->arena_fastpath)
         return;
     uintptr_t tp = atomic_load_explicit(&n->owner->tp, memory_order_relaxed);
     void *tc = mkf_je_tc_get(n->tcache);

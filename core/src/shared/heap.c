@@ -581,4 +581,5 @@ void mkf_shm_fork_child(struct memkind *kind)
     }
     kind->ops = &mkf_forked_ops;
     kind->arena_fastpath = false;
+    atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
 }
