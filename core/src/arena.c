@@ -193,7 +193,7 @@ void *mkf_arena_malloc_tls(struct memkind *kind, size_t size)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-    if (MKF_LIKELY(e != NULL)) {
+    if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
         MKF_TSAN_RELEASE(&t->busy);
         return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
     }
@@ -204,7 +204,7 @@ void mkf_arena_free_tls(struct memkind *kind, void *ptr)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-    if (MKF_LIKELY(e != NULL)) {
+    if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
         MKF_TSAN_RELEASE(&t->busy);
         mkf_je_tc_free(ptr, e->tc, mkf_tc_handshake(t), kind);
         return;

@@ -490,7 +490,7 @@ static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
         if (MKF_UNLIKELY(t == NULL))
             return mkf_arena_malloc_tls(kind, size);
         const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-        if (MKF_LIKELY(e != NULL)) {
+        if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
             MKF_TSAN_RELEASE(&t->busy);
             return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
         }
@@ -516,7 +516,7 @@ static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
         return;
     }
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-    if (MKF_LIKELY(e != NULL)) {
+    if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
         MKF_TSAN_RELEASE(&t->busy);
         mkf_je_tc_free(ptr, e->tc, mkf_tc_handshake(t), kind);
         return;

@@ -24,7 +24,8 @@
  *                          "tcache.flush" mallctl destroys it, so that the next
  *                          use re-creates it at another address).
  *
- * tc is NULL when the (thread, kind) pair has no cache: every call then misses.
+ * tc is never NULL: a (thread, kind) pair without a cache takes the slow path in
+ * the core and never comes here.
  *
  * hs is the calling thread's reclaim handshake, two words owned by it: hs[0]
  * ("busy") is 1 while the thread uses one of its caches, hs[1] ("stop") is set by
@@ -142,10 +143,11 @@ void *
 mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind) {
 	/*
 	 * The caller only comes here with 1 <= size <= SC_LOOKUP_MAXCLASS (see
-	 * below); a pair without a cache is the slow path's.
+	 * above) and a cache.
 	 */
 	assert(size - 1 < SC_LOOKUP_MAXCLASS);
-	if (likely(tc != NULL) && likely(mkf_tc_enter(hs))) {
+	assert(tc != NULL);
+	if (likely(mkf_tc_enter(hs))) {
 		szind_t binind = sz_size2index_lookup(size);
 		cache_bin_t *bin = &((tcache_t *)tc)->bins[binind];
 		bool hit;
@@ -173,7 +175,8 @@ mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind) {
 	 * rtree cache goes slow too: the address may be one that jemalloc does
 	 * not know (memkind-fixed's large blocks).
 	 */
-	if (likely(tc != NULL) && !config_opt_size_checks
+	assert(tc != NULL);
+	if (!config_opt_size_checks
 	    && likely(mkf_tc_enter(hs))) {
 		tsd_t *tsd = mkf_tc_tsd(hs);
 		emap_alloc_ctx_t ctx;
