@@ -193,7 +193,7 @@ MKF_EXPORT void *memkind_malloc(memkind_t kind, size_t size)
     if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX) && MKF_LIKELY(mkf_solo_mine(kind)))
         return mkf_solo_malloc(kind, size);
     if (MKF_LIKELY(kind->arena_fastpath))
-        return mkf_arena_malloc_fast(kind, size);
+        return mkf_arena_malloc_table(kind, size);
     return kind->ops->malloc(kind, size);
 }
 
@@ -258,7 +258,7 @@ MKF_EXPORT void memkind_free(memkind_t kind, void *ptr)
             return;
         }
         if (MKF_LIKELY(kind->arena_fastpath)) {
-            mkf_arena_free_fast(kind, ptr);
+            mkf_arena_free_table(kind, ptr);
             return;
         }
     }

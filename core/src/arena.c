@@ -191,25 +191,12 @@ static void *alloc_slow(struct memkind *kind, size_t size, int extra_flags)
  * called with 1 <= size <= MKF_TC_FAST_MAX. */
 void *mkf_arena_malloc_tls(struct memkind *kind, size_t size)
 {
-    struct mkf_thread_caches *t = mkf_tls_caches;
-    const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-    if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
-        MKF_TSAN_RELEASE(&t->busy);
-        return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
-    }
-    return mkf_arena_malloc_slow(kind, size);
+    return mkf_tc_malloc_with(mkf_tls_caches, kind, size);
 }
 
 void mkf_arena_free_tls(struct memkind *kind, void *ptr)
 {
-    struct mkf_thread_caches *t = mkf_tls_caches;
-    const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-    if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
-        MKF_TSAN_RELEASE(&t->busy);
-        mkf_je_tc_free(ptr, e->tc, mkf_tc_handshake(t), kind);
-        return;
-    }
-    mkf_arena_free_slow(kind, ptr);
+    mkf_tc_free_with(mkf_tls_caches, kind, ptr);
 }
 
 void *mkf_arena_malloc_slow(struct memkind *kind, size_t size)

@@ -309,7 +309,7 @@ static inline unsigned mkf_tp_slot(uintptr_t tp)
 }
 
 /* The calling thread's record when its slot in the table holds it, else NULL
- * (then mkf_thread_caches_get() reads the TLS variable). */
+ * (then the caller reads the TLS variable, out of line: mkf_arena_malloc_tls). */
 static inline struct mkf_thread_caches *mkf_thread_caches_table(void)
 {
     uintptr_t tp = mkf_thread_pointer();
@@ -319,12 +319,6 @@ static inline struct mkf_thread_caches *mkf_thread_caches_table(void)
         MKF_LIKELY(atomic_load_explicit(&t->tp, memory_order_relaxed) == tp))
         return t;
     return NULL;
-}
-
-static inline struct mkf_thread_caches *mkf_thread_caches_get(void)
-{
-    struct mkf_thread_caches *t = mkf_thread_caches_table();
-    return MKF_LIKELY(t != NULL) ? t : mkf_tls_caches; /* the slow paths put it back */
 }
 
 /* Enter the calling thread's cache section: false when a reclaim of this thread's
@@ -455,8 +449,6 @@ MKF_HIDDEN void mkf_arena_free_tls(struct memkind *kind, void *ptr);
  * below every page size's mkf_small_max. */
 #define MKF_TC_FAST_MAX 4096
 
-/* Both fast paths end in a tail call into jemalloc's side, which ends in the slow
- * path on any miss: neither function builds a stack frame. */
 /* Is the calling thread `kind`'s one thread (struct memkind's solo_tp)? Then its
  * cache and handshake are the kind's solo_tc and solo_t. */
 static inline bool mkf_solo_mine(struct memkind *kind)
@@ -465,6 +457,19 @@ static inline bool mkf_solo_mine(struct memkind *kind)
            atomic_load_explicit(&kind->solo_tp, memory_order_acquire) == mkf_thread_pointer();
 }
 
+/*
+ * The fast paths, in layers that memkind_malloc() / memkind_free() (api.c) and
+ * memkind_arena_malloc() / memkind_arena_free() (arena.c) share. Each ends in a
+ * tail call into jemalloc's side (mkf_je_tc_malloc / mkf_je_tc_free), which ends in
+ * the slow path on any miss: none of them builds a stack frame.
+ *   mkf_solo_*     the kind's one thread (after mkf_solo_mine()): its cache from
+ *                  the kind;
+ *   mkf_tc_*_with  thread record `t`'s cache for the kind, or the slow path;
+ *   mkf_arena_*_table  another thread: `t` from the thread table, or from TLS out
+ *                  of line (mkf_arena_*_tls, arena.c) when the table's slot is
+ *                  another thread's;
+ *   mkf_arena_*_fast   all of it, for callers that have not tried the one thread.
+ */
 static inline void *mkf_solo_malloc(struct memkind *kind, size_t size)
 {
     struct mkf_thread_caches *st = atomic_load_explicit(&kind->solo_t, memory_order_relaxed);
@@ -481,40 +486,21 @@ static inline void mkf_solo_free(struct memkind *kind, void *ptr)
                    mkf_tc_handshake(st), kind);
 }
 
-static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
+/* 1 <= size <= MKF_TC_FAST_MAX. */
+static inline void *mkf_tc_malloc_with(struct mkf_thread_caches *t, struct memkind *kind,
+                                       size_t size)
 {
-    if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX)) {
-        if (MKF_LIKELY(mkf_solo_mine(kind)))
-            return mkf_solo_malloc(kind, size);
-        struct mkf_thread_caches *t = mkf_thread_caches_table();
-        if (MKF_UNLIKELY(t == NULL))
-            return mkf_arena_malloc_tls(kind, size);
-        const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
-        if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
-            MKF_TSAN_RELEASE(&t->busy);
-            return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
-        }
-    } else if (size - 1 < MKF_SIZE_LIMIT - 1 && size > mkf_small_max && kind->fixed) {
-        /* 0 and huge sizes go the slow way. */
-        return mkf_large_malloc(kind, size, 0, false);
+    const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
+    if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
+        MKF_TSAN_RELEASE(&t->busy);
+        return mkf_je_tc_malloc(size, e->tc, mkf_tc_handshake(t), kind);
     }
     return mkf_arena_malloc_slow(kind, size);
 }
 
-/* A small block goes onto the thread's cache; anything else (a large block of a
- * fixed kind, which jemalloc does not know, a full bin, a cold rtree cache, a
- * reclaim under way) takes mkf_arena_free_slow(). */
-static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
+static inline void mkf_tc_free_with(struct mkf_thread_caches *t, struct memkind *kind,
+                                    void *ptr)
 {
-    if (MKF_LIKELY(mkf_solo_mine(kind))) {
-        mkf_solo_free(kind, ptr);
-        return;
-    }
-    struct mkf_thread_caches *t = mkf_thread_caches_table();
-    if (MKF_UNLIKELY(t == NULL)) {
-        mkf_arena_free_tls(kind, ptr);
-        return;
-    }
     const struct mkf_tc_entry *e = mkf_tc_entry_of(t, kind);
     if (MKF_LIKELY(e != NULL && e->tc != NULL)) {
         MKF_TSAN_RELEASE(&t->busy);
@@ -522,6 +508,50 @@ static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
         return;
     }
     mkf_arena_free_slow(kind, ptr);
+}
+
+/* Any size, the one thread not tried (or not this one). 0 and huge sizes go the
+ * slow way; large blocks of fixed kinds to the region map. */
+static inline void *mkf_arena_malloc_table(struct memkind *kind, size_t size)
+{
+    if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX)) {
+        struct mkf_thread_caches *t = mkf_thread_caches_table();
+        if (MKF_UNLIKELY(t == NULL))
+            return mkf_arena_malloc_tls(kind, size);
+        return mkf_tc_malloc_with(t, kind, size);
+    }
+    if (size - 1 < MKF_SIZE_LIMIT - 1 && size > mkf_small_max && kind->fixed)
+        return mkf_large_malloc(kind, size, 0, false);
+    return mkf_arena_malloc_slow(kind, size);
+}
+
+static inline void *mkf_arena_malloc_fast(struct memkind *kind, size_t size)
+{
+    if (MKF_LIKELY(size - 1 < MKF_TC_FAST_MAX) && MKF_LIKELY(mkf_solo_mine(kind)))
+        return mkf_solo_malloc(kind, size);
+    return mkf_arena_malloc_table(kind, size);
+}
+
+/* A small block goes onto the thread's cache; anything else (a large block of a
+ * fixed kind, which jemalloc does not know, a full bin, a cold rtree cache, a
+ * reclaim under way) takes mkf_arena_free_slow(). */
+static inline void mkf_arena_free_table(struct memkind *kind, void *ptr)
+{
+    struct mkf_thread_caches *t = mkf_thread_caches_table();
+    if (MKF_UNLIKELY(t == NULL)) {
+        mkf_arena_free_tls(kind, ptr);
+        return;
+    }
+    mkf_tc_free_with(t, kind, ptr);
+}
+
+static inline void mkf_arena_free_fast(struct memkind *kind, void *ptr)
+{
+    if (MKF_LIKELY(mkf_solo_mine(kind))) {
+        mkf_solo_free(kind, ptr);
+        return;
+    }
+    mkf_arena_free_table(kind, ptr);
 }
 
 /* Take every thread cache away from `kind`, which is being destroyed (registry

@@ -73,7 +73,7 @@ static void record_retire(struct mkf_thread_caches *t)
 }
 
 /* The calling thread's record (the TLS variable), put in its slot of the table
- * (internal.h, mkf_thread_caches_get); NULL if it has none yet. */
+ * (internal.h, mkf_thread_caches_table); NULL if it has none yet. */
 struct mkf_thread_caches *mkf_thread_caches_install(void)
 {
     struct mkf_thread_caches *t = mkf_tls_caches;
@@ -119,7 +119,7 @@ static void thread_exit(void *arg)
         free(e->node);
         solo_last(kind);
     }
-    /* Kept for reuse, not freed: mkf_thread_caches_get() may still read its
+    /* Kept for reuse, not freed: mkf_thread_caches_table() may still read its
      * `tp`, from another thread, after this. */
     record_retire(t);
     if (mkf_tls_caches == t)

@@ -12,6 +12,7 @@
  */
 #include "check.h"
 #include "region.h"
+#include "thread_pointer.h"
 
 #include <memkind_fixed.h>
 
@@ -26,19 +27,6 @@ enum { BLOCKS = 300, THREADS = 32 };
 
 static memkind_t kind;
 static struct test_region region;
-
-static uintptr_t thread_pointer(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    uintptr_t tp;
-    __asm__("mov %%fs:0, %0" : "=r"(tp));
-    return tp;
-#elif defined(__aarch64__) && defined(__GNUC__)
-    return (uintptr_t)__builtin_thread_pointer();
-#else
-    return 0;
-#endif
-}
 
 /* BLOCKS blocks of several small sizes, filled, checked, freed: 1 if all good. */
 static int use_kind(int tag)
@@ -74,7 +62,7 @@ struct run {
 static void *run_main(void *arg)
 {
     struct run *r = arg;
-    r->tp = thread_pointer();
+    r->tp = test_thread_pointer();
     r->ok = use_kind(r->tag);
     return NULL;
 }
@@ -149,7 +137,7 @@ static pthread_barrier_t forked;
 static void *parent_thread(void *arg)
 {
     struct run *r = arg;
-    r->tp = thread_pointer();
+    r->tp = test_thread_pointer();
     r->ok = use_kind(5);
     pthread_barrier_wait(&forked); /* used the kind */
     pthread_barrier_wait(&forked); /* the parent has forked */

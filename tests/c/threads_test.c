@@ -8,6 +8,7 @@
  */
 #include "check.h"
 #include "region.h"
+#include "thread_pointer.h"
 
 #include <memkind_fixed.h>
 
@@ -123,19 +124,6 @@ static void *own_kind(void *arg)
 enum { SLOTS = 256, MAX_WAITING = SLOTS + 1, PAIRS = 3000 };
 static atomic_int go;
 
-static uintptr_t thread_pointer(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    uintptr_t tp;
-    __asm__("mov %%fs:0, %0" : "=r"(tp));
-    return tp;
-#elif defined(__aarch64__) && defined(__GNUC__)
-    return (uintptr_t)__builtin_thread_pointer();
-#else
-    return 0;
-#endif
-}
-
 struct waiter {
     pthread_t thread;
     atomic_int slot; /* -1 until the thread has published it */
@@ -145,7 +133,7 @@ struct waiter {
 static void *slot_worker(void *arg)
 {
     struct waiter *w = arg;
-    uintptr_t tp = thread_pointer();
+    uintptr_t tp = test_thread_pointer();
     atomic_store(&w->slot, (int)(((tp * UINT64_C(0x9e3779b97f4a7c15)) >> 56) & (SLOTS - 1)));
     while (!atomic_load(&go))
         sched_yield();
