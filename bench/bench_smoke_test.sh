@@ -27,6 +27,7 @@ for key in ("fresh_pct", "reuse_pct", "reuse_worst", "largest_block", "fragmente
     assert key in u, f"utilisation: missing {key}"
 assert len(u["reuse_pct"]) == 6 and all(len(row) == 6 for row in u["reuse_pct"])
 assert r["utilisation"]["glibc"] is None  # no caller region: n/a
+assert "memkind_fixed_purge" in r["ratios_fixed_over"]  # the PURGE variant beside the plain kind
 # The fixed kind is measured through the shared library.
 assert r["allocators"][0]["label"] == "memkind-fixed .so", r["allocators"][0]
 # Every competitor has a column: figures, or why it is absent or crashed.

@@ -49,19 +49,30 @@ struct heap {
     memkind_t kind;
 };
 
-static struct heap *fixed_open(void *region, size_t size, bool zeroed)
+static struct heap *open_flags(void *region, size_t size, unsigned flags)
 {
     struct heap *h = malloc(sizeof(*h));
     if (h == NULL)
         return NULL;
-    int err = memkind_create_fixed_flags(region, size, zeroed ? MEMKIND_REGION_ZEROED : 0,
-                                         &h->kind);
+    int err = memkind_create_fixed_flags(region, size, flags, &h->kind);
     if (err != MEMKIND_SUCCESS) {
         free(h);
         return NULL;
     }
     set_decay(h->kind);
     return h;
+}
+
+static struct heap *fixed_open(void *region, size_t size, bool zeroed)
+{
+    return open_flags(region, size, zeroed ? MEMKIND_REGION_ZEROED : 0);
+}
+
+/* The same with MEMKIND_REGION_PURGE: what giving freed pages back to the system
+ * costs on each workload. */
+static struct heap *fixed_purge_open(void *region, size_t size, bool zeroed)
+{
+    return open_flags(region, size, MEMKIND_REGION_PURGE | (zeroed ? MEMKIND_REGION_ZEROED : 0));
 }
 
 static void fixed_close(struct heap *h)
@@ -95,6 +106,20 @@ const struct heap_type heap_fixed = {
              "kind)",
     .regional = true,
     .open = fixed_open,
+    .close = fixed_close,
+    .alloc = fixed_alloc,
+    .free = fixed_free,
+    .realloc = fixed_realloc,
+    .region_free = fixed_region_free,
+};
+
+const struct heap_type heap_fixed_purge = {
+    .id = "memkind_fixed_purge",
+    .label = "fixed PURGE",
+    .about = "the same kind made with MEMKIND_REGION_PURGE: freed large blocks, shrunk tails "
+             "and released slabs go back to the system (madvise) before they are reused",
+    .regional = true,
+    .open = fixed_purge_open,
     .close = fixed_close,
     .alloc = fixed_alloc,
     .free = fixed_free,

@@ -104,6 +104,7 @@ const struct heap_type heap_glibc = {
 
 const struct heap_type *const heap_types[HEAP_COUNT] = {
     [HEAP_FIXED] = &heap_fixed,
+    [HEAP_FIXED_PURGE] = &heap_fixed_purge,
     [HEAP_JE_DEFAULT] = &heap_je_default,
     [HEAP_HOOKS_TCACHE] = &heap_hooks_tcache,
     [HEAP_HOOKS_NOTCACHE] = &heap_hooks_notcache,

@@ -51,7 +51,7 @@ struct heap_type {
 /* The allocators, in table order: the subject, the baselines built into the
  * benchmark, then the competitors loaded from libraries (heap_memkind.c,
  * heap_tbbpool.c, heap_mimalloc.c). */
-enum { HEAP_FIXED, HEAP_JE_DEFAULT, HEAP_HOOKS_TCACHE, HEAP_HOOKS_NOTCACHE, HEAP_GLIBC,
+enum { HEAP_FIXED, HEAP_FIXED_PURGE, HEAP_JE_DEFAULT, HEAP_HOOKS_TCACHE, HEAP_HOOKS_NOTCACHE, HEAP_GLIBC,
        HEAP_MEMKIND, HEAP_TBBPOOL, HEAP_MI_DEBIAN, HEAP_MI_2, HEAP_MI_3, HEAP_COUNT };
 /* The first competitor: the heaps from here on are loaded, and may be missing. */
 #define HEAP_FIRST_COMPETITOR HEAP_MEMKIND
@@ -69,6 +69,7 @@ extern const char *bench_deps_dir;
 
 /* Each allocator's table, defined next to its code. */
 extern const struct heap_type heap_fixed;        /* heap_fixed.c */
+extern const struct heap_type heap_fixed_purge;
 extern const struct heap_type heap_je_default;   /* heap_process.c */
 extern const struct heap_type heap_hooks_tcache; /* bump_hooks.c */
 extern const struct heap_type heap_hooks_notcache;

@@ -349,8 +349,15 @@ void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
         return;
     }
     size_t page = mkf_je_page_size();
-    pthread_mutex_lock(&fx->lock);
+    /* Discard the pages while they are still the caller's block: once they are in
+     * the free map another thread may take them, and a discard then would wipe
+     * its data. The word is read without the lock: only the block's owner, the
+     * caller, changes it. */
     size_t pages;
+    (void)word_of(fx, ptr, &pages);
+    if (pages != 0)
+        mkf_region_purge_pages(fx, ptr, pages * page);
+    pthread_mutex_lock(&fx->lock);
     mkf_block_word *w = word_of(fx, ptr, &pages);
     if (pages != 0) {
         atomic_store_explicit(w, 0, memory_order_relaxed);
@@ -359,8 +366,6 @@ void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
         fx->large_bytes -= pages * page;
     }
     pthread_mutex_unlock(&fx->lock);
-    if (pages != 0)
-        mkf_region_purge_pages(fx, ptr, pages * page);
 }
 
 bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
@@ -369,15 +374,19 @@ bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
         return mkf_shm_resize_block(fx, ptr, pages);
     size_t page = mkf_je_page_size();
     bool done = false;
-    size_t freed = 0;
-    pthread_mutex_lock(&fx->lock);
     size_t old;
+    /* A shrink discards the tail first, while it is still the block's (as in
+     * mkf_region_give_block()). */
+    (void)word_of(fx, ptr, &old);
+    if (pages != 0 && pages < old)
+        mkf_region_purge_pages(fx, (char *)ptr + pages * page, (old - pages) * page);
+    pthread_mutex_lock(&fx->lock);
     mkf_block_word *w = word_of(fx, ptr, &old);
     struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
     if (old == 0 || pages == 0) {
         /* not a large block */
     } else if (pages <= old) {
-        freed = (old - pages) * page;
+        size_t freed = (old - pages) * page;
         if (freed != 0)
             give_locked(fx, (char *)ptr + pages * page, freed, false);
         done = true;
@@ -396,8 +405,6 @@ bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
         fx->large_bytes = fx->large_bytes - old * page + pages * page;
     }
     pthread_mutex_unlock(&fx->lock);
-    if (freed != 0)
-        mkf_region_purge_pages(fx, (char *)ptr + pages * page, freed);
     return done;
 }
 

@@ -14,8 +14,9 @@
  * At the end, with every block freed and every worker gone: the shared kinds,
  * purged, hold no memory at all (nothing lost to a thread cache or a leak).
  *
- *   stress [--seconds S] [--threads N] [--ops N] [--fork] [--seed N]
- * Defaults: 2 seconds (or $STRESS_SECONDS), 4 threads, no operation limit.
+ *   stress [--seconds S] [--threads N] [--ops N] [--fork] [--seed N] [--flags F]
+ * Defaults: 2 seconds (or $STRESS_SECONDS), 4 threads, no operation limit, no
+ * region flags (--flags 1: MEMKIND_REGION_ZEROED, 2: PURGE, 3: both).
  * bazel test //tests/stress:stress_test runs it short (also under --config=tsan);
  * for a long plain run: bazel run //tests/stress:stress_test -- --seconds 300
  */
@@ -26,6 +27,7 @@
 #include <memkind_fixed.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -62,6 +64,7 @@ static int g_threads = 4;
 static double g_seconds = 2;
 static unsigned long long g_max_ops; /* per thread; 0: no limit */
 static bool g_fork;
+static unsigned g_flags; /* MEMKIND_REGION_* of the shared kinds and churn kinds */
 static uint64_t g_seed = 0x5eed;
 static atomic_int g_stop;
 static atomic_ullong g_errors, g_ops, g_allocs, g_enomem, g_passed, g_cross;
@@ -281,7 +284,9 @@ static void *churn(void *arg)
     while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
         memkind_t k;
         size_t off = (next(&s) % 16) * 4096 + next(&s) % 4096; /* unaligned starts */
-        if (memkind_create_fixed((char *)r.base + off, r.size - off, &k) != 0) {
+        /* The churn region is reused, so never ZEROED; PURGE as the others. */
+        if (memkind_create_fixed_flags((char *)r.base + off, r.size - off,
+                                       g_flags & MEMKIND_REGION_PURGE, &k) != 0) {
             error("churn: create failed", NULL);
             break;
         }
@@ -325,7 +330,9 @@ static int child(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: stress [--seconds S] [--threads N] [--ops N] [--fork] [--seed N]\n");
+    fprintf(stderr, "usage: stress [--seconds S] [--threads N] [--ops N] [--fork] [--seed N]"
+                    " [--flags F]\n"
+                    "  F: region flags of the shared kinds (1 ZEROED, 2 PURGE, 3 both)\n");
     exit(2);
 }
 
@@ -334,36 +341,44 @@ int main(int argc, char **argv)
     const char *env = getenv("STRESS_SECONDS");
     if (env != NULL)
         g_seconds = atof(env);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--fork") == 0)
-            g_fork = true;
-        else if (i + 1 < argc && strcmp(argv[i], "--seconds") == 0)
-            g_seconds = atof(argv[++i]);
-        else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0)
-            g_threads = atoi(argv[++i]);
-        else if (i + 1 < argc && strcmp(argv[i], "--ops") == 0)
-            g_max_ops = strtoull(argv[++i], NULL, 0);
-        else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0)
-            g_seed = strtoull(argv[++i], NULL, 0);
-        else
-            usage();
+    static const struct option opts[] = {
+        {"seconds", required_argument, NULL, 's'}, {"threads", required_argument, NULL, 't'},
+        {"ops", required_argument, NULL, 'o'},     {"fork", no_argument, NULL, 'f'},
+        {"seed", required_argument, NULL, 'S'},    {"flags", required_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
+    };
+    for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        switch (c) {
+        case 's': g_seconds = atof(optarg); break;
+        case 't': g_threads = atoi(optarg); break;
+        case 'o': g_max_ops = strtoull(optarg, NULL, 0); break;
+        case 'f': g_fork = true; break;
+        case 'S': g_seed = strtoull(optarg, NULL, 0); break;
+        case 'F': g_flags = (unsigned)strtoul(optarg, NULL, 0); break;
+        default: usage();
+        }
     }
+    if (optind != argc || (g_flags & ~(unsigned)(MEMKIND_REGION_ZEROED | MEMKIND_REGION_PURGE)))
+        usage();
     if (g_threads < 2 || g_threads > MAX_THREADS || g_seconds <= 0)
         usage();
     pattern_init();
 
-    g_kinds[0].r[0] = region_new(64 * MiB, 0x11);
+    /* A ZEROED region must be zero; the others start with bytes of their own, so
+     * that calloc's zeroing is checked. */
+    bool z = (g_flags & MEMKIND_REGION_ZEROED) != 0;
+    g_kinds[0].r[0] = region_new(64 * MiB, z ? 0 : 0x11);
     g_kinds[0].nreg = 1;
-    g_kinds[1].r[0] = region_new(16 * MiB, 0x22);
-    g_kinds[1].r[1] = region_new(16 * MiB, 0x33);
+    g_kinds[1].r[0] = region_new(16 * MiB, z ? 0 : 0x22);
+    g_kinds[1].r[1] = region_new(16 * MiB, z ? 0 : 0x33);
     g_kinds[1].nreg = 2;
     REQUIRE(g_kinds[0].r[0].base && g_kinds[1].r[0].base && g_kinds[1].r[1].base);
-    REQUIRE(memkind_create_fixed(g_kinds[0].r[0].base, g_kinds[0].r[0].size, &g_kinds[0].k) ==
-            0);
-    REQUIRE(memkind_create_fixed(g_kinds[1].r[0].base, g_kinds[1].r[0].size, &g_kinds[1].k) ==
-            0);
+    REQUIRE(memkind_create_fixed_flags(g_kinds[0].r[0].base, g_kinds[0].r[0].size, g_flags,
+                                       &g_kinds[0].k) == 0);
+    REQUIRE(memkind_create_fixed_flags(g_kinds[1].r[0].base, g_kinds[1].r[0].size, g_flags,
+                                       &g_kinds[1].k) == 0);
     REQUIRE(memkind_fixed_add_region(g_kinds[1].k, g_kinds[1].r[1].base,
-                                     g_kinds[1].r[1].size, 0) == 0);
+                                     g_kinds[1].r[1].size, g_flags) == 0);
     for (int i = 0; i < g_threads; i++)
         pthread_mutex_init(&g_inbox[i].lock, NULL);
 
