@@ -208,6 +208,13 @@ MKF_STATUS(memkind_update_cached_stats)
 MKF_STATUS(memkind_fixed_add_region)
 MKF_STATUS(memkind_fixed_purge)
 MKF_STATUS(memkind_region_unmap)
+MKF_STATUS(memkind_shared_detach)
+MKF_STATUS(memkind_shared_unlink)
+MKF_STATUS_OUT(memkind_shared_create)
+MKF_STATUS_OUT(memkind_shared_attach)
+MKF_STATUS_OUT(memkind_shared_attach_fd)
+MKF_STATUS_OUT(memkind_shared_get_stats)
+MKF_STATUS_OUT(memkind_shared_reclaim)
 MKF_STATUS_OUT(memkind_create_fixed)
 MKF_STATUS_OUT(memkind_create_fixed_flags)
 MKF_STATUS_OUT(memkind_posix_memalign)
@@ -225,16 +232,19 @@ MKF_ALLOCATOR(memkind_realloc)
 #if defined(SWIGJAVA)
 %rename(Memkind) memkind;
 %rename(MemkindFixedStats) memkind_fixed_stats;
+%rename(MemkindSharedStats) memkind_shared_stats;
 /* Typemaps apply to the declarations that follow them: these must come before
  * `struct memkind` below. No finalizers: a finalizer destroyed the kind of a
  * FixedKind that was dropped while its ByteBuffers still pointed into the region.
- * A proxy's delete() is the only way its C object goes; FixedKind says when. */
+ * A proxy's delete() is the only way its C object goes; FixedKind says when.
+ * Every proxy and pointer wrapper (SWIGTYPE_p_...) is package-private:
+ * FixedKind and SharedKind are the API (java/public_api_test.sh checks the jar). */
 %typemap(javafinalize) SWIGTYPE ""
-%typemap(javaclassmodifiers) struct memkind "final class"
-%typemap(javaclassmodifiers) struct memkind_fixed_stats "final class"
+%typemap(javaclassmodifiers) SWIGTYPE, SWIGTYPE *, SWIGTYPE &, SWIGTYPE [] "final class"
 #endif
 %nodefaultctor memkind;
 %nodefaultctor memkind_fixed_stats;
+%nodefaultctor memkind_shared_stats;
 struct memkind {};  /* complete for SWIG only, so that it gets a proxy class */
 %extend memkind {
     /* A kind whose proxy goes away unused is destroyed; its region stays. */
@@ -244,25 +254,33 @@ struct memkind {};  /* complete for SWIG only, so that it gets a proxy class */
 %newobject memkind_create_fixed_flags;
 %newobject memkind_posix_memalign;
 %newobject memkind_fixed_get_stats;
+%newobject memkind_shared_create;
+%newobject memkind_shared_attach;
+%newobject memkind_shared_attach_fd;
+%newobject memkind_shared_get_stats;
 %delobject memkind_destroy_kind;
+%delobject memkind_shared_detach;
 
 /* Output parameters: the C side gets a local to fill. */
 %typemap(in, numinputs=0) memkind_t *kind (memkind_t temp = NULL) "$1 = &temp;"
 %typemap(in, numinputs=0) void **memptr (void *temp = NULL) "$1 = &temp;"
 %typemap(in, numinputs=0) void **out (void *temp = NULL) "$1 = &temp;"
 %typemap(in, numinputs=0) size_t *value (size_t temp = 0) "$1 = &temp;"
-%typemap(in, numinputs=0) struct memkind_fixed_stats *out (struct memkind_fixed_stats temp)
+%typemap(in, numinputs=0) struct memkind_fixed_stats *out ($*1_ltype temp),
+                           struct memkind_shared_stats *out ($*1_ltype temp)
     "memset(&temp, 0, sizeof temp); $1 = &temp;"
 %typemap(in, numinputs=0) (char *msg, size_t size) (char temp[MEMKIND_ERROR_MESSAGE_SIZE])
     "$1 = temp; $2 = sizeof temp;"
 
-/* A statistics struct is read-only, and handed out as a copy its proxy owns. */
+/* A statistics struct is read-only, and handed out as a copy its proxy owns
+ * (mkf_stats_copy(&temp, sizeof temp): a malloc'd copy of either struct). */
 %immutable memkind_fixed_stats;
+%immutable memkind_shared_stats;
 %{
-static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_stats *s) {
-    struct memkind_fixed_stats *copy = malloc(sizeof *copy);
+static void *mkf_stats_copy(const void *stats, size_t size) {
+    void *copy = malloc(size);
     if (copy)
-        *copy = *s;
+        memcpy(copy, stats, size);
     return copy;
 }
 %}
@@ -284,6 +302,12 @@ static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_sta
 /* Enums are int constants, compile-time ones where the C expression is also Java
  * (`1u << 0` is not: those are read from the library when the class loads). */
 %include <enumtypeunsafe.swg>
+/* Public: the constants FixedKind's and SharedKind's methods take or report
+ * (MemkindFixedConstants: error codes; region policies and flags). The others
+ * (memkind_get_stat's, memkind's size limits and kind-building policies) are no
+ * part of the Java API. */
+%typemap(javaclassmodifiers) enum memkind_const, enum memkind_stat_type,
+                             enum memkind_mem_usage_policy "final class"
 %javaconst(1);
 %javaconst(0) MEMKIND_REGION_ZEROED;
 %javaconst(0) MEMKIND_REGION_PURGE;
@@ -301,6 +325,7 @@ static struct memkind_fixed_stats *mkf_stats_copy(const struct memkind_fixed_sta
 /* A kind is destroyed by its proxy, Memkind.delete(): one way, and the proxy
  * cannot be left owning a destroyed kind. */
 %ignore memkind_destroy_kind;
+%ignore memkind_shared_detach;  /* as memkind_destroy_kind for a shared kind */
 
 /* void *addr: a region's address, as a Java long. A region may be larger than a
  * ByteBuffer can be (2^31 - 1 bytes), so regions cross as (address, size) longs;
@@ -382,27 +407,68 @@ MKF_JAVA_RETURNS_KIND(memkind_create_fixed)
 MKF_JAVA_RETURNS_KIND(memkind_create_fixed_flags)
 %typemap(argout) memkind_t *kind "*(memkind_t *)&$result = *$1;"
 
-%typemap(jni) int memkind_get_stat "jlong"
-%typemap(jtype) int memkind_get_stat "long"
-%typemap(jstype) int memkind_get_stat "long"
-%typemap(javaout) int memkind_get_stat { return $jnicall; }
+MKF_JAVA_RETURNS_KIND(memkind_shared_create)
+MKF_JAVA_RETURNS_KIND(memkind_shared_attach)
+MKF_JAVA_RETURNS_KIND(memkind_shared_attach_fd)
+
+/* A size_t output (memkind_get_stat's value, memkind_shared_reclaim's bytes). */
+%define MKF_JAVA_RETURNS_SIZE(fn)
+%typemap(jni) int fn "jlong"
+%typemap(jtype) int fn "long"
+%typemap(jstype) int fn "long"
+%typemap(javaout) int fn { return $jnicall; }
+%enddef
+MKF_JAVA_RETURNS_SIZE(memkind_get_stat)
+MKF_JAVA_RETURNS_SIZE(memkind_shared_reclaim)
 %typemap(argout) size_t *value "$result = (jlong)*$1;"
 
-%typemap(jni) int memkind_fixed_get_stats "jlong"
-%typemap(jtype) int memkind_fixed_get_stats "long"
-%typemap(jstype) int memkind_fixed_get_stats "MemkindFixedStats"
-%typemap(javaout) int memkind_fixed_get_stats {
+/* Statistics: a copy owned by its proxy (see mkf_stats_copy). */
+%define MKF_JAVA_RETURNS_STATS(fn, proxy)
+%typemap(jni) int fn "jlong"
+%typemap(jtype) int fn "long"
+%typemap(jstype) int fn "proxy"
+%typemap(javaout) int fn {
     long cPtr = $jnicall;
-    return (cPtr == 0) ? null : new MemkindFixedStats(cPtr, $owner);
+    return (cPtr == 0) ? null : new proxy(cPtr, $owner);
 }
-%typemap(argout) struct memkind_fixed_stats *out {
-    struct memkind_fixed_stats *copy = mkf_stats_copy($1);
+%enddef
+MKF_JAVA_RETURNS_STATS(memkind_fixed_get_stats, MemkindFixedStats)
+MKF_JAVA_RETURNS_STATS(memkind_shared_get_stats, MemkindSharedStats)
+%typemap(argout) struct memkind_fixed_stats *out, struct memkind_shared_stats *out {
+    $*1_ltype *copy = mkf_stats_copy($1, sizeof *$1);
     if (!copy) {
         SWIG_JavaThrowException(jenv, SWIG_JavaOutOfMemoryError, "statistics copy");
         return $null;
     }
-    *(struct memkind_fixed_stats **)&$result = copy;
+    *($*1_ltype **)&$result = copy;
 }
+
+/* A direct ByteBuffer over `size` bytes at `offset` of a shared kind's segment, in
+ * this process's mapping (memkind_shared_ptr() checked at both ends), for
+ * SharedKind.buffer(); IllegalArgumentException when the bytes are not all in the
+ * heap. memkind_shared_ptr itself returns an address without a size, which no
+ * buffer can be made of. */
+%ignore memkind_shared_ptr;
+%{
+static void *mkf_shared_block(struct memkind *kind, uint64_t offset, size_t size) {
+    char *start = memkind_shared_ptr(kind, offset);
+    if (!start || size == 0)
+        return start;
+    if (offset + size - 1 < offset || memkind_shared_ptr(kind, offset + size - 1) != start + size - 1)
+        return NULL;
+    return start;
+}
+%}
+MKF_JAVA_RETURNS_BUFFER(void *mkf_shared_block)
+%typemap(out) void *mkf_shared_block {
+    if (!$1) {
+        SWIG_JavaThrowException(jenv, SWIG_JavaIllegalArgumentException,
+                                "the bytes are not all in this shared heap");
+        return $null;
+    }
+    $result = mkf_java_buffer(jenv, $1, arg3);
+}
+void *mkf_shared_block(struct memkind *kind, uint64_t offset, size_t size);
 
 %typemap(jni) void memkind_error_message "jstring"
 %typemap(jtype) void memkind_error_message "String"
@@ -429,16 +495,17 @@ MKF_JAVA_RETURNS_KIND(memkind_create_fixed_flags)
 %typemap(argout, noblock=1, fragment=SWIG_From_frag(size_t)) size_t *value {
     %append_output(SWIG_From(size_t)(*$1));
 }
-%typemap(argout) struct memkind_fixed_stats *out {
-    struct memkind_fixed_stats *copy = mkf_stats_copy($1);
+%typemap(argout) struct memkind_fixed_stats *out, struct memkind_shared_stats *out {
+    $*1_ltype *copy = mkf_stats_copy($1, sizeof *$1);
     if (!copy)
         SWIG_exception_fail(SWIG_MemoryError, "statistics copy");
-    %append_output(SWIG_NewPointerObj(copy, $descriptor(struct memkind_fixed_stats *), SWIG_POINTER_OWN));
+    %append_output(SWIG_NewPointerObj(copy, $1_descriptor, SWIG_POINTER_OWN));
 }
 %typemap(argout, noblock=1, fragment="SWIG_FromCharPtr") (char *msg, size_t size) {
     %append_output(SWIG_FromCharPtr($1));
 }
 #endif
+%apply size_t *value { size_t *bytes };  /* memkind_shared_reclaim's */
 
 /* ------------------------------------------------------------------------------
  * 6. The header itself. Everything in it is read-only from target languages

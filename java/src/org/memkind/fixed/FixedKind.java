@@ -2,11 +2,7 @@ package org.memkind.fixed;
 
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.Objects;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A heap that lives entirely inside one memory region: every buffer that
@@ -46,40 +42,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>All methods are thread-safe: a kind may be used from any number of threads, and
  * a buffer may be freed by another thread than the one that allocated it.
  */
-public final class FixedKind implements AutoCloseable {
-    /** The largest buffer: a ByteBuffer's capacity is an int. */
-    public static final long MAX_BUFFER_SIZE = Integer.MAX_VALUE;
-
-    /** Destroys kinds that become unreachable without live buffers. */
-    private static final Cleaner CLEANER = Cleaner.create();
-
-    /**
-     * The kinds that have live buffers. A ByteBuffer cannot refer to its kind, so
-     * without this a kind could become unreachable while its buffers are in use, and
-     * its cleaning would destroy the heap (and free or unmap the region) under them.
-     */
-    private static final Set<FixedKind> WITH_LIVE_BUFFERS = ConcurrentHashMap.newKeySet();
-
-    /** The kind and its region (also the cleaning action, so it must not refer to
-     *  this); null once closed. */
-    private Heap heap;
-    private final Cleaner.Cleanable cleanable;
-    /** Buffers handed out and not freed, by identity (ByteBuffer.equals compares
-     *  contents). */
-    private final Set<ByteBuffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
-
-    /*
-     * Reachability: every method that passes the kind to the library is synchronized.
-     * An object whose monitor is held is not reclaimed, so the cleaning action cannot
-     * destroy the kind during such a call (see Reference.reachabilityFence).
-     */
+public final class FixedKind extends BufferKind {
+    /** Whether the region was mapped by map() or is the caller's, and its size: for
+     *  toString. */
+    private final boolean mapped;
+    private final long size;
 
     /**
-     * The library's kind over a region, and how to release both. A kind is destroyed
-     * before its region goes: by close() or, for a kind that became unreachable
-     * without live buffers, by the cleaner. For a caller's region,
-     * {@code callerRegion} keeps the caller's ByteBuffer (and so its memory)
-     * reachable until then.
+     * The library's kind over a region, and how to release both: the cleaning
+     * action, which must not refer to the FixedKind. A kind is destroyed before its
+     * region goes: by close() or, for a kind that became unreachable without live
+     * buffers, by the cleaner. For a caller's region, {@code callerRegion} keeps the
+     * caller's ByteBuffer (and so its memory) reachable until then.
      */
     private static final class Heap implements Runnable {
         final Memkind kind;
@@ -105,8 +79,6 @@ public final class FixedKind implements AutoCloseable {
                 }
                 throw e;
             }
-            // allocate(0) returns a buffer of capacity 0 that must be freed like any other.
-            MemkindFixed.memkind_set_allow_zero_allocs(kind, true);
         }
 
         /** Destroy the kind, then unmap a mapped region. Runs once. */
@@ -120,8 +92,9 @@ public final class FixedKind implements AutoCloseable {
     }
 
     private FixedKind(Heap heap) {
-        this.heap = heap;
-        this.cleanable = CLEANER.register(this, heap);
+        super(heap.kind, heap);
+        this.mapped = heap.mapped;
+        this.size = heap.size;
     }
 
     /**
@@ -181,93 +154,9 @@ public final class FixedKind implements AutoCloseable {
                 region.capacity(), false, 0, region, regionFlags));
     }
 
-    /**
-     * A buffer of {@code size} bytes (uninitialised) in the region.
-     *
-     * @throws MemkindOutOfMemoryException when the region has no room for it
-     * @throws IllegalArgumentException when {@code size} is negative or above
-     *     {@link #MAX_BUFFER_SIZE}
-     * @throws IllegalStateException when the kind is closed
-     */
-    public synchronized ByteBuffer allocate(long size) {
-        requireSize(size);
-        return track(MemkindFixed.memkind_malloc(open(), size));
-    }
-
-    /** {@link #allocate} with the buffer's bytes set to zero. */
-    public synchronized ByteBuffer allocateZeroed(long size) {
-        requireSize(size);
-        return track(MemkindFixed.memkind_calloc(open(), 1, size));
-    }
-
-    /**
-     * {@link #allocate} at an address that is a multiple of {@code alignment}, a power
-     * of two and a multiple of 8.
-     *
-     * @throws MemkindException code EINVAL for a bad alignment
-     */
-    public synchronized ByteBuffer allocateAligned(long alignment, long size) {
-        requireSize(size);
-        return track(MemkindFixed.memkind_posix_memalign(open(), alignment, size));
-    }
-
-    /**
-     * Resize a live buffer of this kind, keeping its contents up to the smaller size.
-     * Returns the new buffer; the old one is freed, unless this throws, in which case
-     * it is left as it was.
-     */
-    public synchronized ByteBuffer reallocate(ByteBuffer buffer, long size) {
-        requireSize(size);
-        Memkind k = open();
-        requireLive(buffer);
-        ByteBuffer moved = MemkindFixed.memkind_realloc(k, buffer, size);
-        forget(buffer);
-        return track(moved);
-    }
-
-    /**
-     * Give a buffer back to the region. The buffer must not be used afterwards.
-     *
-     * @throws IllegalArgumentException if {@code buffer} is not a live buffer of this
-     *     kind (another kind's, already freed, a slice or duplicate, a heap buffer)
-     */
-    public synchronized void free(ByteBuffer buffer) {
-        Memkind k = open();
-        requireLive(buffer);
-        forget(buffer);
-        MemkindFixed.memkind_free(k, buffer);
-    }
-
-    /** The number of buffers allocated and not freed. */
-    public synchronized int liveBuffers() {
-        return live.size();
-    }
-
-    /** The usable bytes of the region (whole pages), as memkind_get_capacity(). */
-    public synchronized long capacity() {
-        return MemkindFixed.memkind_get_capacity(open());
-    }
-
     /** The region's statistics now (memkind_fixed_get_stats). */
-    public synchronized Stats stats() {
-        MemkindFixedStats s = MemkindFixed.memkind_fixed_get_stats(open());
-        try {
-            return new Stats(s.getCapacity(), s.getUsed(), s.getFree(), s.getLargestFree(),
-                    s.getPeakUsed(), s.getAllocated(), s.getFailedAllocs(), s.getRegions(),
-                    s.getResident());
-        } finally {
-            s.delete();
-        }
-    }
-
-    /** Return the freed pages the heap caches to the region now (memkind_fixed_purge). */
-    public synchronized void purge() {
-        MemkindFixed.memkind_fixed_purge(open());
-    }
-
-    /** Whether {@link #close} has destroyed the kind. */
-    public synchronized boolean isClosed() {
-        return heap == null;
+    public Stats stats() {
+        return fixedStats();
     }
 
     /**
@@ -277,70 +166,16 @@ public final class FixedKind implements AutoCloseable {
      * @throws IllegalStateException while buffers are live; the kind stays open
      */
     @Override
-    public synchronized void close() {
-        if (heap == null) {
-            return;
-        }
-        if (!live.isEmpty()) {
-            throw new IllegalStateException(live.size()
-                    + " buffer(s) of this kind are still allocated: free them before close()");
-        }
-        heap = null; // and with it a caller's region
-        cleanable.clean(); // Heap.run, now and never again
+    public void close() {
+        super.close();
     }
 
     @Override
     public synchronized String toString() {
-        return heap == null
+        return isClosed()
                 ? "FixedKind[closed]"
-                : "FixedKind[" + (heap.mapped ? "mapped" : "caller's") + " region of "
-                        + heap.size + " bytes, " + live.size() + " live buffers]";
-    }
-
-    /** Package-private for tests: the library's handle. */
-    synchronized Memkind handle() {
-        return open();
-    }
-
-    private Memkind open() {
-        if (heap == null) {
-            throw new IllegalStateException("the kind is closed");
-        }
-        return heap.kind;
-    }
-
-    private void requireLive(ByteBuffer buffer) {
-        if (buffer == null || !live.contains(buffer)) {
-            throw new IllegalArgumentException("not a live buffer of this kind");
-        }
-    }
-
-    private static void requireSize(long size) {
-        if (size < 0) {
-            throw new IllegalArgumentException("negative size: " + size);
-        }
-        if (size > MAX_BUFFER_SIZE) {
-            throw new IllegalArgumentException("a buffer holds at most " + MAX_BUFFER_SIZE
-                    + " bytes (a ByteBuffer's capacity is an int): " + size);
-        }
-    }
-
-    private ByteBuffer track(ByteBuffer buffer) {
-        if (buffer == null) { // cannot happen with zero allocations allowed
-            throw new MemkindOutOfMemoryException(0, "no buffer returned");
-        }
-        if (live.isEmpty()) {
-            WITH_LIVE_BUFFERS.add(this);
-        }
-        live.add(buffer);
-        return buffer;
-    }
-
-    private void forget(ByteBuffer buffer) {
-        live.remove(buffer);
-        if (live.isEmpty()) {
-            WITH_LIVE_BUFFERS.remove(this);
-        }
+                : "FixedKind[" + (mapped ? "mapped" : "caller's") + " region of "
+                        + size + " bytes, " + liveBuffers() + " live buffers]";
     }
 
     /** Region statistics of a kind, in bytes (see memkind_fixed_stats in the C header). */

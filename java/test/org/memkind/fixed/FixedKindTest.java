@@ -8,10 +8,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import static org.memkind.fixed.Harness.check;
+import static org.memkind.fixed.Harness.expect;
+import static org.memkind.fixed.Harness.finish;
+import static org.memkind.fixed.Harness.run;
+
 /**
- * Tests of FixedKind and the SWIG-generated layer under it. A plain harness (no
- * JUnit): each test is a method, a failed check throws, and the last line is
- * "N passed, N failed"; the exit status is 0 only when nothing failed.
+ * Tests of FixedKind and the SWIG-generated layer under it, on the plain Harness:
+ * the last line is "N passed, N failed"; the exit status is 0 only when nothing
+ * failed.
  *
  * In the package of the classes under test, to reach the generated low-level API
  * (memkind_detect_kind, the Memkind handle).
@@ -21,13 +26,6 @@ public final class FixedKindTest {
     private static final int MIB = 1024 * 1024;
     /** Marks the first 8 bytes of a test buffer: MAGIC in the high half, index in the low. */
     private static final long MAGIC = 0x4d4b4658L; // "MKFX"
-
-    private interface Test {
-        void run() throws Exception;
-    }
-
-    private static int passed;
-    private static int failed;
 
     public static void main(String[] args) {
         run("allocations lie inside a caller's region", FixedKindTest::allocationsInsideCallersRegion);
@@ -46,38 +44,7 @@ public final class FixedKindTest {
         run("a live buffer keeps its kind through GC", FixedKindTest::bufferKeepsItsKind);
         // Last: before buffers kept their region, this one crashed the JVM.
         run("a live buffer keeps its region through GC", FixedKindTest::bufferKeepsItsRegion);
-        System.out.println(passed + " passed, " + failed + " failed");
-        System.exit(failed == 0 ? 0 : 1);
-    }
-
-    private static void run(String name, Test test) {
-        try {
-            test.run();
-            passed++;
-            System.out.println("PASS " + name);
-        } catch (Throwable t) {
-            failed++;
-            System.out.println("FAIL " + name + ": " + t);
-            t.printStackTrace(System.out);
-        }
-    }
-
-    private static void check(boolean condition, String what) {
-        if (!condition) {
-            throw new AssertionError(what);
-        }
-    }
-
-    private static <T extends Throwable> T expect(Class<T> type, Test body) throws Exception {
-        try {
-            body.run();
-        } catch (Throwable t) {
-            if (type.isInstance(t)) {
-                return type.cast(t);
-            }
-            throw new AssertionError("expected " + type.getSimpleName() + ", got " + t, t);
-        }
-        throw new AssertionError("expected " + type.getSimpleName() + ", nothing was thrown");
+        finish();
     }
 
     /** Whether the library says that `buffer` belongs to `kind`'s regions. */
