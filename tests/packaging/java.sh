@@ -7,9 +7,10 @@
 #      tests and installs the jar into a local repository made for this run (the
 #      user's ~/.m2 is not touched);
 #   2. the jar carries the JNI library, LICENSE and jemalloc's COPYING, and says its
-#      license in the manifest and the installed pom;
+#      license in the manifest and the installed pom; its public classes are the API
+#      (FixedKind, SharedKind, the exceptions, the constants: java/public_api_test.sh);
 #   3. tests/packaging/java-consumer, a Maven project that depends on
-#      org.memkindfixed:memkind-fixed, builds offline against that repository and runs
+#      org.memkind.fixed:memkind-fixed, builds offline against that repository and runs
 #      with `java -cp` and no -Djava.library.path: the library is loaded from a private
 #      copy in java.io.tmpdir that is gone when the program ends;
 #   4. -Dorg.memkind.fixed.library=<file> still loads a library installed by hand.
@@ -59,11 +60,11 @@ if ! (cd "$tmp" && "${mvn[@]}" -f stage/pom.xml install >"$tmp/install.log" 2>&1
 fi
 tests=$(grep -E '^\[INFO\] Tests run: [0-9]+, Failures: 0, Errors: 0, Skipped: 0$' "$tmp/install.log" || true)
 check "mvn install runs the JUnit tests, all passing" \
-    test "$(sed -E 's/.*Tests run: ([0-9]+).*/\1/' <<<"$tests")" -ge 4
+    test "$(sed -E 's/.*Tests run: ([0-9]+).*/\1/' <<<"$tests")" -ge 6
 echo "mvn install: ${tests#\[INFO\] }"
 
 # 2. What the installed jar carries.
-installed=$repo/org/memkindfixed/memkind-fixed/0.1.0
+installed=$repo/org/memkind/fixed/memkind-fixed/0.1.0
 jarfile=$installed/memkind-fixed-0.1.0.jar
 [ -f "$jarfile" ] || fatal "mvn install did not install $jarfile"
 entries=$(jar --list --file "$jarfile")
@@ -80,6 +81,8 @@ check "the manifest's Bundle-License names BSD-3-Clause and jemalloc's BSD-2-Cla
     grep -q '^Bundle-License: BSD-3-Clause;.*BSD-2-Clause;' <<<"$manifest"
 check "the installed pom's license is BSD-3-Clause" \
     grep -q '<name>BSD-3-Clause</name>' "$installed/memkind-fixed-0.1.0.pom"
+check "the jar's public classes are the API (java/public_api_test.sh)" \
+    "$top/java/public_api_test.sh" "$jarfile"
 lib=$tmp/unpacked/$so
 exports=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[A-Z]$/ {print $3}')
 check "the JNI library exports Java_* only" \
@@ -114,6 +117,8 @@ check "a buffer was found inside the caller's region" \
 check "1000 buffers in a mapped region read back" grep -q '^mapped: 1000 buffers' <<<"$out"
 check "a request above the region is MemkindOutOfMemoryException code 12" \
     grep -qx 'full: MemkindOutOfMemoryException code 12' <<<"$out"
+check "a shared heap's block was read back and freed through a second attachment" \
+    grep -qE '^shared: a block of 8192 bytes at offset [0-9]+ read back and freed' <<<"$out"
 check "the copy is gone from java.io.tmpdir" test -z "$(ls -A "$tmp/jtmp")"
 
 # 4. A library installed by hand, named by the system property.
@@ -130,7 +135,7 @@ check "nothing was copied to java.io.tmpdir" test -z "$(ls -A "$tmp/jtmp2")"
 
 # Keep Maven's downloads (not what this run installed) for the next run.
 if [ -n "$cache" ]; then
-    rm -rf "$repo/org/memkindfixed" "$repo/example"
+    rm -rf "$repo/org/memkind/fixed" "$repo/example"
     mkdir -p "$cache" && cp -R "$repo/." "$cache/"
 fi
 echo "java packaging: $passed passed, $failed failed"

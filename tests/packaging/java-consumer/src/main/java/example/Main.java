@@ -9,10 +9,12 @@ import java.util.ArrayList;
 import java.util.List;
 import org.memkind.fixed.FixedKind;
 import org.memkind.fixed.MemkindOutOfMemoryException;
+import org.memkind.fixed.SharedKind;
 
 /**
  * Uses memkind-fixed through its public API only, and checks what it gets: buffers
- * inside the region, their contents, the error for a full region. Prints one line
+ * inside the region, their contents, the error for a full region, a block of a
+ * shared heap found by its offset through a second attachment. Prints one line
  * per check, then "OK"; exits 1 at the first failed check. The first line names the
  * file the JNI library was mapped from (/proc/self/maps), which
  * tests/packaging/java.sh checks.
@@ -72,6 +74,25 @@ public final class Main {
                 kind.free(b);
             }
             check(kind.liveBuffers() == 0, "all freed");
+        }
+
+        // A shared heap: a block written through one attachment, found by its offset
+        // and freed through another (as another process would).
+        try (SharedKind kind = SharedKind.create(16L << 20)) {
+            ByteBuffer b = kind.allocate(8192).order(ByteOrder.nativeOrder());
+            b.putLong(0, MARKER);
+            b.putLong(8184, ~MARKER);
+            long offset = kind.offset(b);
+            kind.release(b);
+            try (SharedKind other = SharedKind.attach(kind.name())) {
+                ByteBuffer same = other.buffer(offset, 8192).order(ByteOrder.nativeOrder());
+                check(same.getLong(0) == MARKER && same.getLong(8184) == ~MARKER,
+                        "the block reads back at offset " + offset + " through another attachment");
+                check(other.stats().processes() == 2, "two attachments");
+                other.free(same);
+            }
+            System.out.println("shared: a block of 8192 bytes at offset " + offset
+                    + " read back and freed through a second attachment of " + kind.name());
         }
         System.out.println("OK");
     }
