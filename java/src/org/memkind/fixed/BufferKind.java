@@ -128,7 +128,10 @@ abstract class BufferKind implements AutoCloseable {
     }
 
     /**
-     * Destroy the kind and what goes with it. Does nothing when already closed.
+     * Destroy the kind and what goes with it. A {@link FixedKind} unmaps a region it
+     * mapped; a {@link SharedKind} detaches this process from the heap
+     * (memkind_shared_detach: its blocks stay valid for the other processes), and
+     * its creator unlinks the segment's name. Does nothing when already closed.
      *
      * @throws IllegalStateException while buffers are live; the kind stays open
      */

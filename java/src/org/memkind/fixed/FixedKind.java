@@ -159,17 +159,6 @@ public final class FixedKind extends BufferKind {
         return fixedStats();
     }
 
-    /**
-     * Destroy the kind and, for {@link #map}, unmap its region. Does nothing when
-     * already closed.
-     *
-     * @throws IllegalStateException while buffers are live; the kind stays open
-     */
-    @Override
-    public void close() {
-        super.close();
-    }
-
     @Override
     public synchronized String toString() {
         return isClosed()

@@ -292,19 +292,6 @@ public final class SharedKind extends BufferKind {
         }
     }
 
-    /**
-     * Detach this process from the heap (memkind_shared_detach); the creator also
-     * unlinks the name. Blocks still allocated stay valid for the other processes.
-     * Does nothing when already closed.
-     *
-     * @throws IllegalStateException while buffers are live (free or release them);
-     *     the kind stays open
-     */
-    @Override
-    public void close() {
-        super.close();
-    }
-
     @Override
     public synchronized String toString() {
         return isClosed()
