@@ -1,6 +1,6 @@
 #!/usr/bin/env perl
 # The Perl 5 module made from bindings/swig/memkind_fixed.i: a kind over a mapped
-# region, blocks inside it, errors as exceptions, ownership. Prints
+# region, blocks inside it, errors as exceptions, ownership, a shared heap. Prints
 # "N passed, N failed" and exits non-zero on failure.
 use strict;
 use warnings;
@@ -70,6 +70,28 @@ my $again = eval { memkind_fixed::memkind_create_fixed($region2, $size) };
 check(defined $again, "region reusable after the proxy went away: $@");
 undef $again;
 memkind_fixed::memkind_region_unmap($region2, $size, 0);
+
+# A shared heap: two attachments, a block named by its offset, statistics, errors.
+my $name = "/mkf-$$-perl";
+my $shared = memkind_fixed::memkind_shared_create($name, $size, 0);
+my $other = memkind_fixed::memkind_shared_attach($name);
+my $p = memkind_fixed::memkind_malloc($shared, 100);
+memkind_fixed::memmove($p, "shared by offset");
+my $offset = memkind_fixed::memkind_shared_offset($shared, $p);
+my $q = memkind_fixed::memkind_shared_ptr($other, $offset);
+check($offset > 0 && memkind_fixed::cdata($q, 16) eq "shared by offset", "a block at offset $offset");
+my $sstats = memkind_fixed::memkind_shared_get_stats($other);
+check($sstats->{processes} == 2 && $sstats->{capacity} == $size, "shared stats");
+memkind_fixed::memkind_free($other, $q);
+check(defined eval { memkind_fixed::memkind_shared_reclaim($shared) }, "reclaim returns the bytes: $@");
+eval { memkind_fixed::memkind_shared_create($name, $size, 0) };
+check($@ =~ /^RuntimeError memkind_shared_create: .* \(code -109\)/, "exists: $@");
+memkind_fixed::memkind_shared_detach($other);  # the proxy no longer owns it
+undef $other;
+undef $shared;
+memkind_fixed::memkind_shared_unlink($name);
+eval { memkind_fixed::memkind_shared_attach($name) };
+check($@ =~ /^RuntimeError memkind_shared_attach: .* \(code -110\)/, "unlinked: $@");
 
 print "$passed passed, $failed failed\n";
 exit($failed ? 1 : 0);
