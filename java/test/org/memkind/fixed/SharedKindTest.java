@@ -21,20 +21,19 @@ import java.util.stream.Stream;
 
 /**
  * Tests of SharedKind, on the plain Harness. Two of them share one heap with
- * another process, a C program (java/test/shared_peer.c, named by the first
- * argument) that uses the C API only: the Java process creates the heap and the
- * peer attaches, then the other way round; each allocates, writes, hands offsets
- * over, reads what the other wrote and frees the other's blocks.
+ * another process, for each peer program named on the command line: a C program
+ * (java/test/shared_peer.c, the C API only) and a Python one (shared_peer.py, the
+ * repository's Python package; run with python3). The Java process creates the
+ * heap and the peer attaches, then the other way round; each allocates, writes,
+ * hands offsets over, reads what the other wrote and frees the other's blocks.
  *
- * <p>{@code SharedKindTest PEER}; with {@code --exit-without-close NAME} it is the
- * child of the test that a creator's name is unlinked at exit.
+ * <p>{@code SharedKindTest PEER...}; with {@code --exit-without-close NAME} it is
+ * the child of the test that a creator's name is unlinked at exit.
  */
 public final class SharedKindTest {
     private static final int KIB = 1024;
     private static final int MIB = 1024 * 1024;
     private static final String PREFIX = SharedKind.NAME_PREFIX + ProcessHandle.current().pid() + "-";
-
-    private static Path peerProgram;
 
     public static void main(String[] args) throws Exception {
         if (args.length == 2 && args[0].equals("--exit-without-close")) {
@@ -42,14 +41,19 @@ public final class SharedKindTest {
             System.out.println("created " + args[1]);
             return;
         }
-        peerProgram = Path.of(args[0]).toAbsolutePath();
         run("two attachments in one process: offsets, buffer(), slices", SharedKindTest::twoAttachments);
         run("errors: the library's code and message, bad buffers and offsets", SharedKindTest::errors);
         run("close refuses while buffers are live; free and release end them", SharedKindTest::closeWithLiveBuffers);
         run("exhaustion raises MemkindOutOfMemoryException", SharedKindTest::exhaustion);
         run("the creator's close unlinks the name; attachments keep the heap", SharedKindTest::creatorUnlinks);
-        run("Java creates, a C process attaches: data and frees both ways", SharedKindTest::javaCreatesPeerAttaches);
-        run("a C process creates, Java attaches: data and frees both ways", SharedKindTest::peerCreatesJavaAttaches);
+        for (String program : args) {
+            Path peer = Path.of(program).toAbsolutePath();
+            String language = program.endsWith(".py") ? "Python" : "C";
+            run("Java creates, a " + language + " process attaches: data and frees both ways",
+                    () -> javaCreatesPeerAttaches(peer));
+            run("a " + language + " process creates, Java attaches: data and frees both ways",
+                    () -> peerCreatesJavaAttaches(peer, language));
+        }
         run("a dropped SharedKind without buffers is detached and unlinked", SharedKindTest::droppedKind);
         run("a creator's name is unlinked when its JVM exits", SharedKindTest::unlinkedAtExit);
         // Last: every test above removed what it made.
@@ -87,8 +91,13 @@ public final class SharedKindTest {
         private final PrintWriter in;
         private final BufferedReader out;
 
-        Peer(String... args) throws IOException {
-            List<String> command = new ArrayList<>(List.of(peerProgram.toString()));
+        /** Start `program` (a .py file: with python3) with `args`. */
+        Peer(Path program, String... args) throws IOException {
+            List<String> command = new ArrayList<>();
+            if (program.toString().endsWith(".py")) {
+                command.add("python3");
+            }
+            command.add(program.toString());
             command.addAll(List.of(args));
             process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             in = new PrintWriter(process.getOutputStream(), true, StandardCharsets.US_ASCII);
@@ -275,13 +284,13 @@ public final class SharedKindTest {
         }
     }
 
-    private static void javaCreatesPeerAttaches() throws Exception {
+    private static void javaCreatesPeerAttaches(Path program) throws Exception {
         try (SharedKind kind = SharedKind.create(32 * MIB)) {
             // A large block (pages of its own) and a small one.
             ByteBuffer a = kind.allocate(3 * MIB);
             fill(a, 1);
             long aOffset = kind.offset(a);
-            try (Peer peer = new Peer("attach", kind.name())) {
+            try (Peer peer = new Peer(program, "attach", kind.name())) {
                 check(kind.stats().processes() == 2, "two processes: " + kind.stats());
                 peer.expectOk("check " + aOffset + " " + a.capacity() + " 1");
                 peer.expectOk("fill " + aOffset + " " + a.capacity() + " 2");
@@ -319,9 +328,9 @@ public final class SharedKindTest {
         }
     }
 
-    private static void peerCreatesJavaAttaches() throws Exception {
-        String name = PREFIX + "peer";
-        try (Peer peer = new Peer("create", name, String.valueOf(16 * MIB))) {
+    private static void peerCreatesJavaAttaches(Path program, String language) throws Exception {
+        String name = PREFIX + "peer-" + language;
+        try (Peer peer = new Peer(program, "create", name, String.valueOf(16 * MIB))) {
             try (SharedKind kind = SharedKind.attach(name)) {
                 check(!kind.isCreator(), "attached");
                 long aOffset = peer.allocate(4096, 7);
