@@ -33,7 +33,16 @@ import java.util.stream.Stream;
 public final class SharedKindTest {
     private static final int KIB = 1024;
     private static final int MIB = 1024 * 1024;
-    private static final String PREFIX = SharedKind.NAME_PREFIX + ProcessHandle.current().pid() + "-";
+    /** What SharedKind.create(size) names start with in this process. */
+    private static final String MADE_PREFIX = SharedKind.NAME_PREFIX + ProcessHandle.current().pid() + "-";
+    /**
+     * The names this test gives: unique to the run, since a pid is not (Bazel's
+     * sandbox gives each test a PID namespace, so concurrent tests can share a pid
+     * but not /dev/shm).
+     */
+    private static final String PREFIX = MADE_PREFIX + "test" + Long.toHexString(System.nanoTime()) + "-";
+    /** The names SharedKind.create(size) made here, checked by nothingLeft. */
+    private static final List<String> MADE = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
         if (args.length == 2 && args[0].equals("--exit-without-close")) {
@@ -59,6 +68,13 @@ public final class SharedKindTest {
         // Last: every test above removed what it made.
         run("no segment of this process is left in /dev/shm", SharedKindTest::nothingLeft);
         finish();
+    }
+
+    /** SharedKind.create(size), its name recorded for nothingLeft. */
+    private static SharedKind create(long size) {
+        SharedKind kind = SharedKind.create(size);
+        MADE.add(kind.name());
+        return kind;
     }
 
     /** Byte i of pattern `seed`: the same formula as shared_peer.c's. */
@@ -154,8 +170,9 @@ public final class SharedKindTest {
     }
 
     private static void twoAttachments() {
-        try (SharedKind kind = SharedKind.create(16 * MIB)) {
-            check(kind.name().startsWith(PREFIX) && kind.isCreator(), "a made name: " + kind.name());
+        try (SharedKind kind = create(16 * MIB)) {
+            check(kind.name().matches(MADE_PREFIX + "[0-9a-f]{12}") && kind.isCreator(),
+                    "a made name: " + kind.name());
             check(exists(kind.name()), "the segment is in /dev/shm");
             check(kind.capacity() >= 16 * MIB, "capacity " + kind.capacity());
             ByteBuffer b = kind.allocate(1000);
@@ -227,7 +244,7 @@ public final class SharedKindTest {
     }
 
     private static void closeWithLiveBuffers() throws Exception {
-        SharedKind kind = SharedKind.create(4 * MIB);
+        SharedKind kind = create(4 * MIB);
         ByteBuffer mine = kind.allocate(64);
         ByteBuffer view = kind.buffer(kind.offset(mine), 64);
         IllegalStateException e = expect(IllegalStateException.class, kind::close);
@@ -247,7 +264,7 @@ public final class SharedKindTest {
     }
 
     private static void exhaustion() throws Exception {
-        try (SharedKind kind = SharedKind.create(2 * MIB)) {
+        try (SharedKind kind = create(2 * MIB)) {
             List<ByteBuffer> buffers = new ArrayList<>();
             MemkindOutOfMemoryException e = expect(MemkindOutOfMemoryException.class, () -> {
                 while (true) {
@@ -264,7 +281,7 @@ public final class SharedKindTest {
     }
 
     private static void creatorUnlinks() throws Exception {
-        SharedKind creator = SharedKind.create(4 * MIB);
+        SharedKind creator = create(4 * MIB);
         String name = creator.name();
         try (SharedKind other = SharedKind.attach(name)) {
             creator.close();
@@ -278,14 +295,14 @@ public final class SharedKindTest {
             other.unlink(); // gone already: no error
         }
         // unlink() by an attachment, before the creator closes.
-        try (SharedKind kind = SharedKind.create(MIB); SharedKind other = SharedKind.attach(kind.name())) {
+        try (SharedKind kind = create(MIB); SharedKind other = SharedKind.attach(kind.name())) {
             other.unlink();
             check(!exists(kind.name()), "an attachment's unlink()");
         }
     }
 
     private static void javaCreatesPeerAttaches(Path program) throws Exception {
-        try (SharedKind kind = SharedKind.create(32 * MIB)) {
+        try (SharedKind kind = create(32 * MIB)) {
             // A large block (pages of its own) and a small one.
             ByteBuffer a = kind.allocate(3 * MIB);
             fill(a, 1);
@@ -366,7 +383,7 @@ public final class SharedKindTest {
     }
 
     private static String dropKind() {
-        SharedKind kind = SharedKind.create(MIB);
+        SharedKind kind = create(MIB);
         kind.free(kind.allocate(100));
         WeakReference<SharedKind> ref = new WeakReference<>(kind);
         check(ref.get() != null, "made");
@@ -386,8 +403,10 @@ public final class SharedKindTest {
     }
 
     private static void nothingLeft() throws IOException {
+        check(MADE.size() >= 7, "names recorded: " + MADE);
         try (Stream<Path> entries = Files.list(Path.of("/dev/shm"))) {
-            List<Path> left = entries.filter(p -> ("/" + p.getFileName()).startsWith(PREFIX)).toList();
+            List<String> left = entries.map(p -> "/" + p.getFileName())
+                    .filter(name -> name.startsWith(PREFIX) || MADE.contains(name)).toList();
             check(left.isEmpty(), "left in /dev/shm: " + left);
         }
     }
