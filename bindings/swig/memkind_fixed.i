@@ -12,10 +12,11 @@
  *      - an allocator that returns NULL with errno set raises the exception with
  *        that errno value as code (ENOMEM: out of memory);
  *      - output parameters (memkind_t *kind, void **out, ...) become return values;
- *   3. ownership: kinds returned by memkind_create_fixed*() belong to the proxy,
- *      whose destructor is memkind_destroy_kind(); memkind_destroy_kind() takes the
- *      kind back from the proxy (%delobject). Statistics structs are copies owned
- *      by their proxy.
+ *   3. ownership: kinds returned by memkind_create_fixed*() and
+ *      memkind_shared_create/_attach*() belong to the proxy, whose destructor is
+ *      memkind_destroy_kind() (a detach, for a shared kind); memkind_destroy_kind()
+ *      and memkind_shared_detach() take the kind back from the proxy (%delobject).
+ *      Statistics structs are copies owned by their proxy.
  *   4. per language: how an exception is raised, and (Java) how blocks cross as
  *      direct java.nio.ByteBuffers and regions as (address, size) longs.
  *
@@ -227,7 +228,7 @@ MKF_ALLOCATOR(memkind_realloc)
 
 /* ------------------------------------------------------------------------------
  * 4. The kind handle: an opaque struct whose proxy owns kinds it was given by
- *    memkind_create_fixed*() and destroys them.
+ *    memkind_create_fixed*() or memkind_shared_create/_attach*() and destroys them.
  * ------------------------------------------------------------------------------ */
 #if defined(SWIGJAVA)
 %rename(Memkind) memkind;
@@ -290,7 +291,8 @@ static void *mkf_stats_copy(const void *stats, size_t size) {
  * 5. Java: blocks cross as direct ByteBuffers, regions as addresses, kinds as
  *    Memkind proxies.
  *    Generated classes are package-private in org.memkind.fixed except the
- *    constants; org.memkind.fixed.FixedKind is the API.
+ *    constants the API takes and reports; org.memkind.fixed.FixedKind and
+ *    SharedKind are the API.
  * ------------------------------------------------------------------------------ */
 %rename("%(lowercamelcase)s", %$ismember) "";
 %rename(MemkindConst) memkind_const;
