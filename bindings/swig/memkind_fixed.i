@@ -238,8 +238,8 @@ MKF_ALLOCATOR(memkind_realloc)
  * `struct memkind` below. No finalizers: a finalizer destroyed the kind of a
  * FixedKind that was dropped while its ByteBuffers still pointed into the region.
  * A proxy's delete() is the only way its C object goes; FixedKind says when.
- * Every proxy and pointer wrapper (SWIGTYPE_p_...) is package-private:
- * FixedKind and SharedKind are the API (java/public_api_test.sh checks the jar). */
+ * Every proxy and pointer wrapper (SWIGTYPE_p_...) is package-private, as every
+ * generated class is (section 5; java/public_api_test.sh checks the jar). */
 %typemap(javafinalize) SWIGTYPE ""
 %typemap(javaclassmodifiers) SWIGTYPE, SWIGTYPE *, SWIGTYPE &, SWIGTYPE [] "final class"
 #endif
@@ -290,26 +290,30 @@ static void *mkf_stats_copy(const void *stats, size_t size) {
 /* ------------------------------------------------------------------------------
  * 5. Java: blocks cross as direct ByteBuffers, regions as addresses, kinds as
  *    Memkind proxies.
- *    Generated classes are package-private in org.memkind.fixed except the
- *    constants the API takes and reports; org.memkind.fixed.FixedKind and
- *    SharedKind are the API.
+ *    Every generated class is package-private in org.memkind.fixed; the API is
+ *    hand-written in java/src: FixedKind, SharedKind, the exceptions, and the
+ *    constants classes MemkindFixedConstants, MemkindRegionPolicy,
+ *    MemkindRegionFlags and MemkindRegionMapFlags, whose fields are read from
+ *    their generated twins Swig<name> below (java/public_api_test.sh checks that
+ *    no public class is generated and that each twin pair has the same fields).
  * ------------------------------------------------------------------------------ */
 %rename("%(lowercamelcase)s", %$ismember) "";
 %rename(MemkindConst) memkind_const;
 %rename(MemkindStatType) memkind_stat_type;
 %rename(MemkindMemUsagePolicy) memkind_mem_usage_policy;
-%rename(MemkindRegionFlags) memkind_region_flags;
-%rename(MemkindRegionPolicy) memkind_region_policy;
-%rename(MemkindRegionMapFlags) memkind_region_map_flags;
+%rename(SwigMemkindRegionFlags) memkind_region_flags;
+%rename(SwigMemkindRegionPolicy) memkind_region_policy;
+%rename(SwigMemkindRegionMapFlags) memkind_region_map_flags;
 /* Enums are int constants, compile-time ones where the C expression is also Java
- * (`1u << 0` is not: those are read from the library when the class loads). */
+ * (`1u << 0` is not: those are read from the library when the class loads). Every
+ * enum's class is package-private. The header's anonymous enum (MEMKIND_ERROR_*)
+ * and #defines go to SWIG's constants interface, which SWIG 4.1 always writes
+ * public and names after the module (MemkindFixedConstants) with no option for
+ * either (swig/swig#409; SWIG 4.3 has %pragma(java) constantsmodifiers):
+ * java/swig_java.sh renames it SwigMemkindFixedConstants and makes it
+ * package-private. */
 %include <enumtypeunsafe.swg>
-/* Public: the constants FixedKind's and SharedKind's methods take or report
- * (MemkindFixedConstants: error codes; region policies and flags). The others
- * (memkind_get_stat's, memkind's size limits and kind-building policies) are no
- * part of the Java API. */
-%typemap(javaclassmodifiers) enum memkind_const, enum memkind_stat_type,
-                             enum memkind_mem_usage_policy "final class"
+%typemap(javaclassmodifiers) enum SWIGTYPE "final class"
 %javaconst(1);
 %javaconst(0) MEMKIND_REGION_ZEROED;
 %javaconst(0) MEMKIND_REGION_PURGE;

@@ -8,7 +8,8 @@
 #      user's ~/.m2 is not touched);
 #   2. the jar carries the JNI library, LICENSE and jemalloc's COPYING, and says its
 #      license in the manifest and the installed pom; its public classes are the API
-#      (FixedKind, SharedKind, the exceptions, the constants: java/public_api_test.sh);
+#      (FixedKind, SharedKind, the exceptions, the constants), none of them a class
+#      SWIG generates (java/public_api_test.sh, with java/swig_java.sh's output);
 #   3. tests/packaging/java-consumer, a Maven project that depends on
 #      org.memkind.fixed:memkind-fixed, builds offline against that repository and runs
 #      with `java -cp` and no -Djava.library.path: the library is loaded from a private
@@ -20,7 +21,7 @@
 # BAZEL_OUTPUT_BASE is passed on to java/package.sh. Ends with "N passed, N failed".
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-for tool in mvn java jar objcopy readelf nm; do
+for tool in mvn java jar swig objcopy readelf nm; do
     if ! command -v "$tool" >/dev/null; then
         echo "java.sh: $tool is missing: run tools/setup.sh" >&2
         exit 1
@@ -81,8 +82,12 @@ check "the manifest's Bundle-License names BSD-3-Clause and jemalloc's BSD-2-Cla
     grep -q '^Bundle-License: BSD-3-Clause;.*BSD-2-Clause;' <<<"$manifest"
 check "the installed pom's license is BSD-3-Clause" \
     grep -q '<name>BSD-3-Clause</name>' "$installed/memkind-fixed-0.1.0.pom"
-check "the jar's public classes are the API (java/public_api_test.sh)" \
-    "$top/java/public_api_test.sh" "$jarfile"
+# SWIG's output, to tell the generated classes from the hand-written ones.
+"$top/java/swig_java.sh" "$top/bindings/swig/memkind_fixed.i" "$top/core/include/memkind_fixed.h" \
+    "$tmp/swig/memkind_fixed_jni_wrap.c" "$tmp/swig/memkind_fixed_swig.srcjar" ||
+    fatal "java/swig_java.sh failed"
+check "the jar's public classes are the API, none generated (java/public_api_test.sh)" \
+    "$top/java/public_api_test.sh" "$jarfile" "$tmp/swig/memkind_fixed_swig.srcjar"
 lib=$tmp/unpacked/$so
 exports=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[A-Z]$/ {print $3}')
 check "the JNI library exports Java_* only" \
