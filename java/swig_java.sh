@@ -22,9 +22,10 @@ if [ -f "$out/MemkindFixedConstants.java" ]; then
     sed -i -e 's/^\(final class MemkindFixed implements\) MemkindFixedConstants {$/\1 SwigMemkindFixedConstants {/' \
         "$out/MemkindFixed.java"
 fi
-# Whatever SWIG's version, no generated class may be public, nor take an API's name.
+# Whatever SWIG's version, no generated class may be public, nor use the name of
+# java/src's MemkindFixedConstants.
 if grep -l -E '^public ' "$out"/*.java >&2 || grep -l -w MemkindFixedConstants "$out"/*.java >&2; then
-    echo "swig_java.sh: the files above declare a public class or use the API's name" \
+    echo "swig_java.sh: the files above declare a public class or use the name" \
         "MemkindFixedConstants (see memkind_fixed.i, section 5)" >&2
     exit 1
 fi

@@ -27,7 +27,8 @@
  * "<function>: <sentence> (code <n>)".
  *
  * Generating (java/BUILD and bindings/swig/perl/BUILD do this; Java names its module
- * class MemkindFixed with -module):
+ * class MemkindFixed with -module, and java/swig_java.sh then makes the constants
+ * interface package-private, which SWIG 4.1 cannot: see section 5):
  *   swig -java -package org.memkind.fixed -module MemkindFixed \
  *        -Icore/include -o memkind_fixed_wrap.c -outdir <dir> bindings/swig/memkind_fixed.i
  *   swig -perl5 -Icore/include -o memkind_fixed_perl.c bindings/swig/memkind_fixed.i
