@@ -40,7 +40,8 @@ public interface MemkindFixedConstants {
     /** Huge pages could not be had. */
     int MEMKIND_ERROR_HUGETLB = SwigMemkindFixedConstants.MEMKIND_ERROR_HUGETLB;
     /** The requested memory type is not available. */
-    int MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE = SwigMemkindFixedConstants.MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE;
+    int MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE =
+            SwigMemkindFixedConstants.MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE;
     /** The operation failed. */
     int MEMKIND_ERROR_OPERATION_FAILED = SwigMemkindFixedConstants.MEMKIND_ERROR_OPERATION_FAILED;
     /** jemalloc could not create an arena. */
@@ -74,8 +75,9 @@ public interface MemkindFixedConstants {
     /** The segment's pages could not be reserved (/dev/shm or the file system is full). */
     int MEMKIND_ERROR_SHARED_NO_SPACE = SwigMemkindFixedConstants.MEMKIND_ERROR_SHARED_NO_SPACE;
 
-    /** Process slots of a shared heap: processes attached at once, and dead ones not yet reclaimed. */
+    /** Process slots of a shared heap: processes attached at once, and dead ones not reclaimed. */
     int MEMKIND_SHARED_MAX_PROCESSES = SwigMemkindFixedConstants.MEMKIND_SHARED_MAX_PROCESSES;
     /** memkind_shared_create()'s flag: the name goes when the last live process detaches (C). */
-    int MEMKIND_SHARED_UNLINK_ON_LAST_DETACH = SwigMemkindFixedConstants.MEMKIND_SHARED_UNLINK_ON_LAST_DETACH;
+    int MEMKIND_SHARED_UNLINK_ON_LAST_DETACH =
+            SwigMemkindFixedConstants.MEMKIND_SHARED_UNLINK_ON_LAST_DETACH;
 }

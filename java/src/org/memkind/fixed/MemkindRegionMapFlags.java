@@ -8,7 +8,8 @@ package org.memkind.fixed;
  */
 public final class MemkindRegionMapFlags {
     /** Back the region with 2 MiB huge pages. */
-    public static final int MEMKIND_REGION_MAP_HUGETLB = SwigMemkindRegionMapFlags.MEMKIND_REGION_MAP_HUGETLB;
+    public static final int MEMKIND_REGION_MAP_HUGETLB =
+            SwigMemkindRegionMapFlags.MEMKIND_REGION_MAP_HUGETLB;
 
     private MemkindRegionMapFlags() {}
 }

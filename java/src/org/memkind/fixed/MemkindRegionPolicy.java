@@ -7,13 +7,17 @@ package org.memkind.fixed;
  */
 public final class MemkindRegionPolicy {
     /** The process's policy; the node is ignored. */
-    public static final int MEMKIND_REGION_POLICY_DEFAULT = SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_DEFAULT;
+    public static final int MEMKIND_REGION_POLICY_DEFAULT =
+            SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_DEFAULT;
     /** Only on the node. */
-    public static final int MEMKIND_REGION_POLICY_BIND = SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_BIND;
+    public static final int MEMKIND_REGION_POLICY_BIND =
+            SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_BIND;
     /** On the node while it has memory. */
-    public static final int MEMKIND_REGION_POLICY_PREFERRED = SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_PREFERRED;
+    public static final int MEMKIND_REGION_POLICY_PREFERRED =
+            SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_PREFERRED;
     /** Page by page over all nodes; the node is ignored. */
-    public static final int MEMKIND_REGION_POLICY_INTERLEAVE = SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_INTERLEAVE;
+    public static final int MEMKIND_REGION_POLICY_INTERLEAVE =
+            SwigMemkindRegionPolicy.MEMKIND_REGION_POLICY_INTERLEAVE;
 
     private MemkindRegionPolicy() {}
 }
