@@ -123,8 +123,12 @@ enum {
     MEMKIND_ERROR_SHARED_FULL = -111,          /**< every process slot of the shared heap is
                                                     taken (attached, or dead and not reclaimed) */
     MEMKIND_ERROR_NOT_SHARED = -112,           /**< the operation needs a shared kind */
-    MEMKIND_ERROR_SHARED_NO_SPACE = -113       /**< the segment's pages could not be reserved
-                                                    (/dev/shm or the file system is full) */
+    MEMKIND_ERROR_SHARED_NO_SPACE = -113,      /**< the segment's pages could not be reserved
+                                                    (/dev/shm or the file system is full, or
+                                                    more than memory and swap could back) */
+    MEMKIND_ERROR_SHARED_CORRUPT = -114        /**< the shared heap's bookkeeping is damaged,
+                                                    or its lock was held longer than
+                                                    MEMKIND_SHARED_LOCK_TIMEOUT_MS */
 };
 
 /** Statistics that memkind_get_stat() reports. */
@@ -514,7 +518,8 @@ struct memkind_fixed_stats {
     size_t largest_free;  /**< the largest contiguous free extent; a request of this
                                size (or less) succeeds when it is at least a page:
                                blocks above 14 KiB take exactly their pages */
-    size_t peak_used;     /**< the highest `used` seen */
+    size_t peak_used;     /**< the highest `used` seen (a shared kind: the most
+                               bytes of its heap ever held at once, all processes) */
     size_t allocated;     /**< bytes in blocks handed out and not freed (small
                                blocks in thread caches count as allocated) */
     uint64_t failed_allocs; /**< requests that returned NULL / ENOMEM */
@@ -640,6 +645,13 @@ int memkind_region_unmap(void *addr, size_t size, unsigned flags);
 /** Process slots of a shared heap: processes attached at once, plus dead ones
  *  not yet reclaimed (EXTENSION). */
 #define MEMKIND_SHARED_MAX_PROCESSES 64
+/** The longest a process waits for a shared heap's lock (EXTENSION): a lock held
+ *  longer (by a stopped process, or a damaged lock word) makes the call fail
+ *  (MEMKIND_ERROR_SHARED_CORRUPT from the calls that return a code, NULL with
+ *  ENOMEM from the allocation calls) instead of waiting for ever. Every change
+ *  of the page map takes the lock for a short time; a process killed while it
+ *  holds it does not count (the next one takes it at once and repairs). */
+#define MEMKIND_SHARED_LOCK_TIMEOUT_MS 10000
 /** Flag of memkind_shared_create() (EXTENSION): the name is removed when the last
  *  live process detaches (memkind_shared_detach() or memkind_destroy_kind()), so
  *  that a heap used by a group of processes goes away with them. Processes that

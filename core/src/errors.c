@@ -44,7 +44,9 @@ static const char *message_of(int err)
     case MEMKIND_ERROR_NOT_SHARED: return "the kind is not a shared kind";
     case MEMKIND_ERROR_SHARED_NO_SPACE:
         return "the shared heap's pages could not be reserved (no room in /dev/shm or the "
-               "file system)";
+               "file system, or more than memory and swap could back)";
+    case MEMKIND_ERROR_SHARED_CORRUPT:
+        return "the shared heap's bookkeeping is damaged, or its lock was held too long";
     default: return NULL;
     }
 }

@@ -186,7 +186,8 @@ static int do_stats(struct memkind *kind, void *arg)
     out->used = fx->shm != NULL ? mkf_shm_process_used(fx) : fx->used;
     out->free = fx->capacity - out->used;
     out->largest_free = mkf_region_largest_free(fx);
-    out->peak_used = fx->peak_used;
+    /* A shared kind: the segment's peak, all processes (the page map's count). */
+    out->peak_used = fx->shm != NULL ? mkf_shm_peak_used(fx) : fx->peak_used;
     out->regions = atomic_load(&fx->nregions);
     pthread_mutex_unlock(&fx->lock);
     out->allocated = allocated;

@@ -714,6 +714,8 @@ MKF_HIDDEN bool mkf_shm_may_park(struct mkf_fixed *fx, const void *ptr);
 MKF_HIDDEN size_t mkf_shm_unpark_others(struct mkf_fixed *fx);
 /* Bytes of pages this process holds, and of its large blocks (not the parked one). */
 MKF_HIDDEN size_t mkf_shm_process_used(struct mkf_fixed *fx);
+/* The most bytes of the heap ever held at once, all processes. */
+MKF_HIDDEN size_t mkf_shm_peak_used(struct mkf_fixed *fx);
 MKF_HIDDEN size_t mkf_shm_large_bytes(struct mkf_fixed *fx);
 /* Record the size class of the small block `ptr` just handed out (other processes
  * read it), and read it back for a block of another process (0: unknown). */

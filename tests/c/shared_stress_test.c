@@ -19,6 +19,14 @@
  *   processes, used = 0 and the largest free run is the whole heap; the lock
  *   holder's death was repaired (recoveries >= 1).
  *
+ * With STRESS_OBSERVER=emfile, survivor 1 has no free file descriptor from the
+ * start, and with STRESS_OBSERVER=noproc it sees an empty /proc (a mount
+ * namespace, or the library's MKF_SHARED_TEST_NO_PROC switch where the sandbox
+ * forbids one); in both it also reclaims dead processes all through the run
+ * (and the victims hand no block over, which reclaim would make garbage).
+ * Deciding liveness by reading /proc, it took its live peers for dead and
+ * handed their blocks out again.
+ *
  * With STRESS_THREADS_ONLY=1 (the TSan run) only the in-process part runs: the
  * threads of one process on a shared kind, with two attachments so that frees
  * cross "processes" through the queues.
@@ -29,7 +37,11 @@
 #include <memkind_fixed.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -47,10 +59,12 @@
 struct shared_state { /* MAP_SHARED anonymous, made before fork */
     _Atomic unsigned long double_handout, bad_content, blocks, remote_sent;
     _Atomic unsigned survivors_done;
+    _Atomic unsigned victims_dead; /* reaped by the parent */
     _Atomic uint8_t granule[HEAP / 16];
 };
 
 static struct shared_state *g;
+static int g_id; /* this process's number: granules carry it in bits 2-3 */
 static memkind_t g_kind;
 static uint64_t g_data_off;
 
@@ -78,7 +92,9 @@ static void mark(memkind_t k, void *p, size_t size, bool live)
     size_t n = (size + 15) / 16;
     for (size_t i = 0; i < n; i++) {
         if (live) {
-            if (atomic_fetch_or(&g->granule[first + i], 3) & 1)
+            /* live, ever in a block, and whose: one exchange */
+            uint8_t old = atomic_exchange(&g->granule[first + i], (uint8_t)(3 | g_id << 2));
+            if (old & 1)
                 atomic_fetch_add(&g->double_handout, 1);
         } else {
             atomic_fetch_and(&g->granule[first + i], (uint8_t)~1);
@@ -186,12 +202,69 @@ static void *read_and_free(void *arg)
     return NULL;
 }
 
+/* STRESS_OBSERVER: how survivor 1 is blinded (NULL: not). */
+static const char *g_observer;
+static atomic_int g_workers_done;
+
+static void blind(void)
+{
+    if (strcmp(g_observer, "emfile") == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_cur > 256 ? 256 : rl.rlim_cur;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
+        }
+    } else if (unshare(CLONE_NEWNS) != 0 ||
+               mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+               mount("none", "/proc", "tmpfs", 0, NULL) != 0) {
+        setenv("MKF_SHARED_TEST_NO_PROC", "1", 1); /* no namespace here */
+    }
+}
+
+/* The blinded survivor looks at the others all the while (statistics, and an
+ * attach + detach: both decide who is dead), and once the parent has reaped
+ * both victims, reclaims them again and again. Their blocks are garbage then:
+ * their granules stop counting as live first, so that the pages coming back
+ * are not taken for blocks handed out twice. A live peer taken for dead would
+ * be reclaimed too, and its blocks handed out again. */
+static void *reclaimer(void *arg)
+{
+    memkind_t k = arg;
+    bool cleared = false;
+    while (atomic_load(&g_workers_done) == 0) {
+        struct memkind_shared_stats s;
+        memkind_shared_get_stats(k, &s);
+        memkind_t other;
+        if (memkind_shared_attach_fd(memkind_shared_fd(k), &other) == 0)
+            memkind_shared_detach(other);
+        if (atomic_load(&g->victims_dead) == 2) {
+            if (!cleared) {
+                for (size_t i = 0; i < HEAP / 16; i++)
+                    if ((atomic_load(&g->granule[i]) >> 2) >= 2)
+                        atomic_fetch_and(&g->granule[i], (uint8_t)~1);
+                cleared = true;
+            }
+            size_t bytes;
+            memkind_shared_reclaim(k, &bytes);
+        }
+        usleep(2000);
+    }
+    return NULL;
+}
+
 /* One process of the stress: 2 workers and a reader; exits with 0 on success. */
 static int process(int id, memkind_t k, int in, int out, long ops)
 {
     struct worker w[2];
-    pthread_t t[2], rt;
+    pthread_t t[2], rt, ct;
     struct reader rd = {k, in};
+    bool observer = id == 1 && g_observer != NULL;
+    if (observer) {
+        blind();
+        pthread_create(&ct, NULL, reclaimer, k);
+    }
     if (in >= 0)
         pthread_create(&rt, NULL, read_and_free, &rd);
     for (int i = 0; i < 2; i++) {
@@ -204,6 +277,10 @@ static int process(int id, memkind_t k, int in, int out, long ops)
         close(out);
     if (in >= 0)
         pthread_join(rt, NULL);
+    if (observer) {
+        atomic_store(&g_workers_done, 1);
+        pthread_join(ct, NULL);
+    }
     /* Every survivor has freed what it holds: now each takes in what the others
      * freed to it, and purges. */
     atomic_fetch_add(&g->survivors_done, 1);
@@ -251,10 +328,16 @@ static void run_processes(void)
             continue;
         int in = id < 2 ? pipes[id][0] : -1;
         int out = id < 2 ? pipes[1 - id][1] : pipes[id - 2][1];
+        /* A blinded survivor reclaims the dead all through the run: then no
+         * survivor may hold a block the victims handed over (reclaim makes
+         * them garbage), so the victims keep theirs. */
+        if (id >= 2 && g_observer != NULL)
+            out = -1;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++)
                 if (pipes[i][j] != in && pipes[i][j] != out)
                     close(pipes[i][j]);
+        g_id = id;
         memkind_t mine = k; /* a fork child is attached in its own right */
         if (id == 2) { /* ... and this one attaches anew, with the crash hook */
             char v[16];
@@ -269,8 +352,10 @@ static void run_processes(void)
         close(pipes[i][0]), close(pipes[i][1]);
     usleep((useconds_t)kill_ms * 1000);
     kill(pid[3], SIGKILL);
-    for (int id = 0; id < NPROC; id++) {
-        int st;
+    /* The victims first (the blinded survivor waits for them to reclaim). */
+    static const int order[NPROC] = {3, 2, 0, 1};
+    for (int o = 0; o < NPROC; o++) {
+        int id = order[o], st;
         if (id == 2) { /* must have died by the hook; give it 20 s */
             for (int t = 0; t < 2000 && waitpid(pid[2], &st, WNOHANG) == 0; t++)
                 usleep(10000);
@@ -290,6 +375,7 @@ static void run_processes(void)
                 fprintf(stderr, "process %d: status %#x\n", id, st);
         } else {
             CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+            atomic_fetch_add(&g->victims_dead, 1);
         }
     }
     struct memkind_shared_stats s;
@@ -373,6 +459,7 @@ int main(void)
     g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(g != MAP_FAILED);
     const char *only = getenv("STRESS_THREADS_ONLY");
+    g_observer = getenv("STRESS_OBSERVER");
     bool threads_only = only != NULL && strcmp(only, "1") == 0;
     run_threads(threads_only);
     if (!threads_only) {

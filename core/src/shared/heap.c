@@ -8,14 +8,19 @@
  */
 #include "shm.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
-extern int mkf_shm_crash_at; /* page_map.c: the test hook */
+extern int mkf_shm_crash_at;         /* page_map.c: the test hooks */
+extern long mkf_shm_lock_timeout_ms;
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
@@ -123,6 +128,74 @@ static int check_segment(int fd, struct geometry *g)
     return err;
 }
 
+/* ---- reserving the pages ------------------------------------------------------------
+ * A memfd has no size limit of its own and a named segment's tmpfs may be larger
+ * than memory: posix_fallocate() of more than the machine holds ends with the OOM
+ * killer, which picks any process. So a size beyond what memory and swap (and the
+ * file system, for a name) could ever back is refused before anything is
+ * reserved, and the pages are reserved in steps, each only while the memory
+ * left after it stays above a margin. */
+
+#define RESERVE_STEP ((off_t)64 << 20)
+
+/* Bytes of memory the system could still hand out: MemAvailable + SwapFree from
+ * /proc/meminfo, or free RAM + buffers + free swap when /proc cannot be read. */
+static uint64_t memory_available(void)
+{
+    uint64_t avail = 0, swap = 0;
+    bool have_avail = false, have_swap = false;
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (f != NULL) {
+        char line[128];
+        unsigned long long kb;
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+                avail = (uint64_t)kb << 10, have_avail = true;
+            else if (sscanf(line, "SwapFree: %llu kB", &kb) == 1)
+                swap = (uint64_t)kb << 10, have_swap = true;
+        }
+        fclose(f);
+    }
+    if (have_avail && have_swap)
+        return avail + swap;
+    struct sysinfo si;
+    if (sysinfo(&si) != 0)
+        return 0;
+    return ((uint64_t)si.freeram + si.bufferram + si.freeswap) * si.mem_unit;
+}
+
+/* What could ever back the segment: RAM and swap, and for a named segment the
+ * free space of its file system. */
+static uint64_t backing_limit(int fd, bool named)
+{
+    struct sysinfo si;
+    uint64_t limit = UINT64_MAX;
+    if (sysinfo(&si) == 0)
+        limit = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+    struct statvfs fs;
+    if (named && fstatvfs(fd, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < limit)
+        limit = (uint64_t)fs.f_bavail * fs.f_frsize;
+    return limit;
+}
+
+static int reserve_pages(int fd, off_t size)
+{
+    struct sysinfo si;
+    uint64_t margin = (uint64_t)64 << 20;
+    if (sysinfo(&si) == 0 && (uint64_t)si.totalram * si.mem_unit / 32 > margin)
+        margin = (uint64_t)si.totalram * si.mem_unit / 32;
+    for (off_t at = 0; at < size; at += RESERVE_STEP) {
+        off_t step = size - at < RESERVE_STEP ? size - at : RESERVE_STEP;
+        if (memory_available() < (uint64_t)step + margin)
+            return MEMKIND_ERROR_SHARED_NO_SPACE;
+        int rc = posix_fallocate(fd, at, step);
+        if (rc != 0)
+            return rc == ENOSPC || rc == ENOMEM || rc == EFBIG ? MEMKIND_ERROR_SHARED_NO_SPACE
+                                                               : MEMKIND_ERROR_OPERATION_FAILED;
+    }
+    return MEMKIND_SUCCESS;
+}
+
 /* ---- the kind ------------------------------------------------------------------------ */
 
 /* The attachment being made, for shared_create (called by mkf_kind_create on the
@@ -142,8 +215,22 @@ static int shared_create(struct memkind *kind, struct memkind_ops *ops, const ch
 
 static struct mkf_fixed *fixed_of(struct memkind *kind) { return kind->priv; }
 
+/* A fork child takes its slot on its first allocation, not at fork: a child
+ * that only execs, or never allocates, holds none (mkf_shm_fork_child). */
+static void take_slot_late(struct mkf_shm *s)
+{
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return;
+    if (s->slot == MKF_SHM_NO_SLOT && mkf_shm_take_slot(s) == MEMKIND_SUCCESS)
+        s->orphan = false;
+    mkf_shm_unlock(s);
+}
+
 static void drain_if_pending(struct memkind *kind)
 {
+    struct mkf_shm *s = fixed_of(kind)->shm;
+    if (MKF_UNLIKELY(s->slot == MKF_SHM_NO_SLOT) && kind->arena != UINT32_MAX)
+        take_slot_late(s);
     if (MKF_UNLIKELY(mkf_shm_remote_pending(fixed_of(kind))))
         mkf_shm_drain(kind);
 }
@@ -197,7 +284,14 @@ static void *shared_realloc(struct memkind *kind, void *ptr, size_t size)
         return shared_malloc(kind, size);
     if (!foreign_small(kind, ptr)) {
         drain_if_pending(kind);
-        return memkind_arena_realloc(kind, ptr, size);
+        void *q = memkind_arena_realloc(kind, ptr, size);
+        /* A small block made by realloc (from a large one, or moved to another
+         * size class) goes through paths that do not tag: tag it here, so that
+         * other processes know its size. */
+        struct mkf_fixed *fx = fixed_of(kind);
+        if (q != NULL && mkf_shm_block_pages(fx, q) == 0)
+            mkf_shm_tag(fx, q, mkf_je_sallocx(q, 0));
+        return q;
     }
     if (size == 0 && !mkf_zero_allowed(kind)) {
         memkind_arena_free(kind, ptr);
@@ -227,17 +321,13 @@ static int shared_destroy(struct memkind *kind)
         mkf_large_drain(kind);
         (void)mkf_je_arena_purge(kind->arena);
         mkf_shm_drain(kind); /* what the flush freed may have been pushed meanwhile */
-        mkf_shm_lock(s);
-        struct mkf_shm_slot *sl = &s->h->slots[s->slot];
-        sl->pid = 0;
-        atomic_store_explicit(&sl->state, sl->pages == 0 ? SLOT_FREE : SLOT_DEAD,
-                              memory_order_release);
+    }
+    /* A fork child that never allocated has no slot, but may be the last user. */
+    if ((!s->orphan || s->slot == MKF_SHM_NO_SLOT) && mkf_shm_lock(s) == MEMKIND_SUCCESS) {
+        mkf_shm_leave_slot(s);
         bool last = true;
         for (unsigned i = 0; i < MKF_SHM_SLOTS && last; i++)
-            last = i == s->slot ||
-                   atomic_load_explicit(&s->h->slots[i].state, memory_order_relaxed) !=
-                       SLOT_LIVE ||
-                   !mkf_shm_slot_alive(s, i);
+            last = !mkf_shm_slot_alive(s, i);
         /* The last live process unlinks a heap made to go away with its users.
          * Under the lock: an attach that opened the name before the unlink still
          * works (on a heap nobody else can reach); one after it finds no name. */
@@ -271,9 +361,16 @@ static int attach(struct mkf_shm *s, memkind_t *out)
 {
     const char *crash = getenv("MKF_SHARED_TEST_CRASH_AT");
     mkf_shm_crash_at = crash != NULL ? atoi(crash) : -1;
-    mkf_shm_lock(s);
-    int err = mkf_shm_take_slot(s);
-    mkf_shm_unlock(s);
+    const char *timeout = getenv("MKF_SHARED_TEST_LOCK_TIMEOUT_MS");
+    mkf_shm_lock_timeout_ms = timeout != NULL && atol(timeout) > 0
+                                  ? atol(timeout)
+                                  : MEMKIND_SHARED_LOCK_TIMEOUT_MS;
+    s->slot = MKF_SHM_NO_SLOT;
+    int err = mkf_shm_lock(s);
+    if (err == MEMKIND_SUCCESS) {
+        err = mkf_shm_take_slot(s);
+        mkf_shm_unlock(s);
+    }
     if (err != MEMKIND_SUCCESS) {
         unmap_segment(s);
         return err;
@@ -284,9 +381,10 @@ static int attach(struct mkf_shm *s, memkind_t *out)
                           s->npages * s->page, 0, &kind);
     g_pending = NULL;
     if (err != MEMKIND_SUCCESS) {
-        mkf_shm_lock(s);
-        atomic_store_explicit(&s->h->slots[s->slot].state, SLOT_FREE, memory_order_release);
-        mkf_shm_unlock(s);
+        if (mkf_shm_lock(s) == MEMKIND_SUCCESS) {
+            mkf_shm_leave_slot(s);
+            mkf_shm_unlock(s);
+        }
         unmap_segment(s);
         return err;
     }
@@ -323,18 +421,20 @@ MKF_EXPORT int memkind_shared_create(const char *name, size_t size, unsigned fla
     struct mkf_shm *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         err = MEMKIND_ERROR_MALLOC;
+    } else if ((uint64_t)g.segment > backing_limit(fd, name != NULL)) {
+        err = MEMKIND_ERROR_SHARED_NO_SPACE; /* before reserving anything */
     } else if (ftruncate(fd, (off_t)g.segment) != 0) {
         err = errno == EFBIG || errno == EINVAL ? MEMKIND_ERROR_INVALID
                                                 : MEMKIND_ERROR_SHARED_NO_SPACE;
     } else {
         /* Every page now: a full /dev/shm fails here, not with SIGBUS later. */
-        int rc = posix_fallocate(fd, 0, (off_t)g.segment);
-        if (rc != 0)
-            err = rc == ENOSPC || rc == ENOMEM || rc == EFBIG ? MEMKIND_ERROR_SHARED_NO_SPACE
-                                                               : MEMKIND_ERROR_OPERATION_FAILED;
+        err = reserve_pages(fd, (off_t)g.segment);
+        if (err != MEMKIND_SUCCESS && ftruncate(fd, 0) != 0)
+            err = MEMKIND_ERROR_SHARED_NO_SPACE; /* the pages go with the fd anyway */
     }
     if (err == MEMKIND_SUCCESS && (err = map_segment(s, fd, &g)) == MEMKIND_SUCCESS) {
         fd = -1; /* the attachment owns it */
+        s->own_ofd = true; /* a new file: nobody else has a description of it */
         err = init_header(s, &g, flags);
         if (err == MEMKIND_SUCCESS && name != NULL && (s->name = strdup(name)) == NULL)
             err = MEMKIND_ERROR_MALLOC;
@@ -356,7 +456,7 @@ MKF_EXPORT int memkind_shared_create(const char *name, size_t size, unsigned fla
     return err;
 }
 
-static int attach_fd(int fd, const char *name, memkind_t *kind)
+static int attach_fd(int fd, bool own_ofd, const char *name, memkind_t *kind)
 {
     struct geometry g;
     int err = check_segment(fd, &g);
@@ -370,6 +470,7 @@ static int attach_fd(int fd, const char *name, memkind_t *kind)
         close(fd);
         return err;
     }
+    s->own_ofd = own_ofd;
     if (name != NULL && (s->name = strdup(name)) == NULL) {
         unmap_segment(s);
         return MEMKIND_ERROR_MALLOC;
@@ -385,7 +486,7 @@ MKF_EXPORT int memkind_shared_attach(const char *name, memkind_t *kind)
     int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return open_error(errno);
-    return attach_fd(fd, name, kind);
+    return attach_fd(fd, true, name, kind);
 }
 
 MKF_EXPORT int memkind_shared_attach_fd(int fd, memkind_t *kind)
@@ -393,10 +494,13 @@ MKF_EXPORT int memkind_shared_attach_fd(int fd, memkind_t *kind)
     if (fd < 0 || kind == NULL)
         return MEMKIND_ERROR_INVALID;
     mkf_init();
-    int mine = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (mine < 0)
+    /* A description of our own, for the liveness lock (process.c); a copy of
+     * the caller's when the file cannot be reopened. */
+    int mine = mkf_shm_reopen_own(fd, NULL);
+    bool own = mine >= 0;
+    if (!own && (mine = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
         return errno == EBADF ? MEMKIND_ERROR_INVALID : MEMKIND_ERROR_OPERATION_FAILED;
-    return attach_fd(mine, NULL, kind);
+    return attach_fd(mine, own, NULL, kind);
 }
 
 MKF_EXPORT int memkind_shared_unlink(const char *name)
@@ -482,7 +586,8 @@ MKF_EXPORT int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_st
         (void)mkf_je_arena_stat(kind->arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
     out->largest_free = mkf_shm_largest_free(fixed_of(kind));
     struct mkf_shm_header *h = s->h;
-    mkf_shm_lock(s);
+    if ((err = mkf_shm_lock(s)) != MEMKIND_SUCCESS)
+        return err;
     mkf_shm_mark_dead(s);
     out->segment_size = h->segment_size;
     out->capacity = s->npages * s->page;
@@ -499,14 +604,17 @@ MKF_EXPORT int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_st
             out->dead_used += sl->pages * s->page;
         }
     }
-    struct mkf_shm_slot *me = &h->slots[s->slot];
-    out->slot = s->slot;
-    out->process_used = me->pages * s->page;
-    /* Not the parked block: free for the program, though its pages are ours. */
-    size_t parked = mkf_shm_parked_pages(s, s->slot);
-    size_t large = me->large_pages > parked ? (size_t)me->large_pages - parked : 0;
-    out->process_allocated = allocated + large * s->page;
-    out->remote_frees = atomic_load_explicit(&me->remote_frees, memory_order_relaxed);
+    out->slot = MEMKIND_SHARED_MAX_PROCESSES; /* none yet: a fork child before its first use */
+    if (s->slot < MKF_SHM_SLOTS) {
+        struct mkf_shm_slot *me = &h->slots[s->slot];
+        out->slot = s->slot;
+        out->process_used = me->pages * s->page;
+        /* Not the parked block: free for the program, though its pages are ours. */
+        size_t parked = mkf_shm_parked_pages(s, s->slot);
+        size_t large = me->large_pages > parked ? (size_t)me->large_pages - parked : 0;
+        out->process_allocated = allocated + large * s->page;
+        out->remote_frees = atomic_load_explicit(&me->remote_frees, memory_order_relaxed);
+    }
     mkf_shm_unlock(s);
     return MEMKIND_SUCCESS;
 }
@@ -521,19 +629,13 @@ MKF_EXPORT int memkind_shared_reclaim(memkind_t kind, size_t *bytes)
     if (err != MEMKIND_SUCCESS)
         return err;
     size_t pages = 0;
-    mkf_shm_lock(s);
-    mkf_shm_mark_dead(s);
-    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
-        struct mkf_shm_slot *sl = &s->h->slots[i];
-        /* Every other process's parked block too, as purge gives back ours. */
+    if ((err = mkf_shm_lock(s)) != MEMKIND_SUCCESS)
+        return err;
+    /* Every other process's parked block too, as purge gives back ours. */
+    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++)
         if (i != s->slot)
             pages += mkf_shm_give_parked(s, i);
-        if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_DEAD)
-            continue;
-        pages += mkf_shm_free_slot_pages(s, i);
-        atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
-        atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
-    }
+    pages += mkf_shm_reclaim_dead(s);
     mkf_shm_unlock(s);
     if (bytes != NULL)
         *bytes = pages * s->page;
@@ -551,8 +653,9 @@ void mkf_shm_fork_child(struct memkind *kind)
 {
     struct mkf_fixed *fx = fixed_of(kind);
     struct mkf_shm *s = fx->shm;
-    bool was_orphan = s->orphan;
+    bool was_orphan = s->orphan && s->slot != MKF_SHM_NO_SLOT;
     s->orphan = true;
+    s->slot = MKF_SHM_NO_SLOT; /* the parent's slot is the parent's */
     uint64_t cached_blocks = 0, cached_bytes = 0; /* the parent's, not counted here */
     mkf_tcache_destroy_kind(kind, &cached_blocks, &cached_bytes);
     unsigned old = kind->arena;
@@ -562,23 +665,24 @@ void mkf_shm_fork_child(struct memkind *kind)
     kind->gen = mkf_kind_new_gen();
     atomic_store_explicit(&fx->parked, 0, memory_order_relaxed);
     if (was_orphan)
-        return;
-    mkf_shm_lock(s);
-    int err = mkf_shm_take_slot(s);
-    mkf_shm_unlock(s);
-    if (err == MEMKIND_SUCCESS &&
-        memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks) == 0) {
+        return; /* detached: nothing to attach to */
+    /* A description of our own, so that the parent's liveness lock is the
+     * parent's alone (process.c); without one, this attachment decides nobody
+     * is dead and its own slot counts as alive until it detaches. */
+    int own = mkf_shm_reopen_own(s->fd, s->name);
+    /* Under the same number (memkind_shared_fd() taken before the fork stays
+     * right), which lets the parent's description go in this process. */
+    s->own_ofd = own >= 0 && dup3(own, s->fd, O_CLOEXEC) == s->fd;
+    if (own >= 0)
+        close(own);
+    /* The slot comes with the first allocation (take_slot_late); the arena now,
+     * while the child is still one thread. */
+    if (memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks) == 0) {
         mkf_je_arena_set_decay(kind->arena, -1);
-        s->orphan = false;
         return;
     }
-    /* No slot or no arena: the kind refuses to serve in this child (as a private
-     * fixed kind on a shared mapping does). */
-    if (err == MEMKIND_SUCCESS) {
-        mkf_shm_lock(s);
-        atomic_store_explicit(&s->h->slots[s->slot].state, SLOT_FREE, memory_order_release);
-        mkf_shm_unlock(s);
-    }
+    /* No arena: the kind refuses to serve in this child (as a private fixed kind
+     * on a shared mapping does). */
     kind->ops = &mkf_forked_ops;
     kind->arena_fastpath = false;
     atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);

@@ -58,8 +58,8 @@ static void tag_free(struct mkf_shm *s, size_t i, size_t len)
 
 static void tag_run(struct mkf_shm *s, size_t first, size_t len)
 {
-    if (len == 0)
-        return;
+    if (len == 0 || first >= s->npages || len > s->npages - first)
+        return; /* from damaged tags: never a word outside the map */
     tag_free(s, first, len);
     tag_free(s, first + len - 1, len);
 }
@@ -69,11 +69,17 @@ static void count(struct mkf_shm *s, uint64_t w, int64_t d)
     unsigned st = w_state(w);
     if (st == W_FREE)
         return;
-    struct mkf_shm_slot *slot = &s->h->slots[w_owner(w) % MKF_SHM_SLOTS];
+    unsigned owner = w_owner(w) % MKF_SHM_SLOTS;
+    struct mkf_shm_slot *slot = &s->h->slots[owner];
     s->h->used_pages += (uint64_t)d;
+    if (s->h->used_pages > s->h->peak_pages && s->h->used_pages <= s->npages)
+        s->h->peak_pages = s->h->used_pages;
     slot->pages += (uint64_t)d;
     if (st == W_LARGE)
         slot->large_pages += (uint64_t)d;
+    /* A dead process's last page given back (by anyone): its slot is free. */
+    if (d < 0 && slot->pages == 0)
+        mkf_shm_settle(s, owner);
 }
 
 /* Rebuild the free runs' tags and every page count from the states. */
@@ -129,6 +135,8 @@ struct range {
 static bool apply(struct mkf_shm *s, const struct range *r, bool crash)
 {
     bool zero = true;
+    if (r->first >= s->npages || r->n > s->npages - r->first)
+        return false; /* callers check; a damaged tag must still not reach out */
     for (size_t i = 0; i < r->n; i++) {
         if (crash && i == r->n / 2)
             raise(SIGKILL); /* the test hook: die holding the lock, half-way */
@@ -196,11 +204,28 @@ static void recover(struct mkf_shm *s)
  * trylock takes it. */
 #define LOCK_ROUND_NS 20000000L
 
+/* MKF_SHARED_TEST_LOCK_TIMEOUT_MS: a shorter bound, for tests (read at attach). */
+long mkf_shm_lock_timeout_ms = MEMKIND_SHARED_LOCK_TIMEOUT_MS;
+
 static int lock_mutex(pthread_mutex_t *m)
 {
     int rc = pthread_mutex_trylock(m);
+    if (rc != EBUSY)
+        return rc;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += mkf_shm_lock_timeout_ms / 1000;
+    deadline.tv_nsec += mkf_shm_lock_timeout_ms % 1000 * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     while (rc == EBUSY || rc == ETIMEDOUT) {
-        struct timespec until;
+        struct timespec now, until;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > deadline.tv_sec ||
+            (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+            return ETIMEDOUT; /* held too long: a stopped or hostile process */
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += LOCK_ROUND_NS;
         if (until.tv_nsec >= 1000000000L) {
@@ -212,17 +237,20 @@ static int lock_mutex(pthread_mutex_t *m)
     return rc;
 }
 
-void mkf_shm_lock(struct mkf_shm *s)
+int mkf_shm_lock(struct mkf_shm *s)
 {
     int rc = lock_mutex(&s->h->lock);
-    if (MKF_UNLIKELY(rc == EOWNERDEAD)) {
+    if (MKF_LIKELY(rc == 0))
+        return MEMKIND_SUCCESS;
+    if (rc == EOWNERDEAD) {
         recover(s);
         pthread_mutex_consistent(&s->h->lock);
-    } else if (MKF_UNLIKELY(rc != 0)) {
-        /* ENOTRECOVERABLE: only if a repair itself was cut short, which marks
-         * the heap unusable for every process. Nothing sensible remains. */
-        abort();
+        return MEMKIND_SUCCESS;
     }
+    /* ETIMEDOUT (held beyond the bound), ENOTRECOVERABLE (a repair was cut
+     * short), EINVAL or EDEADLK (a lock word that is not a lock): the heap
+     * cannot be changed safely now. */
+    return MEMKIND_ERROR_SHARED_CORRUPT;
 }
 
 void mkf_shm_unlock(struct mkf_shm *s) { pthread_mutex_unlock(&s->h->lock); }
@@ -247,7 +275,9 @@ static bool find_bottom(struct mkf_shm *s, size_t n, size_t align, size_t *at, s
                 s->h->low_free = i;
                 first_free = false;
             }
-            size_t len = w_len(w) ? w_len(w) : 1;
+            size_t len = w_len(w);
+            if (len == 0 || len > s->npages - i)
+                len = 1; /* a damaged tag: step one page, never past the map */
             uintptr_t addr = s->data + i * s->page;
             uintptr_t al = (addr + align - 1) & ~(uintptr_t)(align - 1);
             size_t a = (al - s->data) / s->page;
@@ -256,7 +286,8 @@ static bool find_bottom(struct mkf_shm *s, size_t n, size_t align, size_t *at, s
                 return true;
             }
             i += len;
-        } else if (st == W_LARGE && (w & W_HEAD) && w_len(w) != 0) {
+        } else if (st == W_LARGE && (w & W_HEAD) && w_len(w) != 0 &&
+                   w_len(w) <= s->npages - i) {
             i += w_len(w);
         } else {
             i++;
@@ -309,10 +340,16 @@ static void release(struct mkf_shm *s, size_t first, size_t n)
     struct range r = {first, n, W_FREE, W_FREE};
     (void)mutate(s, &r, 1);
     size_t a = first, b = first + n;
-    if (a > 0 && w_state(load(s, a - 1)) == W_FREE)
-        a -= w_len(load(s, a - 1));
-    if (b < s->npages && w_state(load(s, b)) == W_FREE)
-        b += w_len(load(s, b));
+    /* The neighbours' tags are read from the segment: a length that does not
+     * fit is not followed (the run is tagged as far as it is known). */
+    if (a > 0 && w_state(load(s, a - 1)) == W_FREE) {
+        size_t len = w_len(load(s, a - 1));
+        a = len != 0 && len <= a ? a - len : a - 1;
+    }
+    if (b < s->npages && w_state(load(s, b)) == W_FREE) {
+        size_t len = w_len(load(s, b));
+        b = len != 0 && len <= s->npages - b ? b + len : b + 1;
+    }
     tag_run(s, a, b - a);
     lower_low_free(s, a);
     mutate_done(s);
@@ -340,7 +377,8 @@ void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t ali
     if (alignment < s->page)
         alignment = s->page;
     void *p = NULL;
-    mkf_shm_lock(s);
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return NULL;
     bool found;
     if (new_addr != NULL) {
         /* Only at the start of a free run (the end of a block grows into it). */
@@ -348,7 +386,7 @@ void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t ali
         uint64_t w = at < s->npages ? load(s, at) : 0;
         found = at < s->npages && ((uintptr_t)new_addr & (s->page - 1)) == 0 &&
                 w_state(w) == W_FREE && (at == 0 || w_state(load(s, at - 1)) != W_FREE) &&
-                w_len(w) >= n;
+                w_len(w) >= n && w_len(w) <= s->npages - at;
         rh = at, rl = found ? w_len(w) : 0;
     } else {
         found = for_jemalloc ? find_top(s, n, alignment, &at, &rh, &rl)
@@ -369,9 +407,8 @@ void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size)
     if (s->orphan || !in_heap(s, addr) || size == 0)
         return;
     size_t first = page_of(s, addr), n = size / s->page;
-    if (n > s->npages - first)
-        return;
-    mkf_shm_lock(s);
+    if (n > s->npages - first || mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return; /* a heap that cannot be locked keeps the pages in our slot */
     release(s, first, n);
     mkf_shm_unlock(s);
 }
@@ -385,7 +422,8 @@ void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment, b
         alignment = s->page;
     size_t at, rh, rl;
     void *p = NULL;
-    mkf_shm_lock(s);
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return NULL;
     if (find_bottom(s, pages, alignment, &at, &rh, &rl)) {
         uint64_t word = w_make(W_LARGE, s->slot, 0);
         *zeroed = carve(s, at, pages, rh, rl, word | W_HEAD | ((uint64_t)pages << W_LEN_SHIFT),
@@ -403,8 +441,10 @@ size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr)
     struct mkf_shm *s = shm_of(fx);
     if (!in_heap(s, ptr) || ((uintptr_t)ptr & (s->page - 1)) != 0)
         return 0;
-    uint64_t w = load(s, page_of(s, ptr));
-    return w_state(w) == W_LARGE && (w & W_HEAD) ? w_len(w) : 0;
+    size_t first = page_of(s, ptr);
+    uint64_t w = load(s, first);
+    return w_state(w) == W_LARGE && (w & W_HEAD) && w_len(w) <= s->npages - first ? w_len(w)
+                                                                                   : 0;
 }
 
 /* The offset of `ptr` in the segment, which names it in every process. */
@@ -428,7 +468,8 @@ void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
     if (!in_heap(s, ptr))
         return;
     size_t first = page_of(s, ptr);
-    mkf_shm_lock(s);
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return;
     uint64_t w = load(s, first);
     /* Checked under the lock: a large block freed twice is ignored, also when
      * the first free parked it in its owner's slot (a double free across
@@ -439,28 +480,35 @@ void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
     mkf_shm_unlock(s);
 }
 
+/* A block resized in place becomes the block of the process that resized it:
+ * every page is written with the new owner, so that the death of the process
+ * that allocated it (and a reclaim) cannot take it from the one that uses it. */
 bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
 {
     struct mkf_shm *s = shm_of(fx);
-    if (s->orphan || !in_heap(s, ptr) || pages == 0)
+    if (s->orphan || !in_heap(s, ptr) || pages == 0 || pages > s->npages)
         return false;
     size_t first = page_of(s, ptr);
     bool done = false;
-    mkf_shm_lock(s);
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return false;
     uint64_t w = load(s, first);
     size_t old = w_len(w);
-    if (w_state(w) == W_LARGE && (w & W_HEAD) && old != 0) {
-        uint64_t head = (w & ~(~0ull << W_LEN_SHIFT)) | ((uint64_t)pages << W_LEN_SHIFT);
-        uint64_t body = w_make(W_LARGE, w_owner(w), 0);
+    if (w_state(w) == W_LARGE && (w & W_HEAD) && old != 0 && old <= s->npages - first &&
+        !is_parked(s, w_owner(w), first)) {
+        uint64_t body = w_make(W_LARGE, s->slot, 0);
+        uint64_t head = w_make(W_LARGE, s->slot, pages) | W_HEAD;
         if (pages <= old) {
-            /* One mutation of two ranges: the new head, the freed tail. */
-            struct range r[2] = {{first, 1, head, body},
+            /* One mutation of two ranges: the block, the freed tail. */
+            struct range r[2] = {{first, pages, head, body},
                                  {first + pages, old - pages, W_FREE, W_FREE}};
             (void)mutate(s, r, old > pages ? 2 : 1);
             if (old > pages) {
                 size_t b = first + old;
-                if (b < s->npages && w_state(load(s, b)) == W_FREE)
-                    b += w_len(load(s, b));
+                if (b < s->npages && w_state(load(s, b)) == W_FREE) {
+                    size_t len = w_len(load(s, b));
+                    b += len != 0 && len <= s->npages - b ? len : 1;
+                }
                 tag_run(s, first + pages, b - (first + pages));
                 lower_low_free(s, first + pages); /* the block's head is below */
             }
@@ -469,9 +517,9 @@ bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
         } else if (first + old < s->npages) {
             size_t at = first + old, more = pages - old;
             uint64_t nw = load(s, at);
-            if (w_state(nw) == W_FREE && w_len(nw) >= more) {
-                size_t rl = w_len(nw);
-                struct range r[2] = {{first, 1, head, body}, {at, more, body, body}};
+            size_t rl = w_len(nw);
+            if (w_state(nw) == W_FREE && rl >= more && rl <= s->npages - at) {
+                struct range r[2] = {{first, old, head, body}, {at, more, body, body}};
                 (void)mutate(s, r, 2);
                 tag_run(s, at + more, rl - more);
                 mutate_done(s);
@@ -487,11 +535,14 @@ size_t mkf_shm_largest_free(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     size_t best = 0;
-    mkf_shm_lock(s);
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return 0;
     for (size_t i = 0; i < s->npages;) {
         uint64_t w = load(s, i);
         if (w_state(w) == W_FREE) {
-            size_t len = w_len(w) ? w_len(w) : 1;
+            size_t len = w_len(w);
+            if (len == 0 || len > s->npages - i)
+                len = 1;
             best = len > best ? len : best;
             i += len;
         } else {
@@ -602,7 +653,8 @@ size_t mkf_shm_unpark_others(struct mkf_fixed *fx)
     if (!any)
         return 0;
     size_t pages = 0;
-    mkf_shm_lock(s);
+    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
+        return 0;
     for (unsigned i = 0; i < MKF_SHM_SLOTS; i++)
         if (i != s->slot)
             pages += mkf_shm_give_parked(s, i);
@@ -655,6 +707,13 @@ size_t mkf_shm_process_used(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     return s->orphan ? 0 : s->h->slots[s->slot].pages * s->page;
+}
+
+size_t mkf_shm_peak_used(struct mkf_fixed *fx)
+{
+    struct mkf_shm *s = shm_of(fx);
+    uint64_t peak = s->h->peak_pages; /* a statistic: no lock */
+    return (size_t)(peak <= s->npages ? peak : s->npages) * s->page;
 }
 
 /* The parked block is free for the program: not allocated, though its pages are

@@ -1,45 +1,69 @@
 /*
  * shared/process.c - the processes of a shared heap: their slots (and how a dead
- * one is told from a live one, which gives its parked large block back), and the
+ * one is told from a live one, by a lock the kernel drops at its death), and the
  * frees of small blocks that reach a block's owner through its queue in the
  * segment.
  */
 #include "shm.h"
 
-#include <signal.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), 0 when
- * the process does not exist or is a zombie (it died and awaits its wait()). */
-uint64_t mkf_shm_start_time(pid_t pid)
+/* ---- liveness -----------------------------------------------------------------------
+ * A process tells the others that it lives by holding an open file description
+ * (OFD) lock on one byte of the segment's file per slot (layout.h). The kernel
+ * keeps the lock while the description is open and drops it when the process
+ * dies, whatever the way; asking whether a lock is held (F_OFD_GETLK) needs no
+ * descriptor, no /proc and no pid, so a process with no descriptor left, or
+ * under hidepid, decides exactly as any other. Where nothing can be decided
+ * (the question fails, or this attachment shares its description with another
+ * holder), the answer is "alive": data is kept, never freed on a guess.
+ *
+ * OFD locks, not fcntl's classic process-owned locks: those go whenever the
+ * process closes any descriptor of the file (a user's own copy of a memfd
+ * included), and a fork child does not inherit them. An OFD lock belongs to
+ * the description, so each attachment needs a description of its own: create
+ * and attach by name open one; attach by descriptor and a fork child reopen
+ * theirs (reopen_own). */
+
+static int lock_cmd(int fd, int cmd, short type, unsigned slot, struct flock *fl)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The command name (field 2) may hold spaces and parentheses: fields are
-     * counted from the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (p == NULL || p[1] != ' ')
-        return 0;
-    char state = p[2];
-    if (state == 'Z' || state == 'X' || state == 'x')
-        return 0;
-    p += 2;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (p == NULL)
-            return 0;
-        p++;
+    memset(fl, 0, sizeof(*fl));
+    fl->l_type = type;
+    fl->l_whence = SEEK_SET;
+    fl->l_start = (off_t)MKF_SHM_LIVENESS_BYTE(slot);
+    fl->l_len = 1;
+    return fcntl(fd, cmd, fl);
+}
+
+/* Test hook: MKF_SHARED_TEST_NO_PROC=1 makes /proc look unreadable. */
+static bool proc_usable(void) { return getenv("MKF_SHARED_TEST_NO_PROC") == NULL; }
+
+int mkf_shm_reopen_own(int fd, const char *name)
+{
+    struct stat want, got;
+    if (fstat(fd, &want) != 0)
+        return -1;
+    int nfd = -1;
+    if (proc_usable()) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        nfd = open(path, O_RDWR | O_CLOEXEC);
     }
-    return strtoull(p, NULL, 10);
+    if (nfd < 0 && name != NULL)
+        nfd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (nfd >= 0 && (fstat(nfd, &got) != 0 || got.st_dev != want.st_dev ||
+                     got.st_ino != want.st_ino)) {
+        close(nfd); /* the name now names another segment */
+        nfd = -1;
+    }
+    return nfd;
 }
 
 bool mkf_shm_slot_alive(struct mkf_shm *s, unsigned slot)
@@ -47,12 +71,28 @@ bool mkf_shm_slot_alive(struct mkf_shm *s, unsigned slot)
     struct mkf_shm_slot *sl = &s->h->slots[slot];
     if (atomic_load_explicit(&sl->state, memory_order_acquire) != SLOT_LIVE)
         return false;
-    if (sl->pid == getpid())
-        return true; /* this process, in one attachment or another */
-    if (kill(sl->pid, 0) != 0 && errno == ESRCH)
-        return false;
-    uint64_t st = mkf_shm_start_time(sl->pid);
-    return st != 0 && st == sl->start_time;
+    if (slot == s->slot)
+        return true; /* this attachment */
+    if (sl->liveness != LIVENESS_LOCK)
+        return true; /* nobody can tell */
+    struct flock fl;
+    if (lock_cmd(s->fd, F_OFD_GETLK, F_WRLCK, slot, &fl) != 0)
+        return true; /* cannot tell */
+    /* No other description holds it: the holder is gone, unless it is our own
+     * description (then nothing can be told either). */
+    return fl.l_type != F_UNLCK || !s->own_ofd;
+}
+
+/* A slot whose process is gone and which holds no page is free again, whoever
+ * gave its last page back (lock held). */
+void mkf_shm_settle(struct mkf_shm *s, unsigned slot)
+{
+    struct mkf_shm_slot *sl = &s->h->slots[slot];
+    if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_DEAD || sl->pages != 0)
+        return;
+    atomic_store_explicit(&sl->parked, 0, memory_order_relaxed);
+    atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
+    atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
 }
 
 /* A process found dead gives back at once what was free in its hands: its parked
@@ -62,28 +102,52 @@ void mkf_shm_mark_dead(struct mkf_shm *s)
 {
     for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
         struct mkf_shm_slot *sl = &s->h->slots[i];
-        if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_LIVE ||
-            mkf_shm_slot_alive(s, i))
+        unsigned st = atomic_load_explicit(&sl->state, memory_order_relaxed);
+        if (st == SLOT_DEAD) {
+            mkf_shm_settle(s, i);
+            continue;
+        }
+        if (st != SLOT_LIVE || mkf_shm_slot_alive(s, i))
             continue;
         atomic_store_explicit(&sl->state, SLOT_DEAD, memory_order_release);
         (void)mkf_shm_give_parked(s, i);
-        if (sl->pages == 0) {
-            atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
-            atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
-        }
+        mkf_shm_settle(s, i);
     }
 }
 
-int mkf_shm_take_slot(struct mkf_shm *s)
+size_t mkf_shm_reclaim_dead(struct mkf_shm *s)
 {
+    size_t pages = 0;
     mkf_shm_mark_dead(s);
+    for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
+        struct mkf_shm_slot *sl = &s->h->slots[i];
+        if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_DEAD)
+            continue;
+        pages += mkf_shm_free_slot_pages(s, i);
+        sl->pages = sl->large_pages = 0; /* whatever a damaged map said */
+        mkf_shm_settle(s, i);
+    }
+    return pages;
+}
+
+static int take_free_slot(struct mkf_shm *s)
+{
     for (unsigned i = 0; i < MKF_SHM_SLOTS; i++) {
         struct mkf_shm_slot *sl = &s->h->slots[i];
         if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_FREE)
             continue;
+        uint32_t liveness = LIVENESS_NONE;
+        if (s->own_ofd) {
+            struct flock fl;
+            if (lock_cmd(s->fd, F_OFD_SETLK, F_WRLCK, i, &fl) == 0)
+                liveness = LIVENESS_LOCK;
+            else if (errno == EAGAIN || errno == EACCES)
+                continue; /* someone still holds this slot: a damaged state word */
+        }
         sl->pid = getpid();
-        sl->start_time = mkf_shm_start_time(sl->pid);
+        sl->liveness = liveness;
         sl->gen++;
+        sl->pages = sl->large_pages = 0;
         atomic_store_explicit(&sl->remote_head, 0, memory_order_relaxed);
         atomic_store_explicit(&sl->remote_frees, 0, memory_order_relaxed);
         atomic_store_explicit(&sl->parked, 0, memory_order_relaxed); /* a free slot has no page */
@@ -92,6 +156,32 @@ int mkf_shm_take_slot(struct mkf_shm *s)
         return MEMKIND_SUCCESS;
     }
     return MEMKIND_ERROR_SHARED_FULL;
+}
+
+int mkf_shm_take_slot(struct mkf_shm *s)
+{
+    mkf_shm_mark_dead(s);
+    if (take_free_slot(s) == MEMKIND_SUCCESS)
+        return MEMKIND_SUCCESS;
+    /* Every slot taken: the dead ones' blocks are garbage now, as after
+     * memkind_shared_reclaim(), which this process could not call without a slot. */
+    (void)mkf_shm_reclaim_dead(s);
+    return take_free_slot(s);
+}
+
+void mkf_shm_leave_slot(struct mkf_shm *s)
+{
+    if (s->slot >= MKF_SHM_SLOTS)
+        return;
+    struct mkf_shm_slot *sl = &s->h->slots[s->slot];
+    sl->pid = 0;
+    atomic_store_explicit(&sl->state, sl->pages == 0 ? SLOT_FREE : SLOT_DEAD,
+                          memory_order_release);
+    if (sl->liveness == LIVENESS_LOCK) {
+        struct flock fl;
+        (void)lock_cmd(s->fd, F_OFD_SETLK, F_UNLCK, s->slot, &fl);
+    }
+    s->slot = MKF_SHM_NO_SLOT;
 }
 
 /* ---- remote frees -------------------------------------------------------------------
@@ -127,7 +217,8 @@ void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr)
 bool mkf_shm_remote_pending(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = fx->shm;
-    return atomic_load_explicit(&s->h->slots[s->slot].remote_head, memory_order_relaxed) != 0;
+    return !s->orphan &&
+           atomic_load_explicit(&s->h->slots[s->slot].remote_head, memory_order_relaxed) != 0;
 }
 
 void mkf_shm_drain(struct memkind *kind)
@@ -138,8 +229,15 @@ void mkf_shm_drain(struct memkind *kind)
         return;
     uint64_t off = atomic_exchange_explicit(&s->h->slots[s->slot].remote_head, 0,
                                             memory_order_acquire);
-    uint64_t limit = (s->data - (uintptr_t)s->h) + s->npages * s->page;
-    while (off != 0 && off < limit) {
+    /* The stack is written by other processes: each link must name an aligned
+     * word of a slab of ours before it is read, and a cycle ends after as many
+     * links as the heap could hold blocks. */
+    uint64_t data_off = s->data - (uintptr_t)s->h;
+    uint64_t limit = data_off + s->npages * s->page;
+    for (uint64_t n = 0; off != 0 && n < s->npages * (s->page / 16); n++) {
+        if (off < data_off || off > limit - 16 || off % 16 != 0 ||
+            mkf_shm_slab_owner(fx, (char *)s->h + off) != (int)s->slot)
+            break;
         void *ptr = (char *)s->h + off;
         off = atomic_load_explicit((_Atomic uint64_t *)ptr, memory_order_relaxed);
         /* Only blocks our jemalloc knows: a stale push (a block freed by another
