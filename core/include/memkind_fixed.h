@@ -637,8 +637,17 @@ int memkind_region_unmap(void *addr, size_t size, unsigned flags);
  * stop the others: the next process to take the lock repairs the page map. The
  * dead process's blocks stay valid (other processes may still use and free
  * them) until memkind_shared_reclaim() declares them garbage, which also
- * returns the pages its caches held. A child of fork() is attached in its own
- * right: it allocates from its own arena and process slot.
+ * returns the pages its caches held. Whether a process lives is told by a lock
+ * that it holds on the segment's file and that the kernel drops when it dies,
+ * never by reading /proc; when it cannot be told, the process counts as alive.
+ * A child of fork() is attached in its own right: it takes a process slot of
+ * its own at its first allocation (a child that only execs takes none) and
+ * allocates from its own arena.
+ *
+ * The segment is checked as input from an untrusted process: a damaged header,
+ * page map, slot or lock gives MEMKIND_ERROR_SHARED_CORRUPT (or NULL from an
+ * allocation), never a read or write outside the mapping or a wait beyond
+ * MEMKIND_SHARED_LOCK_TIMEOUT_MS.
  * docs/shared.md describes the model, its costs and its limits.
  * ===================================================================== */
 
@@ -667,14 +676,19 @@ int memkind_region_unmap(void *addr, size_t size, unsigned flags);
  * over a UNIX socket, or inherited) and memkind_shared_attach_fd(). The segment
  * is somewhat larger than `size`: a header and 8 bytes per page of page map.
  * Every page of the segment is reserved now (posix_fallocate), so a full
- * /dev/shm fails here, never with SIGBUS later. `flags` is 0 or
- * MEMKIND_SHARED_UNLINK_ON_LAST_DETACH.
+ * /dev/shm fails here, never with SIGBUS later. A size that memory and swap (and,
+ * for a name, the free space of /dev/shm) could never back is refused before
+ * anything is reserved, and the reservation goes in steps of 64 MiB, each only
+ * while the memory left after it stays above 1/32 of RAM (at least 64 MiB): a
+ * memfd has no size limit of its own, and reserving more than the machine holds
+ * would wake the OOM killer. `flags` is 0 or MEMKIND_SHARED_UNLINK_ON_LAST_DETACH.
  *
  * Returns 0 and stores the kind in *kind, or:
  * - MEMKIND_ERROR_INVALID: kind is NULL, size is 0 or too large, unknown flags, or
  *   a name that shm_open() refuses;
  * - MEMKIND_ERROR_SHARED_EXISTS: a segment of that name exists;
- * - MEMKIND_ERROR_SHARED_NO_SPACE: the pages could not be reserved;
+ * - MEMKIND_ERROR_SHARED_NO_SPACE: the pages could not be reserved, or more than
+ *   the machine could back was asked;
  * - MEMKIND_ERROR_MMAP, MEMKIND_ERROR_TOOMANY, MEMKIND_ERROR_ARENAS_CREATE,
  *   MEMKIND_ERROR_MALLOC, MEMKIND_ERROR_OPERATION_FAILED (another system call
  *   failed; errno tells which).
@@ -690,8 +704,11 @@ int memkind_shared_create(const char *name, size_t size, unsigned flags,
  * - MEMKIND_ERROR_SHARED_NOT_FOUND: no segment of that name;
  * - MEMKIND_ERROR_SHARED_BAD_MAGIC, MEMKIND_ERROR_SHARED_VERSION,
  *   MEMKIND_ERROR_SHARED_SIZE: the segment is not a usable shared heap;
- * - MEMKIND_ERROR_SHARED_FULL: no free process slot (memkind_shared_reclaim()
- *   frees the slots of dead processes);
+ * - MEMKIND_ERROR_SHARED_FULL: every process slot is held by a live process
+ *   (when none is free, the attach first reclaims the dead processes, as
+ *   memkind_shared_reclaim() does, and takes one of their slots);
+ * - MEMKIND_ERROR_SHARED_CORRUPT: the heap's lock could not be taken (see
+ *   MEMKIND_SHARED_LOCK_TIMEOUT_MS);
  * - MEMKIND_ERROR_REGION_OVERLAP is not possible (the segment is mapped anew);
  *   MEMKIND_ERROR_MMAP, MEMKIND_ERROR_TOOMANY, MEMKIND_ERROR_ARENAS_CREATE,
  *   MEMKIND_ERROR_MALLOC, MEMKIND_ERROR_OPERATION_FAILED as for create.
@@ -703,9 +720,11 @@ int memkind_shared_attach(const char *name, memkind_t *kind);
 /**
  * EXTENSION. memkind_shared_attach() for a segment given as an open file
  * descriptor (a memfd from memkind_shared_fd(), or an shm or tmpfs file opened
- * read-write). The descriptor is duplicated; the caller keeps its own. Returns
- * the same codes as memkind_shared_attach(), MEMKIND_ERROR_INVALID for a
- * negative fd.
+ * read-write). The file is opened anew through /proc/self/fd (an open file
+ * description of the attachment's own, which its liveness lock needs); where
+ * that fails the descriptor is duplicated and the attachment counts as alive
+ * until it detaches. The caller keeps its own descriptor. Returns the same codes
+ * as memkind_shared_attach(), MEMKIND_ERROR_INVALID for a negative fd.
  */
 int memkind_shared_attach_fd(int fd, memkind_t *kind);
 
@@ -733,7 +752,9 @@ int memkind_shared_unlink(const char *name);
 /**
  * EXTENSION. The file descriptor of a shared kind's segment (owned by the kind:
  * do not close it; dup it to keep it), or MEMKIND_ERROR_INVALID /
- * MEMKIND_ERROR_DESTROYED / MEMKIND_ERROR_NOT_SHARED.
+ * MEMKIND_ERROR_DESTROYED / MEMKIND_ERROR_NOT_SHARED. In a child of fork() the
+ * number stays the same but refers to a new open file description of the same
+ * segment (the child's own).
  */
 int memkind_shared_fd(memkind_t kind);
 
@@ -776,7 +797,9 @@ struct memkind_shared_stats {
     uint64_t recoveries;    /**< times a process repaired the page map after its
                                  lock holder died */
     /* This process (this attachment): */
-    unsigned slot;          /**< its process slot */
+    unsigned slot;          /**< its process slot; MEMKIND_SHARED_MAX_PROCESSES while
+                                 it has none (a child of fork() before its first
+                                 allocation) */
     size_t process_used;    /**< bytes of pages it holds */
     size_t process_allocated; /**< bytes of its blocks handed out and not freed,
                                    including blocks freed by other processes that it
@@ -788,7 +811,8 @@ struct memkind_shared_stats {
 /**
  * EXTENSION. Fill *out with the statistics of the shared heap behind `kind`,
  * read now. Also notices processes that died. Returns 0, MEMKIND_ERROR_INVALID,
- * MEMKIND_ERROR_DESTROYED or MEMKIND_ERROR_NOT_SHARED.
+ * MEMKIND_ERROR_DESTROYED, MEMKIND_ERROR_NOT_SHARED or
+ * MEMKIND_ERROR_SHARED_CORRUPT (the heap's lock could not be taken).
  */
 int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_stats *out);
 
@@ -801,8 +825,9 @@ int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_stats *out);
  * process, and gives back the large block each other process keeps parked for
  * reuse (docs/shared.md). Stores the bytes returned in *bytes (all of these but
  * the calling process's purge) when `bytes` is not NULL.
- * Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED or
- * MEMKIND_ERROR_NOT_SHARED.
+ * A process whose liveness cannot be told (see the section's introduction) is
+ * never reclaimed. Returns 0, MEMKIND_ERROR_INVALID, MEMKIND_ERROR_DESTROYED,
+ * MEMKIND_ERROR_NOT_SHARED or MEMKIND_ERROR_SHARED_CORRUPT.
  */
 int memkind_shared_reclaim(memkind_t kind, size_t *bytes);
 

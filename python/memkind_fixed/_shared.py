@@ -91,6 +91,37 @@ _by_name: "Dict[str, weakref.ref[SharedKind]]" = {}
 _kept: Dict[str, "SharedKind"] = {}
 
 
+def _purge_all() -> None:
+    """At the exit of the interpreter or of a multiprocessing worker: give back
+    every page this process holds and no block uses (cached slabs, the parked
+    large block, the thread caches). The mapping stays (arrays may still be read
+    while the interpreter ends), but a process that held only temporary blocks
+    then holds no page, and its slot is free for the next process as soon as it
+    is gone (a pool that starts a worker per task never fills the 64 slots)."""
+    with _lock:
+        heaps = list(_heaps)
+    for heap in heaps:
+        lib.memkind_fixed_purge(heap.kind)
+
+
+def _install_exit_hooks() -> None:
+    # atexit: the interpreter's exit. multiprocessing's workers end with
+    # os._exit() after running its own finalizers, which a child starts without
+    # (the registry is emptied at its start): hence register_after_fork too.
+    import atexit
+    import multiprocessing.util as mputil
+    atexit.register(_purge_all)
+    mputil.Finalize(None, _purge_all, exitpriority=0)
+
+
+_install_exit_hooks()
+try:
+    import multiprocessing.util as _mputil
+    _mputil.register_after_fork(_purge_all, lambda _: _install_exit_hooks())
+except ImportError:  # pragma: no cover - a Python without multiprocessing
+    pass
+
+
 def _unlink(name: str, pid: int) -> None:
     # Only in the process that created the segment (not in a fork child of it).
     if os.getpid() == pid:

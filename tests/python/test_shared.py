@@ -311,3 +311,29 @@ def test_spawn_pool_10000_arrays():
         kind.purge()
         st = kind.stats()
         assert st.heap_used < 8 << 20, st  # the 640 MiB of blocks went back
+
+
+def _temporary_array(name):
+    """A worker's task: attach, use a temporary array, return its sum."""
+    kind = mkf.SharedKind.attach(name)
+    a = kind.zeros(1 << 14)
+    a += 1
+    total = float(a.sum())
+    del a
+    return total
+
+
+def test_pool_with_a_worker_per_task_never_fills_the_slots():
+    # Issue 25: each worker held its slot after exit until the 64th broke the
+    # pool (BrokenProcessPool / MEMKIND_ERROR_SHARED_FULL). Now a worker gives its
+    # pages back at exit and its slot is free once it is gone.
+    ctx = multiprocessing.get_context("spawn")
+    with mkf.SharedKind.create(64 << 20) as kind:
+        with concurrent.futures.ProcessPoolExecutor(
+                2, mp_context=ctx, max_tasks_per_child=1) as pool:
+            sums = list(pool.map(_temporary_array, [kind.name] * 70))
+        assert sums == [float(1 << 14)] * 70
+        st = kind.stats()
+        assert st.processes == 1, st
+        assert st.dead_processes == 0, st
+        assert st.heap_used == st.used, st  # only this process holds pages

@@ -72,11 +72,16 @@ public interface MemkindFixedConstants {
     int MEMKIND_ERROR_SHARED_FULL = SwigMemkindFixedConstants.MEMKIND_ERROR_SHARED_FULL;
     /** The operation needs a shared kind. */
     int MEMKIND_ERROR_NOT_SHARED = SwigMemkindFixedConstants.MEMKIND_ERROR_NOT_SHARED;
-    /** The segment's pages could not be reserved (/dev/shm or the file system is full). */
+    /** The segment's pages could not be reserved (/dev/shm or the file system is full, or
+     *  more than memory and swap could back). */
     int MEMKIND_ERROR_SHARED_NO_SPACE = SwigMemkindFixedConstants.MEMKIND_ERROR_SHARED_NO_SPACE;
+    /** The shared heap's bookkeeping is damaged, or its lock was held too long. */
+    int MEMKIND_ERROR_SHARED_CORRUPT = SwigMemkindFixedConstants.MEMKIND_ERROR_SHARED_CORRUPT;
 
     /** Process slots of a shared heap: processes attached at once, and dead ones not reclaimed. */
     int MEMKIND_SHARED_MAX_PROCESSES = SwigMemkindFixedConstants.MEMKIND_SHARED_MAX_PROCESSES;
+    /** The longest a process waits for a shared heap's lock, in ms (then the call fails). */
+    int MEMKIND_SHARED_LOCK_TIMEOUT_MS = SwigMemkindFixedConstants.MEMKIND_SHARED_LOCK_TIMEOUT_MS;
     /** memkind_shared_create()'s flag: the name goes when the last live process detaches (C). */
     int MEMKIND_SHARED_UNLINK_ON_LAST_DETACH =
             SwigMemkindFixedConstants.MEMKIND_SHARED_UNLINK_ON_LAST_DETACH;
