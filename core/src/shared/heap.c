@@ -89,13 +89,7 @@ static int init_header(struct mkf_shm *s, const struct geometry *g, unsigned fla
     h->data_off = g->data_off;
     h->npages = g->npages;
     h->max_slots = MKF_SHM_SLOTS;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    int rc = pthread_mutex_init(&h->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0)
+    if (mkf_shm_init_lock(&h->lock) != 0)
         return MEMKIND_ERROR_OPERATION_FAILED;
     mkf_shm_init_map(s);
     /* Last: attach() refuses a segment whose magic is not there yet. */

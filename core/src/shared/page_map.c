@@ -237,8 +237,41 @@ static int lock_mutex(pthread_mutex_t *m)
     return rc;
 }
 
+/* The robust, process-shared mutex of every segment. glibc dispatches on the
+ * kind word inside the mutex (type, robust, shared, priority protocol) and
+ * asserts on values it does not expect; in a segment that word is input, so it
+ * is compared with the one this library writes before glibc reads it. */
+static int g_lock_kind = -1;
+
+int mkf_shm_init_lock(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc;
+}
+
+static bool lock_kind_ok(pthread_mutex_t *m)
+{
+    int want = __atomic_load_n(&g_lock_kind, __ATOMIC_RELAXED);
+    if (want < 0) {
+        pthread_mutex_t probe;
+        if (mkf_shm_init_lock(&probe) != 0)
+            return false;
+        want = probe.__data.__kind;
+        pthread_mutex_destroy(&probe);
+        __atomic_store_n(&g_lock_kind, want, __ATOMIC_RELAXED);
+    }
+    return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == want;
+}
+
 int mkf_shm_lock(struct mkf_shm *s)
 {
+    if (!lock_kind_ok(&s->h->lock))
+        return MEMKIND_ERROR_SHARED_CORRUPT;
     int rc = lock_mutex(&s->h->lock);
     if (MKF_LIKELY(rc == 0))
         return MEMKIND_SUCCESS;

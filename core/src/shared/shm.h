@@ -39,6 +39,8 @@ struct mkf_shm {
  * had within the bound (MEMKIND_SHARED_LOCK_TIMEOUT_MS) or is unusable. */
 MKF_HIDDEN void mkf_shm_init_map(struct mkf_shm *s);
 MKF_HIDDEN int mkf_shm_lock(struct mkf_shm *s);
+/* Make the heap's lock (robust, process-shared) in a new segment. */
+MKF_HIDDEN int mkf_shm_init_lock(pthread_mutex_t *m);
 MKF_HIDDEN void mkf_shm_unlock(struct mkf_shm *s);
 /* Give every page of slot `slot` back (lock held); returns the pages given. */
 MKF_HIDDEN size_t mkf_shm_free_slot_pages(struct mkf_shm *s, unsigned slot);
