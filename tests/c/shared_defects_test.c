@@ -21,6 +21,9 @@
  *  6 run_length      a bad run length in the page map: a write outside the mapping
  *  6 queue_head      an unaligned remote-free queue head at the end: SIGSEGV
  *  6 lock_word       a lock word naming a live foreign thread: attach waited for ever
+ *  6 lock_kind       a lock whose kind word glibc does not expect: glibc aborted
+ *    slot_lines      two processes' slots shared a cache line (the slot array
+ *                    started at byte 200 of the header)
  * (5: Python's interpreter exit is tested in tests/python/test_shared.py.)
  */
 #define _GNU_SOURCE
@@ -582,6 +585,53 @@ static void test_lock_word(void)
     waitpid(g_sleeper, NULL, 0);
 }
 
+static void bad_lock_kind(struct mkf_shm_header *h, size_t len)
+{
+    (void)len;
+    h->lock.__data.__kind = 0x7fff; /* priority protection with garbage in it */
+}
+
+static void test_lock_kind(void) { CHECK_EQ(run_damaged(bad_lock_kind, attach_again), 0); }
+
+/* Each process's slot on cache lines of its own: in the layout, and in two
+ * processes' mappings of one heap. */
+static void test_slot_lines(void)
+{
+    CHECK_EQ(sizeof(struct mkf_shm_slot) % 64, 0);
+    CHECK_EQ(offsetof(struct mkf_shm_header, slots) % 64, 0);
+    memkind_t k;
+    REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
+    REQUIRE(memkind_malloc(k, 64) != NULL);
+    int tell[2];
+    REQUIRE(pipe(tell) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        memkind_t c;
+        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0 ||
+            memkind_malloc(c, 64) == NULL)
+            _exit(10);
+        struct memkind_shared_stats s;
+        if (memkind_shared_get_stats(c, &s) != 0)
+            _exit(11);
+        put(tell[1], s.slot);
+        _exit(0);
+    }
+    CHECK_EQ(wait_exit(pid), 0);
+    unsigned other = (unsigned)get(tell[0]), mine = stats(k).slot;
+    CHECK(other != mine);
+    size_t len;
+    struct mkf_shm_header *h = map_raw(memkind_shared_fd(k), &len);
+    uintptr_t a = (uintptr_t)&h->slots[mine], b = (uintptr_t)&h->slots[other];
+    CHECK_EQ(a % 64, 0);
+    CHECK_EQ(b % 64, 0);
+    uintptr_t lo = a < b ? a : b, hi = a < b ? b : a;
+    CHECK(lo + sizeof(struct mkf_shm_slot) <= hi); /* no line of one is the other's */
+    munmap(h, len);
+    close(tell[0]), close(tell[1]);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
 /* ---- the runner ---------------------------------------------------------------------- */
 
 static const struct {
@@ -594,6 +644,7 @@ static const struct {
     {"dead_freed", test_dead_freed}, {"all_dead", test_all_dead},
     {"exec", test_exec},             {"run_length", test_run_length},
     {"queue_head", test_queue_head}, {"lock_word", test_lock_word},
+    {"lock_kind", test_lock_kind},   {"slot_lines", test_slot_lines},
 };
 
 int main(int argc, char **argv)
