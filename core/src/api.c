@@ -98,14 +98,15 @@ static bool serves_own_memory(const struct memkind *kind)
 }
 
 /* A fixed kind's large block at `ptr` (jemalloc does not know those), or any
- * address in a shared kind's heap (another process's small block): its kind. */
+ * address in memory that holds other processes' blocks too (a shared heap: another
+ * process's small block): its kind. */
 static struct memkind *large_owner(void *ptr)
 {
     struct memkind *kind = mkf_region_table_lookup(ptr);
-    return kind != NULL && kind->fixed &&
-                   (mkf_large_usable(kind, ptr) != 0 || mkf_kind_is_shared(kind))
-               ? kind
-               : NULL;
+    if (kind == NULL || !kind->fixed)
+        return NULL;
+    const struct mkf_fixed *fx = kind->priv;
+    return mkf_large_usable(kind, ptr) != 0 || fx->pages->foreign_blocks ? kind : NULL;
 }
 
 /* Debug mode (MEMKIND_FIXED_DEBUG): abort with a report unless `ptr` starts a live

@@ -20,16 +20,6 @@
 
 static int lg_align(size_t alignment) { return __builtin_ctzll((unsigned long long)alignment); }
 
-static size_t region_used(struct mkf_fixed *fx)
-{
-    if (fx->shm != NULL)
-        return mkf_shm_process_used(fx);
-    pthread_mutex_lock(&fx->lock);
-    size_t used = fx->used;
-    pthread_mutex_unlock(&fx->lock);
-    return used;
-}
-
 /* What a reclaim did: could not run; ran; ran and pages came back to the region map
  * (worth another try while other threads refill their caches meanwhile). */
 enum { RECLAIM_NONE, RECLAIM_DONE, RECLAIM_FREED };
@@ -47,31 +37,28 @@ static int reclaim(struct memkind *kind)
          * (jemalloc_glue.c). Before that, jemalloc's cheaper delayed merge. */
         if (!fx->eager_coalesce)
             fx->eager_coalesce = mkf_je_arena_set_eager_coalesce(kind->arena) == 0;
-        size_t before = region_used(kind->priv);
-        /* A shared kind: blocks other processes freed to this one, and their
-         * parked large blocks, which must not make this request fail. */
-        size_t unparked = 0;
-        if (fx->shm != NULL) {
-            mkf_shm_drain(kind);
-            unparked = mkf_shm_unpark_others(fx);
-        }
+        size_t before = fx->pages->used(fx);
+        /* What others freed to this kind, and the large blocks others keep
+         * parked, which must not make this request fail (a shared heap). */
+        fx->pages->take_in(kind);
+        size_t unparked = fx->pages->unpark_others(fx);
         mkf_tcache_flush_all(kind);
         mkf_large_drain(kind);
         if (mkf_je_arena_purge(kind->arena) == 0)
-            result = region_used(kind->priv) < before || unparked != 0 ? RECLAIM_FREED
-                                                                      : RECLAIM_DONE;
+            result = fx->pages->used(fx) < before || unparked != 0 ? RECLAIM_FREED
+                                                                  : RECLAIM_DONE;
     }
     mkf_registry_unlock();
     return result;
 }
 
-/* A small block of a shared kind just handed out: its size class goes into the
- * page map, where other processes read it (shared/page_map.c). */
+/* A small block just handed out on the slow path: the page source may record its
+ * size class (a shared heap does, for other processes' usable size and realloc). */
 static void *tag_shared(struct memkind *kind, void *p)
 {
     struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
-    if (p != NULL && fx != NULL && fx->shm != NULL)
-        mkf_shm_tag(fx, p, mkf_je_sallocx(p, 0));
+    if (p != NULL && fx != NULL)
+        fx->pages->tag(fx, p, mkf_je_sallocx(p, 0));
     return p;
 }
 
@@ -111,10 +98,10 @@ void mkf_arena_free_slow(struct memkind *kind, void *ptr)
          * it to dallocx() would read metadata that does not exist. */
         unsigned arena;
         if (mkf_je_arena_lookup(ptr, &arena) != 0) {
-            /* In a shared kind: a small block of another process's slab. */
+            /* Another process's small block, in a shared heap: the page source
+             * knows what to do with it (nothing, for a private region). */
             struct mkf_fixed *fx = kind->priv;
-            if (fx->shm != NULL)
-                mkf_shm_remote_free(fx, ptr);
+            fx->pages->foreign_free(fx, ptr);
             return;
         }
     }
@@ -276,7 +263,8 @@ MKF_EXPORT void *memkind_arena_realloc(struct memkind *kind, void *ptr, size_t s
     if (!mkf_size_ok(kind, &size))
         return NULL;
     if (kind->fixed) {
-        size_t old_pages = mkf_region_block_pages(kind->priv, ptr);
+        struct mkf_fixed *fx = kind->priv;
+        size_t old_pages = fx->pages->block_pages(fx, ptr);
         if (old_pages != 0 || size > mkf_small_max)
             return mkf_large_realloc(kind, ptr, size, old_pages);
     }
@@ -378,6 +366,23 @@ MKF_EXPORT int memkind_arena_create_map(struct memkind *kind, struct extent_hook
 int mkf_arena_create_fixed(struct memkind *kind, struct extent_hooks_s *hooks)
 {
     return create_map(kind, hooks, true);
+}
+
+int mkf_arena_fork_own(struct memkind *kind)
+{
+    struct mkf_fixed *fx = kind->priv;
+    uint64_t cached_blocks = 0, cached_bytes = 0; /* the parent's, not counted here */
+    mkf_tcache_destroy_kind(kind, &cached_blocks, &cached_bytes);
+    unsigned old = kind->arena;
+    mkf_kind_set_arena(kind, UINT32_MAX);
+    if (old != UINT32_MAX)
+        mkf_je_arena_destroy(old);
+    kind->gen = mkf_kind_new_gen();
+    atomic_store_explicit(&fx->parked, 0, memory_order_relaxed);
+    if (memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks) != 0)
+        return MEMKIND_ERROR_ARENAS_CREATE;
+    mkf_je_arena_set_decay(kind->arena, -1);
+    return MEMKIND_SUCCESS;
 }
 
 /* What destroyed arenas still had allocated (memkind_get_destroy_stats), under

@@ -34,7 +34,7 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
     (void)arena_ind;
     struct mkf_fixed *fx = fixed_of(hooks);
     bool zeroed = false;
-    void *p = mkf_region_take(fx, new_addr, size, alignment, &zeroed, true);
+    void *p = fx->pages->take(fx, new_addr, size, alignment, &zeroed, true);
     if (p == NULL)
         return NULL;
     if (*zero && !zeroed)
@@ -50,10 +50,10 @@ static bool hook_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
 {
     (void)committed, (void)arena_ind;
     struct mkf_fixed *fx = fixed_of(hooks);
-    mkf_region_purge_pages(fx, addr, size);
+    fx->pages->discard(fx, addr, size); /* while the pages are still ours */
     /* Freed memory holds old data (or, after a purge of a private file mapping,
      * the file's data): never report it as zero. */
-    mkf_region_give(fx, addr, size, false);
+    fx->pages->give(fx, addr, size, false);
     return false;
 }
 
@@ -94,7 +94,7 @@ static bool hook_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a, void 
     struct mkf_fixed *fx = fixed_of(hooks);
     /* Two regions may be neighbours in the address space; an extent never spans
      * both, so each region's accounting stays its own. No lock, as in
-     * mkf_region_purge_pages(): this runs on every merge of large blocks. */
+     * the region map's discard: this runs on every merge of large blocks. */
     return !mkf_region_same(fx, (uintptr_t)addr_a, (uintptr_t)addr_b + size_b - 1);
 }
 

@@ -43,6 +43,7 @@ MKF_EXPORT int memkind_fixed_create(struct memkind *kind, struct memkind_ops *op
         return MEMKIND_ERROR_MALLOC;
     pthread_mutex_init(&fx->lock, NULL);
     fx->kind = kind;
+    fx->pages = &mkf_region_pages; /* a shared kind puts its own in (shared/heap.c) */
     mkf_hooks_init(fx);
     kind->priv = fx;
     kind->fixed = true;
@@ -104,7 +105,7 @@ MKF_EXPORT void *memkind_fixed_mmap(struct memkind *kind, void *addr, size_t siz
         return MAP_FAILED;
     size = (size + page - 1) & ~(page - 1);
     bool zeroed;
-    void *p = mkf_region_take(fx, NULL, size, page, &zeroed, false);
+    void *p = fx->pages->take(fx, NULL, size, page, &zeroed, false);
     return p != NULL ? p : MAP_FAILED;
 }
 
@@ -178,16 +179,16 @@ static int do_stats(struct memkind *kind, void *arg)
     size_t allocated = 0;
     if (mkf_je_stats_refresh() == 0)
         (void)mkf_je_arena_stat(kind->arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
+    /* What the page source says (a shared heap: the pages this process holds,
+     * the segment's peak of all processes; memkind_shared_get_stats() has the
+     * rest). Its own locks: not under fx->lock. */
+    out->used = fx->pages->used(fx);
+    out->peak_used = fx->pages->peak_used(fx);
+    out->largest_free = fx->pages->largest_free(fx);
     pthread_mutex_lock(&fx->lock);
     allocated += mkf_large_allocated(fx); /* large blocks are outside jemalloc (large.c) */
     out->capacity = fx->capacity;
-    /* A shared kind: the pages this process holds (memkind_shared_get_stats()
-     * has the whole heap). */
-    out->used = fx->shm != NULL ? mkf_shm_process_used(fx) : fx->used;
-    out->free = fx->capacity - out->used;
-    out->largest_free = mkf_region_largest_free(fx);
-    /* A shared kind: the segment's peak, all processes (the page map's count). */
-    out->peak_used = fx->shm != NULL ? mkf_shm_peak_used(fx) : fx->peak_used;
+    out->free = fx->capacity > out->used ? fx->capacity - out->used : 0;
     out->regions = atomic_load(&fx->nregions);
     pthread_mutex_unlock(&fx->lock);
     out->allocated = allocated;
@@ -244,8 +245,7 @@ MKF_EXPORT int memkind_fixed_set_oom_callback(memkind_t kind, memkind_fixed_oom_
 static int do_purge(struct memkind *kind, void *arg)
 {
     (void)arg;
-    if (((struct mkf_fixed *)kind->priv)->shm != NULL)
-        mkf_shm_drain(kind); /* blocks other processes freed to this one */
+    ((struct mkf_fixed *)kind->priv)->pages->take_in(kind); /* others' frees to us */
     mkf_tcache_flush_all(kind);
     mkf_large_drain(kind);
     return mkf_je_arena_purge(kind->arena) == 0 ? MEMKIND_SUCCESS

@@ -143,12 +143,11 @@ void mkf_fork_child_disable_shared(void)
         if (kind->state != MKF_KIND_LIVE || !kind->fixed || kind->priv == NULL)
             continue;
         struct mkf_fixed *fx = kind->priv;
-        if (fx->shm != NULL) { /* a shared kind: the child attaches in its own right */
-            mkf_shm_fork_child(kind);
+        enum mkf_fork_use use = fx->pages->fork_child(fx);
+        if (use == MKF_FORK_KEEP)
             continue;
-        }
-        if (!fx->any_shared)
-            continue;
+        if (use == MKF_FORK_OWN && mkf_arena_fork_own(kind) == MEMKIND_SUCCESS)
+            continue; /* the child takes part in its own right */
         fx->forked = true;
         kind->arena_fastpath = false;
         /* memkind_malloc() tries a kind's one thread before arena_fastpath. */

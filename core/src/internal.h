@@ -9,6 +9,7 @@
 #define MKF_INTERNAL_H
 
 #include "memkind_fixed.h"
+#include "page_source.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -424,6 +425,10 @@ MKF_HIDDEN size_t mkf_large_allocated(struct mkf_fixed *fx);
  * from the pool of recycled ones when there is one (arena.c). The caller sets the
  * arena's decay times. */
 MKF_HIDDEN int mkf_arena_create_fixed(struct memkind *kind, struct extent_hooks_s *hooks);
+/* In a fork child, for a kind whose memory the parent keeps using (page source:
+ * MKF_FORK_OWN): drop the copy of the parent's arena and caches without giving
+ * their pages back (they are the parent's), and take a new arena. */
+MKF_HIDDEN int mkf_arena_fork_own(struct memkind *kind);
 MKF_HIDDEN void *mkf_arena_retry(struct memkind *kind, size_t size,
                                  void *(*attempt)(void *ctx), void *ctx);
 
@@ -618,7 +623,7 @@ struct mkf_fixed {
     /* Out-of-memory callback, set under `lock`, read on the slow path. */
     memkind_fixed_oom_fn oom_fn;
     void *oom_arg;
-    /* A region is a MAP_SHARED mapping or SysV shm (set before each fork, under
+    /* A region is a MAP_SHARED mapping or System V shared memory (set before each fork, under
      * the registry lock, by mkf_fork_mark_shared()): see fork.c. */
     bool any_shared;
     /* The region ran short once: freed slabs now merge at once (arena.c). Set
@@ -627,35 +632,19 @@ struct mkf_fixed {
     /* In a child of fork(), a kind with a shared region: the hooks hand out
      * nothing and never purge, since the parent's heap owns those bytes. */
     bool forked;
-    /* A shared kind (shared/): the region is this process's mapping of the
-     * segment's heap, and the page map in the segment replaces the free ranges
-     * and the large blocks' words of `regions`. NULL for every other kind. */
-    struct mkf_shm *shm;
+    /* Where the kind's pages come from (page_source.h), chosen when the kind is
+     * made, and that source's own state (NULL for the region map, which is the
+     * rest of this struct). */
+    const struct mkf_page_source *pages;
+    void *source;
 };
 
+/* The regions of a fixed kind (every kind has them: a shared kind's is its
+ * mapping of the heap). Taking and giving pages goes through fx->pages. */
 MKF_HIDDEN int mkf_region_add(struct mkf_fixed *fx, void *addr, size_t size,
                               unsigned flags);
-/* Carve [size] bytes aligned to `alignment` (or exactly at new_addr when it is not
- * NULL); *zeroed tells whether the bytes are known zero. NULL when none fits.
- * Extents for jemalloc come from the top of the regions, the rest from the bottom. */
-MKF_HIDDEN void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
-                                 size_t alignment, bool *zeroed, bool for_jemalloc);
-MKF_HIDDEN void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size,
-                                bool zeroed);
-/* Large blocks: exactly `pages` pages aligned to `alignment` (at least a page),
- * recorded so that mkf_region_block_pages() finds them. NULL when none fits. */
-MKF_HIDDEN void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
-                                       bool *zeroed);
-/* The page count of the large block at `ptr`, 0 when none starts there. No lock. */
-MKF_HIDDEN size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr);
-MKF_HIDDEN void mkf_region_give_block(struct mkf_fixed *fx, void *ptr);
-/* Resize the large block at `ptr` in place to `pages` pages: true when done. */
-MKF_HIDDEN bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages);
-/* Give pages back to the OS when their region asks for it (MEMKIND_REGION_PURGE). */
-MKF_HIDDEN void mkf_region_purge_pages(struct mkf_fixed *fx, void *addr, size_t size);
 MKF_HIDDEN bool mkf_region_same(struct mkf_fixed *fx, uintptr_t a, uintptr_t b);
 MKF_HIDDEN struct mkf_region *mkf_region_of(struct mkf_fixed *fx, uintptr_t addr);
-MKF_HIDDEN size_t mkf_region_largest_free(struct mkf_fixed *fx);
 MKF_HIDDEN size_t mkf_region_resident(struct mkf_fixed *fx);
 /* The bytes of large blocks of every live fixed kind (memkind_get_stat(NULL)). */
 MKF_HIDDEN size_t mkf_fixed_large_bytes_all(void);
@@ -691,45 +680,6 @@ MKF_HIDDEN void mkf_fork_child_disable_shared(void);
  * mapping (fx->any_shared), from one read of /proc/self/maps. */
 MKF_HIDDEN void mkf_fork_mark_shared(void);
 
-/* ---- shared kinds (shared/) ------------------------------------------------------
- * The region map's operations when fx->shm is set (shared/page_map.c), and the
- * hooks of the rest of the core into shared kinds. */
-struct mkf_shm;
-MKF_HIDDEN void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size,
-                              size_t alignment, bool *zeroed, bool for_jemalloc);
-MKF_HIDDEN void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size);
-MKF_HIDDEN void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
-                                    bool *zeroed);
-MKF_HIDDEN size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr);
-MKF_HIDDEN void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr);
-MKF_HIDDEN bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages);
-MKF_HIDDEN size_t mkf_shm_largest_free(struct mkf_fixed *fx);
-/* The process's parked large block (page_map.c): swap its slot's word for `w`
- * (an address with a thread tag in the low bits, 0: take only); returns the old
- * one likewise, 0 when none. Whether the block at `ptr` may be parked here (one
- * this process allocated, so the page map has it under its slot). Give every
- * other process's parked block back to the page map: the bytes given. */
-MKF_HIDDEN uintptr_t mkf_shm_park_exchange(struct mkf_fixed *fx, uintptr_t w);
-MKF_HIDDEN bool mkf_shm_may_park(struct mkf_fixed *fx, const void *ptr);
-MKF_HIDDEN size_t mkf_shm_unpark_others(struct mkf_fixed *fx);
-/* Bytes of pages this process holds, and of its large blocks (not the parked one). */
-MKF_HIDDEN size_t mkf_shm_process_used(struct mkf_fixed *fx);
-/* The most bytes of the heap ever held at once, all processes. */
-MKF_HIDDEN size_t mkf_shm_peak_used(struct mkf_fixed *fx);
-MKF_HIDDEN size_t mkf_shm_large_bytes(struct mkf_fixed *fx);
-/* Record the size class of the small block `ptr` just handed out (other processes
- * read it), and read it back for a block of another process (0: unknown). */
-MKF_HIDDEN void mkf_shm_tag(struct mkf_fixed *fx, const void *ptr, size_t usable);
-MKF_HIDDEN size_t mkf_shm_small_usable(struct mkf_fixed *fx, const void *ptr);
-MKF_HIDDEN int mkf_shm_slab_owner(struct mkf_fixed *fx, const void *ptr);
-/* A small block that this process's jemalloc does not know: to its owner's queue. */
-MKF_HIDDEN void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr);
-MKF_HIDDEN bool mkf_shm_remote_pending(struct mkf_fixed *fx);
-/* Free the blocks other processes pushed to this one (no lock of the shared heap). */
-MKF_HIDDEN void mkf_shm_drain(struct memkind *kind);
-MKF_HIDDEN bool mkf_kind_is_shared(const struct memkind *kind);
-/* In a fork child: drop the parent's arena copy, take a slot of our own. */
-MKF_HIDDEN void mkf_shm_fork_child(struct memkind *kind);
 /* A new kind generation (registry lock held): thread caches made before are stale. */
 MKF_HIDDEN uint64_t mkf_kind_new_gen(void);
 

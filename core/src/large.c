@@ -55,21 +55,12 @@ static uintptr_t thread_tag(void)
 
 static void *unpark(uintptr_t parked) { return (void *)(parked & ~mkf_page_mask); }
 
-/* Swap the kind's parked word for `w`: fx->parked, or for a shared kind the word
- * in its process slot. */
-static uintptr_t park_exchange(struct mkf_fixed *fx, uintptr_t w)
-{
-    if (MKF_LIKELY(fx->shm == NULL))
-        return atomic_exchange_explicit(&fx->parked, w, memory_order_acq_rel);
-    return mkf_shm_park_exchange(fx, w);
-}
-
 void mkf_large_drain(struct memkind *kind)
 {
     struct mkf_fixed *fx = kind->priv;
-    uintptr_t p = fx != NULL ? park_exchange(fx, 0) : 0;
+    uintptr_t p = fx != NULL ? fx->pages->park_exchange(fx, 0) : 0;
     if (p != 0)
-        mkf_region_give_block(fx, unpark(p));
+        fx->pages->give_block(fx, unpark(p));
 }
 
 struct take_args {
@@ -81,7 +72,7 @@ struct take_args {
 static void *attempt_take(void *ctx)
 {
     struct take_args *t = ctx;
-    return mkf_region_take_block(t->fx, t->pages, t->alignment, &t->zeroed);
+    return t->fx->pages->take_block(t->fx, t->pages, t->alignment, &t->zeroed);
 }
 
 void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool zero)
@@ -96,21 +87,17 @@ void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool
     if (alignment < page)
         alignment = page;
     void *p;
-    /* fx->parked first: always 0 for a shared kind, whose word is in its slot,
-     * so a private kind's hit costs no test of fx->shm. */
-    uintptr_t parked = atomic_exchange_explicit(&fx->parked, 0, memory_order_acq_rel);
-    if (parked == 0 && fx->shm != NULL)
-        parked = mkf_shm_park_exchange(fx, 0);
+    uintptr_t parked = fx->pages->park_exchange(fx, 0);
     if (parked != 0) {
         p = unpark(parked);
-        size_t have = mkf_region_block_pages(fx, p);
+        size_t have = fx->pages->block_pages(fx, p);
         if ((parked & mkf_page_mask) == thread_tag() && have >= pages &&
             have - pages <= pages / 4 && ((uintptr_t)p & (alignment - 1)) == 0) {
             if (zero)
                 memset(p, 0, have * page);
             return p;
         }
-        mkf_region_give_block(fx, p); /* before taking pages: see above */
+        fx->pages->give_block(fx, p); /* before taking pages: see above */
     }
     struct take_args t = {fx, pages, alignment, false};
     p = attempt_take(&t);
@@ -125,32 +112,29 @@ void *mkf_large_malloc(struct memkind *kind, size_t size, size_t alignment, bool
 bool mkf_large_free(struct memkind *kind, void *ptr)
 {
     struct mkf_fixed *fx = kind->priv;
-    size_t pages = fx != NULL ? mkf_region_block_pages(fx, ptr) : 0;
+    size_t pages = fx != NULL ? fx->pages->block_pages(fx, ptr) : 0;
     if (pages == 0)
         return false;
     if (pages * page_size() <= MKF_PARK_MAX && !mkf_debug) {
-        /* A shared kind parks only its own blocks: a parked block stays in the
-         * page map under the slot of the process that allocated it. One test of
-         * fx->shm here, as before shared kinds parked: the private path's cost. */
-        bool shared = fx->shm != NULL;
-        if (MKF_LIKELY(!shared) || mkf_shm_may_park(fx, ptr)) {
+        /* The page source says whether this block may be parked here (a shared
+         * heap parks only blocks this process allocated, which the page map has
+         * under its slot). */
+        if (fx->pages->may_park(fx, ptr)) {
             uintptr_t w = (uintptr_t)ptr | thread_tag();
-            uintptr_t old = MKF_LIKELY(!shared)
-                                ? atomic_exchange_explicit(&fx->parked, w, memory_order_acq_rel)
-                                : mkf_shm_park_exchange(fx, w);
+            uintptr_t old = fx->pages->park_exchange(fx, w);
             /* The same block parked twice is a double free: keep it parked once. */
             ptr = old != 0 && unpark(old) != ptr ? unpark(old) : NULL;
         }
     }
     if (ptr != NULL)
-        mkf_region_give_block(fx, ptr);
+        fx->pages->give_block(fx, ptr);
     return true;
 }
 
 size_t mkf_large_usable(struct memkind *kind, const void *ptr)
 {
     struct mkf_fixed *fx = kind->priv;
-    return fx != NULL ? mkf_region_block_pages(fx, ptr) * page_size() : 0;
+    return fx != NULL ? fx->pages->block_pages(fx, ptr) * page_size() : 0;
 }
 
 void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size, size_t old_pages)
@@ -161,7 +145,8 @@ void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size, size_t old
         return NULL;
     }
     if (old_pages != 0 && size > mkf_small_max &&
-        mkf_region_resize_block(kind->priv, ptr, (size + page - 1) / page))
+        ((struct mkf_fixed *)kind->priv)->pages->resize_block(kind->priv, ptr,
+                                                              (size + page - 1) / page))
         return ptr;
     void *q = size > mkf_small_max ? mkf_large_malloc(kind, size, 0, false)
                                    : memkind_arena_malloc(kind, size);
@@ -176,13 +161,6 @@ void *mkf_large_realloc(struct memkind *kind, void *ptr, size_t size, size_t old
     return q;
 }
 
-size_t mkf_large_allocated(struct mkf_fixed *fx)
-{
-    if (fx->shm != NULL)
-        return mkf_shm_large_bytes(fx); /* without the parked block, likewise */
-    /* The parked block is free for the program: not allocated, though its pages
-     * are still taken from the region (`used`) until the next request or purge. */
-    uintptr_t parked = atomic_load_explicit(&fx->parked, memory_order_acquire);
-    size_t parked_bytes = parked != 0 ? mkf_region_block_pages(fx, unpark(parked)) * page_size() : 0;
-    return fx->large_bytes > parked_bytes ? fx->large_bytes - parked_bytes : 0;
-}
+/* The parked block is free for the program: not allocated, though its pages are
+ * still taken (`used`) until the next request or purge. The page source counts. */
+size_t mkf_large_allocated(struct mkf_fixed *fx) { return fx->pages->large_bytes(fx); }

@@ -12,12 +12,17 @@
  * A range also remembers whether its bytes are known to be zero, so calloc
  * clears memory exactly when it has to. Merging two ranges keeps "zero" only if
  * both were.
+ *
+ * This is the page source of private fixed kinds (page_source.h: mkf_region_pages,
+ * at the end of the file); shared kinds have the page map of shared/page_map.c.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+static void region_discard(struct mkf_fixed *fx, void *addr, size_t size);
 
 static uintptr_t align_up(uintptr_t x, size_t a) { return (x + a - 1) & ~(uintptr_t)(a - 1); }
 
@@ -204,13 +209,11 @@ static void count_taken(struct mkf_fixed *fx, size_t size)
         fx->peak_used = fx->used;
 }
 
-void *mkf_region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
+static void *region_take(struct mkf_fixed *fx, void *new_addr, size_t size,
                       size_t alignment, bool *zeroed, bool for_jemalloc)
 {
     if (size == 0 || !mkf_is_pow2(alignment) || fx->forked)
         return NULL;
-    if (fx->shm != NULL)
-        return mkf_shm_take(fx, new_addr, size, alignment, zeroed, for_jemalloc);
     pthread_mutex_lock(&fx->lock);
     void *p = take_locked(fx, new_addr, size, alignment, zeroed,
                           for_jemalloc ? FROM_TOP : FROM_BOTTOM);
@@ -258,12 +261,8 @@ static void give_locked(struct mkf_fixed *fx, void *addr, size_t size, bool zero
     fx->used -= size;
 }
 
-void mkf_region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
+static void region_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
 {
-    if (fx->shm != NULL) {
-        mkf_shm_give(fx, addr, size);
-        return;
-    }
     pthread_mutex_lock(&fx->lock);
     give_locked(fx, addr, size, zeroed);
     pthread_mutex_unlock(&fx->lock);
@@ -292,14 +291,12 @@ static mkf_block_word *block_word(const struct mkf_region *r, uintptr_t addr, bo
     return leaf != NULL ? &leaf[pn & (MKF_LEAF_PAGES - 1)] : NULL;
 }
 
-void *mkf_region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
+static void *region_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
                             bool *zeroed)
 {
     size_t page = mkf_je_page_size();
     if (pages == 0 || pages > SIZE_MAX / page || fx->forked)
         return NULL;
-    if (fx->shm != NULL)
-        return mkf_shm_take_block(fx, pages, alignment, zeroed);
     size_t size = pages * page;
     pthread_mutex_lock(&fx->lock);
     void *p = take_locked(fx, NULL, size, alignment < page ? page : alignment, zeroed,
@@ -333,21 +330,15 @@ static mkf_block_word *word_of(struct mkf_fixed *fx, const void *ptr, size_t *pa
     return w;
 }
 
-size_t mkf_region_block_pages(struct mkf_fixed *fx, const void *ptr)
+static size_t region_block_pages(struct mkf_fixed *fx, const void *ptr)
 {
-    if (fx->shm != NULL)
-        return mkf_shm_block_pages(fx, ptr);
     size_t pages;
     (void)word_of(fx, ptr, &pages);
     return pages;
 }
 
-void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
+static void region_give_block(struct mkf_fixed *fx, void *ptr)
 {
-    if (fx->shm != NULL) {
-        mkf_shm_give_block(fx, ptr);
-        return;
-    }
     size_t page = mkf_je_page_size();
     /* Discard the pages while they are still the caller's block: once they are in
      * the free map another thread may take them, and a discard then would wipe
@@ -356,7 +347,7 @@ void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
     size_t pages;
     (void)word_of(fx, ptr, &pages);
     if (pages != 0)
-        mkf_region_purge_pages(fx, ptr, pages * page);
+        region_discard(fx, ptr, pages * page);
     pthread_mutex_lock(&fx->lock);
     mkf_block_word *w = word_of(fx, ptr, &pages);
     if (pages != 0) {
@@ -368,18 +359,16 @@ void mkf_region_give_block(struct mkf_fixed *fx, void *ptr)
     pthread_mutex_unlock(&fx->lock);
 }
 
-bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
+static bool region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
 {
-    if (fx->shm != NULL)
-        return mkf_shm_resize_block(fx, ptr, pages);
     size_t page = mkf_je_page_size();
     bool done = false;
     size_t old;
     /* A shrink discards the tail first, while it is still the block's (as in
-     * mkf_region_give_block()). */
+     * region_give_block()). */
     (void)word_of(fx, ptr, &old);
     if (pages != 0 && pages < old)
-        mkf_region_purge_pages(fx, (char *)ptr + pages * page, (old - pages) * page);
+        region_discard(fx, (char *)ptr + pages * page, (old - pages) * page);
     pthread_mutex_lock(&fx->lock);
     mkf_block_word *w = word_of(fx, ptr, &old);
     struct mkf_region *r = mkf_region_of(fx, (uintptr_t)ptr);
@@ -411,7 +400,7 @@ bool mkf_region_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
 /* Pages that leave the heap for good go back to the operating system when the
  * region asked for it (MEMKIND_REGION_PURGE). MADV_REMOVE frees the backing of
  * shared and file mappings; private anonymous memory needs MADV_DONTNEED. */
-void mkf_region_purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
+static void region_discard(struct mkf_fixed *fx, void *addr, size_t size)
 {
     /* No lock: regions are only appended, and a published region never changes
      * (mkf_region_of reads the count with acquire). */
@@ -424,10 +413,8 @@ void mkf_region_purge_pages(struct mkf_fixed *fx, void *addr, size_t size)
         (void)madvise(addr, size, MADV_DONTNEED);
 }
 
-size_t mkf_region_largest_free(struct mkf_fixed *fx)
+static size_t region_largest_free(struct mkf_fixed *fx)
 {
-    if (fx->shm != NULL)
-        return mkf_shm_largest_free(fx);
     size_t best = 0;
     for (unsigned ri = 0; ri < fx->nregions; ri++) {
         struct mkf_region *r = &fx->regions[ri];
@@ -473,3 +460,94 @@ void mkf_region_release_all(struct mkf_fixed *fx)
     }
     atomic_store_explicit(&fx->nregions, 0, memory_order_relaxed);
 }
+
+/* ---- the page source -----------------------------------------------------------
+ * The region map as a kind's page source (page_source.h). The parked large block
+ * is a word of the kind (fx->parked); nothing else uses the region, so there is
+ * nobody else's block to unpark, tag or take in. */
+
+static uintptr_t region_park_exchange(struct mkf_fixed *fx, uintptr_t w)
+{
+    return atomic_exchange_explicit(&fx->parked, w, memory_order_acq_rel);
+}
+
+static bool region_may_park(struct mkf_fixed *fx, const void *ptr)
+{
+    (void)fx, (void)ptr;
+    return true;
+}
+
+static size_t region_unpark_others(struct mkf_fixed *fx)
+{
+    (void)fx;
+    return 0;
+}
+
+static size_t region_used(struct mkf_fixed *fx)
+{
+    pthread_mutex_lock(&fx->lock);
+    size_t used = fx->used;
+    pthread_mutex_unlock(&fx->lock);
+    return used;
+}
+
+static size_t region_peak_used(struct mkf_fixed *fx)
+{
+    pthread_mutex_lock(&fx->lock);
+    size_t peak = fx->peak_used;
+    pthread_mutex_unlock(&fx->lock);
+    return peak;
+}
+
+/* fx->lock held. */
+static size_t region_large_bytes(struct mkf_fixed *fx)
+{
+    uintptr_t parked = atomic_load_explicit(&fx->parked, memory_order_acquire);
+    size_t parked_bytes =
+        parked != 0 ? region_block_pages(fx, (void *)(parked & ~mkf_page_mask)) *
+                          (mkf_page_mask + 1)
+                    : 0;
+    return fx->large_bytes > parked_bytes ? fx->large_bytes - parked_bytes : 0;
+}
+
+static void region_tag(struct mkf_fixed *fx, const void *ptr, size_t usable)
+{
+    (void)fx, (void)ptr, (void)usable;
+}
+
+static void region_foreign_free(struct mkf_fixed *fx, void *ptr)
+{
+    (void)fx, (void)ptr; /* not a block of this kind: ignored, as any foreign pointer */
+}
+
+static void region_take_in(struct memkind *kind) { (void)kind; }
+
+/* A private region stays the child's own copy, unless it is a shared mapping
+ * (fork.c found out before the fork): then the parent's heap owns those bytes. */
+static enum mkf_fork_use region_fork_child(struct mkf_fixed *fx)
+{
+    return fx->any_shared ? MKF_FORK_NONE : MKF_FORK_KEEP;
+}
+
+const struct mkf_page_source mkf_region_pages = {
+    .name = "region map",
+    .foreign_blocks = false,
+    .take = region_take,
+    .give = region_give,
+    .discard = region_discard,
+    .take_block = region_take_block,
+    .block_pages = region_block_pages,
+    .give_block = region_give_block,
+    .resize_block = region_resize_block,
+    .park_exchange = region_park_exchange,
+    .may_park = region_may_park,
+    .unpark_others = region_unpark_others,
+    .largest_free = region_largest_free,
+    .used = region_used,
+    .peak_used = region_peak_used,
+    .large_bytes = region_large_bytes,
+    .tag = region_tag,
+    .foreign_free = region_foreign_free,
+    .take_in = region_take_in,
+    .fork_child = region_fork_child,
+};

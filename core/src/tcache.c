@@ -388,7 +388,7 @@ void mkf_tcache_fork_child(void)
      * thread's, the other threads') in its arenas' lists but leaves them linked
      * to the parent's list entries; destroying one here would corrupt the lists
      * that "epoch" walks (mkf_tcache_fast.c). Relinked first, before a kind's
-     * caches are pooled or destroyed below (mkf_shm_fork_child). */
+     * caches are pooled or destroyed below (mkf_arena_fork_own). */
     mkf_je_tc_postfork_child();
     /* The caches of the parent's other threads: those threads do not exist here,
      * and one of them may have been in the middle of using its cache when the

@@ -202,8 +202,11 @@ static int shared_create(struct memkind *kind, struct memkind_ops *ops, const ch
     if (s == NULL)
         return MEMKIND_ERROR_INVALID; /* memkind_create() with these ops */
     int err = memkind_fixed_create(kind, ops, name);
-    if (err == MEMKIND_SUCCESS)
-        ((struct mkf_fixed *)kind->priv)->shm = s;
+    if (err == MEMKIND_SUCCESS) {
+        struct mkf_fixed *fx = kind->priv;
+        fx->pages = &mkf_shared_pages; /* the page map in the segment */
+        fx->source = s;
+    }
     return err;
 }
 
@@ -222,7 +225,7 @@ static void take_slot_late(struct mkf_shm *s)
 
 static void drain_if_pending(struct memkind *kind)
 {
-    struct mkf_shm *s = fixed_of(kind)->shm;
+    struct mkf_shm *s = mkf_shm_of(fixed_of(kind));
     if (MKF_UNLIKELY(s->slot == MKF_SHM_NO_SLOT) && kind->arena != UINT32_MAX)
         take_slot_late(s);
     if (MKF_UNLIKELY(mkf_shm_remote_pending(fixed_of(kind))))
@@ -266,7 +269,7 @@ static size_t shared_usable_size(struct memkind *kind, void *ptr)
     struct mkf_fixed *fx = fixed_of(kind);
     size_t pages = mkf_shm_block_pages(fx, ptr);
     if (pages != 0)
-        return pages * fx->shm->page;
+        return pages * mkf_shm_of(fx)->page;
     if (foreign_small(kind, ptr))
         return mkf_shm_small_usable(fx, ptr);
     return memkind_default_malloc_usable_size(kind, ptr);
@@ -306,9 +309,9 @@ static void *shared_realloc(struct memkind *kind, void *ptr, size_t size)
 static int shared_destroy(struct memkind *kind)
 {
     struct mkf_fixed *fx = fixed_of(kind);
-    if (fx == NULL || fx->shm == NULL)
+    if (fx == NULL || fx->pages != &mkf_shared_pages)
         return MEMKIND_ERROR_INVALID;
-    struct mkf_shm *s = fx->shm;
+    struct mkf_shm *s = mkf_shm_of(fx);
     if (!s->orphan) {
         mkf_shm_drain(kind);
         mkf_tcache_flush_all(kind);
@@ -516,11 +519,12 @@ static struct mkf_shm *shm_of_kind(memkind_t kind, int *err)
         *err = MEMKIND_ERROR_DESTROYED;
         return NULL;
     }
-    if (kind->ops != &shared_ops || kind->priv == NULL || fixed_of(kind)->shm == NULL) {
+    if (kind->ops != &shared_ops || kind->priv == NULL ||
+        fixed_of(kind)->pages != &mkf_shared_pages) {
         *err = MEMKIND_ERROR_NOT_SHARED;
         return NULL;
     }
-    return fixed_of(kind)->shm;
+    return mkf_shm_of(fixed_of(kind));
 }
 
 MKF_EXPORT int memkind_shared_detach(memkind_t kind)
@@ -578,7 +582,7 @@ MKF_EXPORT int memkind_shared_get_stats(memkind_t kind, struct memkind_shared_st
     size_t allocated = 0;
     if (mkf_je_stats_refresh() == 0)
         (void)mkf_je_arena_stat(kind->arena, MEMKIND_STAT_TYPE_ALLOCATED, &allocated);
-    out->largest_free = mkf_shm_largest_free(fixed_of(kind));
+    out->largest_free = mkf_shared_pages.largest_free(fixed_of(kind));
     struct mkf_shm_header *h = s->h;
     if ((err = mkf_shm_lock(s)) != MEMKIND_SUCCESS)
         return err;
@@ -634,50 +638,4 @@ MKF_EXPORT int memkind_shared_reclaim(memkind_t kind, size_t *bytes)
     if (bytes != NULL)
         *bytes = pages * s->page;
     return MEMKIND_SUCCESS;
-}
-
-bool mkf_kind_is_shared(const struct memkind *kind) { return kind->ops == &shared_ops; }
-
-/* ---- fork ------------------------------------------------------------------------------
- * The child inherits the mapping and a copy of the parent's arena, whose pages are
- * the parent's. It drops that copy without touching the page map, takes a slot of
- * its own and a new arena: from then on it is one more process of the heap. Runs
- * in the child's fork handler (registry lock state remade, jemalloc usable). */
-void mkf_shm_fork_child(struct memkind *kind)
-{
-    struct mkf_fixed *fx = fixed_of(kind);
-    struct mkf_shm *s = fx->shm;
-    bool was_orphan = s->orphan && s->slot != MKF_SHM_NO_SLOT;
-    s->orphan = true;
-    s->slot = MKF_SHM_NO_SLOT; /* the parent's slot is the parent's */
-    uint64_t cached_blocks = 0, cached_bytes = 0; /* the parent's, not counted here */
-    mkf_tcache_destroy_kind(kind, &cached_blocks, &cached_bytes);
-    unsigned old = kind->arena;
-    mkf_kind_set_arena(kind, UINT32_MAX);
-    if (old != UINT32_MAX)
-        mkf_je_arena_destroy(old);
-    kind->gen = mkf_kind_new_gen();
-    atomic_store_explicit(&fx->parked, 0, memory_order_relaxed);
-    if (was_orphan)
-        return; /* detached: nothing to attach to */
-    /* A description of our own, so that the parent's liveness lock is the
-     * parent's alone (process.c); without one, this attachment decides nobody
-     * is dead and its own slot counts as alive until it detaches. */
-    int own = mkf_shm_reopen_own(s->fd, s->name);
-    /* Under the same number (memkind_shared_fd() taken before the fork stays
-     * right), which lets the parent's description go in this process. */
-    s->own_ofd = own >= 0 && dup3(own, s->fd, O_CLOEXEC) == s->fd;
-    if (own >= 0)
-        close(own);
-    /* The slot comes with the first allocation (take_slot_late); the arena now,
-     * while the child is still one thread. */
-    if (memkind_arena_create_map(kind, (struct extent_hooks_s *)&fx->hooks) == 0) {
-        mkf_je_arena_set_decay(kind->arena, -1);
-        return;
-    }
-    /* No arena: the kind refuses to serve in this child (as a private fixed kind
-     * on a shared mapping does). */
-    kind->ops = &mkf_forked_ops;
-    kind->arena_fastpath = false;
-    atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
 }

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-static struct mkf_shm *shm_of(struct mkf_fixed *fx) { return fx->shm; }
+static struct mkf_shm *shm_of(struct mkf_fixed *fx) { return mkf_shm_of(fx); }
 
 /* ---- the test hook -------------------------------------------------------------
  * MKF_SHARED_TEST_CRASH_AT=n: the n-th mutation of this process kills the process
@@ -434,8 +434,9 @@ void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t ali
     return p;
 }
 
-void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size)
+static void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed)
 {
+    (void)zeroed; /* given pages are never taken for zero (W_ZERO is not set) */
     struct mkf_shm *s = shm_of(fx);
     if (s->orphan || !in_heap(s, addr) || size == 0)
         return;
@@ -564,7 +565,7 @@ bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
     return done;
 }
 
-size_t mkf_shm_largest_free(struct mkf_fixed *fx)
+static size_t mkf_shm_largest_free(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     size_t best = 0;
@@ -631,7 +632,7 @@ uintptr_t mkf_shm_park_exchange(struct mkf_fixed *fx, uintptr_t w)
     return old != 0 ? (uintptr_t)s->h + (uintptr_t)old : 0;
 }
 
-bool mkf_shm_may_park(struct mkf_fixed *fx, const void *ptr)
+static bool mkf_shm_may_park(struct mkf_fixed *fx, const void *ptr)
 {
     struct mkf_shm *s = shm_of(fx);
     return !s->orphan && in_heap(s, ptr) && w_owner(load(s, page_of(s, ptr))) == s->slot;
@@ -673,7 +674,7 @@ size_t mkf_shm_parked_pages(struct mkf_shm *s, unsigned slot)
     return first != s->npages ? w_len(load(s, first)) : 0;
 }
 
-size_t mkf_shm_unpark_others(struct mkf_fixed *fx)
+static size_t mkf_shm_unpark_others(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     if (s->orphan)
@@ -736,13 +737,13 @@ int mkf_shm_slab_owner(struct mkf_fixed *fx, const void *ptr)
 }
 
 /* Read without the lock: a statistic. */
-size_t mkf_shm_process_used(struct mkf_fixed *fx)
+static size_t mkf_shm_process_used(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     return s->orphan ? 0 : s->h->slots[s->slot].pages * s->page;
 }
 
-size_t mkf_shm_peak_used(struct mkf_fixed *fx)
+static size_t mkf_shm_peak_used(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     uint64_t peak = s->h->peak_pages; /* a statistic: no lock */
@@ -751,7 +752,7 @@ size_t mkf_shm_peak_used(struct mkf_fixed *fx)
 
 /* The parked block is free for the program: not allocated, though its pages are
  * still the process's (`used`) until it is reused or given back. */
-size_t mkf_shm_large_bytes(struct mkf_fixed *fx)
+static size_t mkf_shm_large_bytes(struct mkf_fixed *fx)
 {
     struct mkf_shm *s = shm_of(fx);
     if (s->orphan)
@@ -760,3 +761,42 @@ size_t mkf_shm_large_bytes(struct mkf_fixed *fx)
     size_t parked = mkf_shm_parked_pages(s, s->slot);
     return (size_t)(pages > parked ? pages - parked : 0) * s->page;
 }
+
+/* ---- the page source ---------------------------------------------------------------
+ * The page map as a kind's page source (page_source.h). */
+
+/* Pages stay the segment's: every process maps them, so nothing is given back to
+ * the system when one process frees them. */
+static void shm_discard(struct mkf_fixed *fx, void *addr, size_t size)
+{
+    (void)fx, (void)addr, (void)size;
+}
+
+static void shm_take_in(struct memkind *kind)
+{
+    if (mkf_shm_remote_pending(kind->priv))
+        mkf_shm_drain(kind);
+}
+
+const struct mkf_page_source mkf_shared_pages = {
+    .name = "shared page map",
+    .foreign_blocks = true,
+    .take = mkf_shm_take,
+    .give = mkf_shm_give,
+    .discard = shm_discard,
+    .take_block = mkf_shm_take_block,
+    .block_pages = mkf_shm_block_pages,
+    .give_block = mkf_shm_give_block,
+    .resize_block = mkf_shm_resize_block,
+    .park_exchange = mkf_shm_park_exchange,
+    .may_park = mkf_shm_may_park,
+    .unpark_others = mkf_shm_unpark_others,
+    .largest_free = mkf_shm_largest_free,
+    .used = mkf_shm_process_used,
+    .peak_used = mkf_shm_peak_used,
+    .large_bytes = mkf_shm_large_bytes,
+    .tag = mkf_shm_tag,
+    .foreign_free = mkf_shm_remote_free,
+    .take_in = shm_take_in,
+    .fork_child = mkf_shm_fork_child,
+};

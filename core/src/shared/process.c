@@ -196,7 +196,7 @@ void mkf_shm_leave_slot(struct mkf_shm *s)
 
 void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr)
 {
-    struct mkf_shm *s = fx->shm;
+    struct mkf_shm *s = mkf_shm_of(fx);
     int owner = mkf_shm_slab_owner(fx, ptr);
     if (owner < 0 || (unsigned)owner == s->slot)
         return; /* not a small block of any process: ignored, as a foreign pointer */
@@ -216,7 +216,7 @@ void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr)
 
 bool mkf_shm_remote_pending(struct mkf_fixed *fx)
 {
-    struct mkf_shm *s = fx->shm;
+    struct mkf_shm *s = mkf_shm_of(fx);
     return !s->orphan &&
            atomic_load_explicit(&s->h->slots[s->slot].remote_head, memory_order_relaxed) != 0;
 }
@@ -224,7 +224,7 @@ bool mkf_shm_remote_pending(struct mkf_fixed *fx)
 void mkf_shm_drain(struct memkind *kind)
 {
     struct mkf_fixed *fx = kind->priv;
-    struct mkf_shm *s = fx->shm;
+    struct mkf_shm *s = mkf_shm_of(fx);
     if (s->orphan)
         return;
     uint64_t off = atomic_exchange_explicit(&s->h->slots[s->slot].remote_head, 0,
@@ -247,4 +247,28 @@ void mkf_shm_drain(struct memkind *kind)
         if (mkf_je_arena_lookup(ptr, &arena) == 0 && arena == kind->arena)
             mkf_arena_free_fast(kind, ptr);
     }
+}
+
+/* ---- fork ---------------------------------------------------------------------------
+ * The child maps the same heap as the parent, which keeps its own slot, arena and
+ * blocks: the child takes part in its own right (MKF_FORK_OWN: fork.c gives it
+ * a new arena), with a slot taken at its first allocation, not here (a child
+ * that only execs holds none), and an open file description of its own, so that
+ * the parent's liveness lock is the parent's alone. Without one (no /proc, no
+ * name) it judges nobody dead and its slot counts as alive until it detaches. */
+enum mkf_fork_use mkf_shm_fork_child(struct mkf_fixed *fx)
+{
+    struct mkf_shm *s = mkf_shm_of(fx);
+    bool was_orphan = s->orphan && s->slot != MKF_SHM_NO_SLOT;
+    s->orphan = true;
+    s->slot = MKF_SHM_NO_SLOT; /* the parent's slot is the parent's */
+    if (was_orphan)
+        return MKF_FORK_NONE; /* detached: nothing to take part in */
+    int own = mkf_shm_reopen_own(s->fd, s->name);
+    /* Under the same number (memkind_shared_fd() taken before the fork stays
+     * right), which lets the parent's description go in this process. */
+    s->own_ofd = own >= 0 && dup3(own, s->fd, O_CLOEXEC) == s->fd;
+    if (own >= 0)
+        close(own);
+    return MKF_FORK_OWN;
 }

@@ -34,6 +34,33 @@ struct mkf_shm {
 
 #define MKF_SHM_NO_SLOT UINT32_MAX
 
+/* The attachment of a shared kind's fixed state. */
+static inline struct mkf_shm *mkf_shm_of(struct mkf_fixed *fx) { return fx->source; }
+
+/* ---- the page source's operations (page_map.c, process.c): page_source.h */
+MKF_HIDDEN void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size,
+                              size_t alignment, bool *zeroed, bool for_jemalloc);
+MKF_HIDDEN void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment,
+                                    bool *zeroed);
+MKF_HIDDEN size_t mkf_shm_block_pages(struct mkf_fixed *fx, const void *ptr);
+MKF_HIDDEN void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr);
+MKF_HIDDEN bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages);
+/* The process's parked large block: its slot's word swapped for `w`. */
+MKF_HIDDEN uintptr_t mkf_shm_park_exchange(struct mkf_fixed *fx, uintptr_t w);
+/* Record the size class of the small block `ptr` just handed out (other processes
+ * read it), and read it back for a block of another process (0: unknown). */
+MKF_HIDDEN void mkf_shm_tag(struct mkf_fixed *fx, const void *ptr, size_t usable);
+MKF_HIDDEN size_t mkf_shm_small_usable(struct mkf_fixed *fx, const void *ptr);
+MKF_HIDDEN int mkf_shm_slab_owner(struct mkf_fixed *fx, const void *ptr);
+/* A small block that this process's jemalloc does not know: to its owner's queue. */
+MKF_HIDDEN void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr);
+MKF_HIDDEN bool mkf_shm_remote_pending(struct mkf_fixed *fx);
+/* Free the blocks other processes pushed to this one (no lock of the shared heap). */
+MKF_HIDDEN void mkf_shm_drain(struct memkind *kind);
+/* In a fork child: a description of the segment of our own; no slot until the
+ * first allocation (process.c). */
+MKF_HIDDEN enum mkf_fork_use mkf_shm_fork_child(struct mkf_fixed *fx);
+
 /* page_map.c */
 /* Lock the heap: 0, or MEMKIND_ERROR_SHARED_CORRUPT when the lock cannot be
  * had within the bound (MEMKIND_SHARED_LOCK_TIMEOUT_MS) or is unusable. */
