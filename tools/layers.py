@@ -5,6 +5,10 @@
                                upward call or a file with no layer
     tools/layers.py --graph    also print every (caller file -> callee file) edge
 
+It also fails when "shm" appears in a file of core/src outside shared/ (the
+shared page source and the shared kind's constructor): which heap a kind is, is
+asked of its page source (page_source.h), never tested.
+
 A call is any use of a function that another file of core/src defines: a call, or
 its address taken (an ops table, a hook table, a callback). Calls inside one file
 and within one layer are fine; a call from a lower layer to a higher one is not.
@@ -19,9 +23,10 @@ import sys
 # From the top down. A file may call its own layer and those below it.
 LAYERS = [
     ("api", ["api.c", "errors.c"]),
-    ("kinds", ["registry.c", "fixed.c", "default.c", "shared/heap.c"]),
-    ("engine", ["arena.c", "tcache.c", "large.c", "fork.c", "extent_hooks.c"]),
+    ("kinds", ["registry.c", "fixed.c", "default.c", "shared/heap.c", "fork.c"]),
+    ("engine", ["arena.c", "tcache.c", "large.c", "extent_hooks.c"]),
     ("pages", ["region_map.c", "shared/page_map.c", "shared/process.c"]),
+    ("table", ["kind_table.c"]),
     ("platform", ["jemalloc_glue.c", "region_helpers.c"]),
 ]
 
@@ -108,8 +113,20 @@ def main():
     for a, b, names in up:
         print(f"layers: upward call {a} ({LAYERS[layer_of[a]][0]}) -> {b} "
               f"({LAYERS[layer_of[b]][0]}): {' '.join(sorted(names))}")
-    print(f"layers: {len(files)} files, {len(edges)} calls between files, {len(up)} upward")
-    return 1 if up or bad or missing else 0
+    # Which heap a kind is, is the page source's business (core/src/page_source.h):
+    # the shared heap is named only in its page source and its constructor.
+    branches = []
+    for f in files:
+        if f.startswith("shared/"):
+            continue
+        for n, line in enumerate(open(os.path.join(root, f)), 1):
+            if "shm" in line:
+                branches.append(f"{f}:{n}: {line.strip()}")
+    for b in branches:
+        print(f"layers: the shared heap named outside shared/: {b}")
+    print(f"layers: {len(files)} files, {len(edges)} calls between files, {len(up)} upward, "
+          f"{len(branches)} mentions of the shared heap outside shared/")
+    return 1 if up or bad or missing or branches else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #     tools/test.sh            # all of the below
 #     tools/test.sh --quick    # only `bazel test //...`
 #
+#   0. tools/layers.py                         the core's files call only down
 #   1. bazel test //...                        C, Python, Rust, Java, examples
 #   2. bazel test --config=asan  (C tests)     AddressSanitizer + UBSan
 #   3. bazel test --config=tsan  (C tests)     ThreadSanitizer
@@ -55,6 +56,8 @@ check() {
     fi
 }
 
+# The core's layers call only down (docs/design.md, "Layers"): tools/layers.py.
+check "layers" python3 tools/layers.py
 bazel_tests "all" //...
 if [ "${1:-}" != "--quick" ]; then
     sanitized=(//tests/c/...)

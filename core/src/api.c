@@ -350,3 +350,6 @@ MKF_EXPORT int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *
         return MEMKIND_ERROR_INVALID;
     return kind->ops->get_stat(kind, stat, value);
 }
+
+/* memkind's arena ops name this one; it is memkind_free() with a NULL kind. */
+MKF_EXPORT void memkind_arena_free_with_kind_detect(void *ptr) { memkind_free(NULL, ptr); }

@@ -283,8 +283,6 @@ MKF_EXPORT void memkind_arena_free(struct memkind *kind, void *ptr)
         mkf_arena_free_fast(kind, ptr);
 }
 
-MKF_EXPORT void memkind_arena_free_with_kind_detect(void *ptr) { memkind_free(NULL, ptr); }
-
 MKF_EXPORT int memkind_thread_get_arena(struct memkind *kind, unsigned int *arena,
                                         size_t size)
 {
@@ -293,15 +291,6 @@ MKF_EXPORT int memkind_thread_get_arena(struct memkind *kind, unsigned int *aren
         return MEMKIND_ERROR_INVALID;
     *arena = kind->arena;
     return MEMKIND_SUCCESS;
-}
-
-MKF_EXPORT int memkind_arena_create(struct memkind *kind, struct memkind_ops *ops,
-                                    const char *name)
-{
-    int err = memkind_default_create(kind, ops, name);
-    if (err != MEMKIND_SUCCESS)
-        return err;
-    return memkind_arena_create_map(kind, NULL);
 }
 
 /* Recycled arenas. Creating a jemalloc arena (arenas.create and its ctl set-up)
@@ -346,8 +335,7 @@ static int create_map(struct memkind *kind, struct extent_hooks_s *hooks, bool r
 {
     if (kind == NULL)
         return MEMKIND_ERROR_INVALID;
-    mkf_init();
-    unsigned arena;
+    unsigned arena; /* the library started when it was loaded (registry.c) */
     mkf_registry_lock();
     bool reused = recycled && pool_take(hooks, &arena);
     mkf_registry_unlock();
@@ -393,8 +381,7 @@ MKF_EXPORT int memkind_get_destroy_stats(struct memkind_destroy_stats *out)
 {
     if (out == NULL)
         return MEMKIND_ERROR_INVALID;
-    mkf_init();
-    mkf_registry_lock();
+    mkf_registry_lock(); /* made when the library was loaded (registry.c) */
     *out = g_destroyed;
     mkf_registry_unlock();
     return MEMKIND_SUCCESS;

@@ -120,3 +120,13 @@ MKF_EXPORT int memkind_default_get_stat(memkind_t kind, memkind_stat_type stat, 
     *value = sum;
     return MEMKIND_SUCCESS;
 }
+
+/* An arena kind: the default kind's set-up and an arena of its own (arena.c). */
+MKF_EXPORT int memkind_arena_create(struct memkind *kind, struct memkind_ops *ops,
+                                    const char *name)
+{
+    int err = memkind_default_create(kind, ops, name);
+    if (err != MEMKIND_SUCCESS)
+        return err;
+    return memkind_arena_create_map(kind, NULL);
+}

@@ -43,8 +43,8 @@ static const char *message_of(int err)
         return "every process slot of the shared heap is taken (reclaim dead processes)";
     case MEMKIND_ERROR_NOT_SHARED: return "the kind is not a shared kind";
     case MEMKIND_ERROR_SHARED_NO_SPACE:
-        return "the shared heap's pages could not be reserved (no room in /dev/shm or the "
-               "file system, or more than memory and swap could back)";
+        return "the shared heap's pages could not be reserved (no room in the file system "
+               "of its segment, or more than memory and swap could back)";
     case MEMKIND_ERROR_SHARED_CORRUPT:
         return "the shared heap's bookkeeping is damaged, or its lock was held too long";
     default: return NULL;

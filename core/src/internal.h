@@ -658,6 +658,12 @@ MKF_HIDDEN int mkf_region_table_insert(uintptr_t start, uintptr_t end,
                                        struct memkind *kind);
 MKF_HIDDEN void mkf_region_table_remove_kind(struct memkind *kind);
 MKF_HIDDEN struct memkind *mkf_region_table_lookup(const void *ptr);
+/* The region table's lock around fork() (kind_table.c), and the registry lock
+ * made anew (in a fork child, and at the start). */
+MKF_HIDDEN void mkf_region_table_fork_prepare(void);
+MKF_HIDDEN void mkf_region_table_fork_parent(void);
+MKF_HIDDEN void mkf_region_table_fork_child(void);
+MKF_HIDDEN void mkf_registry_lock_init(void);
 
 /* Is `ptr` inside one of `kind`'s regions? Lock-free reads of the region bounds,
  * which only change under the registry lock while the kind is not in use. */

@@ -1,10 +1,11 @@
 /*
- * registry.c - the kinds: storage, creation, destruction, and the table of live
- * regions that maps a pointer to its fixed kind.
+ * registry.c - the kinds: the library's start, their creation (names, slots)
+ * and destruction, and the registry's part in fork(). The table the kinds live in
+ * (handles, arena and region lookups, the registry lock) is kind_table.c, a layer
+ * below, which the heap engine and the page sources use too.
  *
- * Kind handles point into one static array and are never freed, so a destroyed
- * handle can be recognised (its state says DEAD) until a newer kind reuses the
- * slot. Slots are handed out round-robin to make that reuse as late as possible.
+ * Slots are handed out round-robin to make the reuse of a destroyed kind's
+ * handle as late as possible.
  */
 #include "internal.h"
 
@@ -13,42 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Slot 0 is the built-in default kind. */
-static struct memkind g_kinds[MEMKIND_MAX_KIND] = {
-    [0] = {
-        .ops = &MEMKIND_DEFAULT_OPS,
-        .partition = 0,
-        .name = "memkind_default",
-        .init_once = PTHREAD_ONCE_INIT,
-        .arena = UINT32_MAX,
-        .gen = 1,
-        .state = MKF_KIND_LIVE,
-        .builtin = true,
-    },
-};
-
-MKF_EXPORT memkind_t MEMKIND_DEFAULT = &g_kinds[0];
-
-static pthread_mutex_t g_registry_lock;
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
-static uint64_t g_next_gen = 2;   /* under the registry lock */
 static unsigned g_next_slot = 1;  /* under the registry lock */
-
-/* jemalloc arena index -> kind, for pointer lookups of arena kinds. */
-#define MKF_ARENA_MAP_SIZE 4096
-static _Atomic(struct memkind *) g_arena_kind[MKF_ARENA_MAP_SIZE];
-
-/* Also used in a fork child: the lock is held there by a thread id that no
- * longer exists, so it is made anew rather than unlocked. */
-static void registry_lock_init(void)
-{
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    /* Recursive: an ops->create may itself allocate from another kind. */
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&g_registry_lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-}
 
 bool mkf_debug;
 
@@ -56,7 +23,7 @@ static void name_insert(struct memkind *kind);
 
 static void init_once(void)
 {
-    registry_lock_init();
+    mkf_registry_lock_init();
     const char *debug = getenv("MEMKIND_FIXED_DEBUG");
     mkf_debug = debug != NULL && debug[0] != '\0' && strcmp(debug, "0") != 0;
 
@@ -66,8 +33,8 @@ static void init_once(void)
     mkf_fork_register_late();
     mkf_tcache_init();
     for (unsigned i = 0; i < MEMKIND_MAX_KIND; i++) /* the built-in kinds */
-        if (g_kinds[i].state == MKF_KIND_LIVE)
-            name_insert(&g_kinds[i]);
+        if (mkf_kind_by_slot(i)->state == MKF_KIND_LIVE)
+            name_insert(mkf_kind_by_slot(i));
 }
 
 void mkf_init(void) { pthread_once(&g_init_once, init_once); }
@@ -75,42 +42,6 @@ void mkf_init(void) { pthread_once(&g_init_once, init_once); }
 /* At load time, so that our fork handlers are registered around jemalloc's even
  * when the first call of the program goes straight to the default kind. */
 __attribute__((constructor)) static void init_at_load(void) { mkf_init(); }
-void mkf_registry_lock(void) { pthread_mutex_lock(&g_registry_lock); }
-void mkf_registry_unlock(void) { pthread_mutex_unlock(&g_registry_lock); }
-
-bool mkf_kind_is_handle(const struct memkind *kind)
-{
-    uintptr_t p = (uintptr_t)kind, lo = (uintptr_t)&g_kinds[0],
-              hi = (uintptr_t)&g_kinds[MEMKIND_MAX_KIND];
-    return p >= lo && p < hi && (p - lo) % sizeof(struct memkind) == 0;
-}
-
-bool mkf_kind_is_live(const struct memkind *kind)
-{
-    return kind != NULL && mkf_kind_is_handle(kind) && kind->state == MKF_KIND_LIVE;
-}
-
-struct memkind *mkf_kind_by_slot(unsigned slot)
-{
-    return slot < MEMKIND_MAX_KIND ? &g_kinds[slot] : NULL;
-}
-
-struct memkind *mkf_kind_by_arena(unsigned arena)
-{
-    if (arena >= MKF_ARENA_MAP_SIZE)
-        return NULL;
-    return atomic_load_explicit(&g_arena_kind[arena], memory_order_acquire);
-}
-
-void mkf_kind_set_arena(struct memkind *kind, unsigned arena)
-{
-    if (kind->arena < MKF_ARENA_MAP_SIZE)
-        atomic_store_explicit(&g_arena_kind[kind->arena], NULL, memory_order_release);
-    kind->arena = arena;
-    if (arena < MKF_ARENA_MAP_SIZE)
-        atomic_store_explicit(&g_arena_kind[arena], kind, memory_order_release);
-}
-
 static bool ops_valid(const struct memkind_ops *ops)
 {
     return ops->create && ops->destroy && ops->malloc && ops->calloc &&
@@ -160,9 +91,9 @@ static struct memkind *take_slot(void)
 {
     for (unsigned n = 0; n < MEMKIND_MAX_KIND - 1; n++) {
         unsigned i = 1 + (g_next_slot - 1 + n) % (MEMKIND_MAX_KIND - 1);
-        if (g_kinds[i].state != MKF_KIND_LIVE) {
+        if (mkf_kind_by_slot(i)->state != MKF_KIND_LIVE) {
             g_next_slot = i + 1 >= MEMKIND_MAX_KIND ? 1 : i + 1;
-            return &g_kinds[i];
+            return mkf_kind_by_slot(i);
         }
     }
     return NULL;
@@ -206,14 +137,14 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, bool generate,
         goto out;
     }
     enum mkf_kind_state before = kind->state;
-    unsigned slot = (unsigned)(kind - g_kinds);
+    unsigned slot = (unsigned)(kind - mkf_kind_by_slot(0));
     memset(kind, 0, sizeof(*kind));
     kind->ops = ops;
     kind->partition = slot;
     strcpy(kind->name, name);
     kind->init_once = (pthread_once_t)PTHREAD_ONCE_INIT;
     kind->arena = UINT32_MAX;
-    kind->gen = g_next_gen++;
+    kind->gen = mkf_kind_new_gen();
     kind->state = MKF_KIND_LIVE;
     name_insert(kind);
     kind->pending_addr = addr;
@@ -230,7 +161,7 @@ int mkf_kind_create(struct memkind_ops *ops, const char *name, bool generate,
         kind->state = before == MKF_KIND_DEAD ? MKF_KIND_DEAD : MKF_KIND_FREE;
         kind->ops = &mkf_dead_ops;
         kind->arena_fastpath = false;
-        kind->gen = g_next_gen++;
+        kind->gen = mkf_kind_new_gen();
         kind->name[0] = '\0';
         goto out;
     }
@@ -240,7 +171,6 @@ out:
     return err;
 }
 
-uint64_t mkf_kind_new_gen(void) { return g_next_gen++; }
 
 MKF_EXPORT int memkind_create(struct memkind_ops *ops, const char *name, memkind_t *kind)
 {
@@ -268,7 +198,7 @@ MKF_EXPORT int memkind_destroy_kind(memkind_t kind)
     kind->arena_fastpath = false;
     atomic_store_explicit(&kind->solo_tp, 0, memory_order_relaxed);
     kind->priv = NULL;
-    kind->gen = g_next_gen++;
+    kind->gen = mkf_kind_new_gen();
     name_remove(kind);
     kind->state = MKF_KIND_DEAD;
     kind->name[0] = '\0';
@@ -277,100 +207,25 @@ out:
     return err;
 }
 
-/* ---- the region table ---------------------------------------------------- */
-
-struct table_entry {
-    uintptr_t start, end;
-    struct memkind *kind;
-};
-
-static pthread_rwlock_t g_table_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct table_entry *g_table;
-static size_t g_table_len, g_table_cap;
-
-/* Index of the first entry whose end is above `addr`. */
-static size_t table_search(uintptr_t addr)
-{
-    size_t lo = 0, hi = g_table_len;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (g_table[mid].end <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-int mkf_region_table_insert(uintptr_t start, uintptr_t end, struct memkind *kind)
-{
-    pthread_rwlock_wrlock(&g_table_lock);
-    int err = MEMKIND_SUCCESS;
-    size_t i = table_search(start);
-    if (i < g_table_len && g_table[i].start < end) {
-        err = MEMKIND_ERROR_REGION_OVERLAP;
-        goto out;
-    }
-    if (g_table_len == g_table_cap) {
-        size_t cap = g_table_cap ? 2 * g_table_cap : 64;
-        struct table_entry *t = realloc(g_table, cap * sizeof(*t));
-        if (t == NULL) {
-            err = MEMKIND_ERROR_MALLOC;
-            goto out;
-        }
-        g_table = t;
-        g_table_cap = cap;
-    }
-    memmove(&g_table[i + 1], &g_table[i], (g_table_len - i) * sizeof(*g_table));
-    g_table[i] = (struct table_entry){start, end, kind};
-    g_table_len++;
-out:
-    pthread_rwlock_unlock(&g_table_lock);
-    return err;
-}
-
-void mkf_region_table_remove_kind(struct memkind *kind)
-{
-    pthread_rwlock_wrlock(&g_table_lock);
-    size_t j = 0;
-    for (size_t i = 0; i < g_table_len; i++) {
-        if (g_table[i].kind != kind)
-            g_table[j++] = g_table[i];
-    }
-    g_table_len = j;
-    pthread_rwlock_unlock(&g_table_lock);
-}
-
 /* fork(): the registry lock and the table lock, in their normal order. */
 void mkf_registry_fork_prepare(void)
 {
     mkf_registry_lock();
     mkf_fork_mark_shared();
-    pthread_rwlock_wrlock(&g_table_lock);
+    mkf_region_table_fork_prepare();
 }
 
 void mkf_registry_fork_parent(void)
 {
-    pthread_rwlock_unlock(&g_table_lock);
+    mkf_region_table_fork_parent();
     mkf_registry_unlock();
 }
 
 void mkf_registry_fork_child(void)
 {
-    pthread_rwlock_init(&g_table_lock, NULL);
-    registry_lock_init();
+    mkf_region_table_fork_child();
+    mkf_registry_lock_init();
     mkf_tcache_fork_child();
     mkf_fork_child_disable_shared();
 }
 
-struct memkind *mkf_region_table_lookup(const void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    struct memkind *kind = NULL;
-    pthread_rwlock_rdlock(&g_table_lock);
-    size_t i = table_search(p);
-    if (i < g_table_len && g_table[i].start <= p)
-        kind = g_table[i].kind;
-    pthread_rwlock_unlock(&g_table_lock);
-    return kind;
-}

@@ -269,7 +269,6 @@ static void solo_release(struct memkind *kind, uintptr_t tp)
 
 struct mkf_tc_sel mkf_tcache_sel_slow(struct memkind *kind)
 {
-    mkf_init();
     mkf_registry_lock();
     struct mkf_tc_sel sel = make_sel(kind->arena, MKF_NO_TCACHE);
     if (!mkf_kind_is_live(kind) || kind->arena == UINT32_MAX)
