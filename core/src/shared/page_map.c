@@ -50,10 +50,14 @@ static void store(struct mkf_shm *s, size_t i, uint64_t w)
 }
 
 /* The length tag of a free run at page i (its first or last), keeping the page's
- * "known zero" bit. */
+ * "known zero" bit. Only ever on a free page: a run length read from a damaged
+ * segment may end on a live page, which a tag would turn into a free one (and
+ * hand out twice). */
 static void tag_free(struct mkf_shm *s, size_t i, size_t len)
 {
-    store(s, i, (load(s, i) & W_ZERO) | W_FREE | ((uint64_t)len << W_LEN_SHIFT));
+    uint64_t w = load(s, i);
+    if (w_state(w) == W_FREE)
+        store(s, i, (w & W_ZERO) | W_FREE | ((uint64_t)len << W_LEN_SHIFT));
 }
 
 static void tag_run(struct mkf_shm *s, size_t first, size_t len)
@@ -355,16 +359,55 @@ static bool find_top(struct mkf_shm *s, size_t n, size_t align, size_t *at, size
     return false;
 }
 
-/* Take [at, at + n) out of the free run [rh, rh + rl) with the given words. */
-static bool carve(struct mkf_shm *s, size_t at, size_t n, size_t rh, size_t rl,
-                  uint64_t head, uint64_t word)
+/* Whether every page of [first, first + n) is free. Run lengths are derived and
+ * may have been damaged: a page is handed out only when its own state says free,
+ * never because a tag said so (a damaged run could cover live pages, which would
+ * then be handed out twice, even to their own holder). */
+static bool all_free(struct mkf_shm *s, size_t first, size_t n)
 {
+    for (size_t i = first; i < first + n; i++)
+        if (w_state(load(s, i)) != W_FREE)
+            return false;
+    return true;
+}
+
+/* Whether [first, first + n) is one large block whose head is at `first`: every
+ * other page LARGE, not a head, with the head's owner. A damaged length must not
+ * free the pages of other blocks. */
+static bool block_ok(struct mkf_shm *s, size_t first, size_t n)
+{
+    uint64_t head = load(s, first);
+    if (w_state(head) != W_LARGE || !(head & W_HEAD) || n == 0 || n > s->npages - first)
+        return false;
+    for (size_t i = first + 1; i < first + n; i++) {
+        uint64_t w = load(s, i);
+        if (w_state(w) != W_LARGE || (w & W_HEAD) || w_owner(w) != w_owner(head))
+            return false;
+    }
+    return true;
+}
+
+/* Take [at, at + n) out of the free run [rh, rh + rl) with the given words; false
+ * when the run was not what its tags said (then the tags are rebuilt from the
+ * states, and the caller's request fails this once). */
+static bool carve(struct mkf_shm *s, size_t at, size_t n, size_t rh, size_t rl,
+                  uint64_t head, uint64_t word, bool *zeroed)
+{
+    /* The run must be what its tags say at both ends (a stale or damaged tag
+     * makes a search see a run that is not there), and the pages taken free. */
+    bool ok = rh <= at && at + n <= rh + rl && rh + rl <= s->npages &&
+              w_len(load(s, rh)) == rl && w_len(load(s, rh + rl - 1)) == rl &&
+              all_free(s, rh, 1) && all_free(s, rh + rl - 1, 1) && all_free(s, at, n);
+    if (!ok) {
+        rebuild(s);
+        return false;
+    }
     struct range r = {at, n, head, word};
-    bool zero = mutate(s, &r, 1);
+    *zeroed = mutate(s, &r, 1);
     tag_run(s, rh, at - rh);
     tag_run(s, at + n, rh + rl - (at + n));
     mutate_done(s);
-    return zero;
+    return true;
 }
 
 /* Give [first, first + n) back, merged with free neighbours. */
@@ -425,11 +468,9 @@ void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t ali
         found = for_jemalloc ? find_top(s, n, alignment, &at, &rh, &rl)
                              : find_bottom(s, n, alignment, &at, &rh, &rl);
     }
-    if (found) {
-        uint64_t word = w_make(W_SLAB, s->slot, 0);
-        *zeroed = carve(s, at, n, rh, rl, word, word);
+    uint64_t word = w_make(W_SLAB, s->slot, 0);
+    if (found && carve(s, at, n, rh, rl, word, word, zeroed))
         p = (void *)(s->data + at * s->page);
-    }
     mkf_shm_unlock(s);
     return p;
 }
@@ -458,12 +499,11 @@ void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment, b
     void *p = NULL;
     if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
         return NULL;
-    if (find_bottom(s, pages, alignment, &at, &rh, &rl)) {
-        uint64_t word = w_make(W_LARGE, s->slot, 0);
-        *zeroed = carve(s, at, pages, rh, rl, word | W_HEAD | ((uint64_t)pages << W_LEN_SHIFT),
-                        word);
+    uint64_t word = w_make(W_LARGE, s->slot, 0);
+    if (find_bottom(s, pages, alignment, &at, &rh, &rl) &&
+        carve(s, at, pages, rh, rl, word | W_HEAD | ((uint64_t)pages << W_LEN_SHIFT), word,
+              zeroed))
         p = (void *)(s->data + at * s->page);
-    }
     mkf_shm_unlock(s);
     return p;
 }
@@ -508,8 +548,7 @@ void mkf_shm_give_block(struct mkf_fixed *fx, void *ptr)
     /* Checked under the lock: a large block freed twice is ignored, also when
      * the first free parked it in its owner's slot (a double free across
      * processes). */
-    if (w_state(w) == W_LARGE && (w & W_HEAD) && w_len(w) <= s->npages - first &&
-        !is_parked(s, w_owner(w), first))
+    if (block_ok(s, first, w_len(w)) && !is_parked(s, w_owner(w), first))
         release(s, first, w_len(w));
     mkf_shm_unlock(s);
 }
@@ -528,8 +567,7 @@ bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
         return false;
     uint64_t w = load(s, first);
     size_t old = w_len(w);
-    if (w_state(w) == W_LARGE && (w & W_HEAD) && old != 0 && old <= s->npages - first &&
-        !is_parked(s, w_owner(w), first)) {
+    if (block_ok(s, first, old) && !is_parked(s, w_owner(w), first)) {
         uint64_t body = w_make(W_LARGE, s->slot, 0);
         uint64_t head = w_make(W_LARGE, s->slot, pages) | W_HEAD;
         if (pages <= old) {
@@ -552,7 +590,8 @@ bool mkf_shm_resize_block(struct mkf_fixed *fx, void *ptr, size_t pages)
             size_t at = first + old, more = pages - old;
             uint64_t nw = load(s, at);
             size_t rl = w_len(nw);
-            if (w_state(nw) == W_FREE && rl >= more && rl <= s->npages - at) {
+            if (w_state(nw) == W_FREE && rl >= more && rl <= s->npages - at &&
+                all_free(s, at, more)) {
                 struct range r[2] = {{first, old, head, body}, {at, more, body, body}};
                 (void)mutate(s, r, 2);
                 tag_run(s, at + more, rl - more);
@@ -663,6 +702,8 @@ size_t mkf_shm_give_parked(struct mkf_shm *s, unsigned slot)
     if (first == s->npages)
         return 0;
     size_t n = w_len(load(s, first));
+    if (!block_ok(s, first, n))
+        return 0; /* a damaged block: its pages stay where they are */
     release(s, first, n);
     return n;
 }
