@@ -88,6 +88,17 @@ static uint64_t get(int fd)
     return v;
 }
 
+/* Fork a child attached to k's heap anew (a slot of its own): returns 0 in the
+ * child, with *c its kind, and the child's pid in the parent. */
+static pid_t fork_attached(memkind_t k, memkind_t *c)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0 && memkind_shared_attach_fd(memkind_shared_fd(k), c) != 0)
+        _exit(10);
+    return pid;
+}
+
 /* Fill every descriptor this process may still open. */
 static void exhaust_descriptors(void)
 {
@@ -116,14 +127,9 @@ static void liveness(bool no_proc)
         REQUIRE(b[i] != NULL);
         memset(b[i], 0x5a, 4096);
     }
-    int go[2];
-    REQUIRE(pipe(go) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    memkind_t c;
+    pid_t pid = fork_attached(k, &c);
     if (pid == 0) {
-        memkind_t c;
-        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0)
-            _exit(10);
         if (no_proc) {
             if (unshare(CLONE_NEWNS) != 0 ||
                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
@@ -163,7 +169,6 @@ static void liveness(bool no_proc)
     }
     for (int i = 0; i < N; i++)
         memkind_free(k, b[i]);
-    close(go[0]), close(go[1]);
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
 
@@ -177,12 +182,9 @@ static void test_empty_slot(void)
     memkind_t k;
     REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
     unsigned mine = stats(k).slot;
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    memkind_t c, d;
+    pid_t pid = fork_attached(k, &c);
     if (pid == 0) {
-        memkind_t c, d;
-        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0)
-            _exit(10);
         int fd = memkind_shared_fd(c);
         int spare = dup(fd); /* for the attachment below */
         exhaust_descriptors();
@@ -240,12 +242,9 @@ static void test_paths(void)
     }
     int tell[2];
     REQUIRE(pipe(tell) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    memkind_t c;
+    pid_t pid = fork_attached(k, &c);
     if (pid == 0) {
-        memkind_t c;
-        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0)
-            _exit(10);
         int bad_usable = 0, bad_bytes = 0, bad_realloc = 0;
         for (int i = 0; i < NMADE; i++) {
             unsigned char *p = memkind_shared_ptr(c, m[i].off);
@@ -312,12 +311,9 @@ static void grown(bool grow)
     REQUIRE(memkind_shared_create(NULL, 32 * MiB, 0, &k) == 0);
     int tell[2];
     REQUIRE(pipe(tell) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    memkind_t c;
+    pid_t pid = fork_attached(k, &c);
     if (pid == 0) { /* allocates 2 MiB and dies holding it */
-        memkind_t c;
-        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0)
-            _exit(10);
         void *p = memkind_malloc(c, 2 * MiB);
         if (p == NULL)
             _exit(11);
@@ -604,12 +600,10 @@ static void test_slot_lines(void)
     REQUIRE(memkind_malloc(k, 64) != NULL);
     int tell[2];
     REQUIRE(pipe(tell) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    memkind_t c;
+    pid_t pid = fork_attached(k, &c);
     if (pid == 0) {
-        memkind_t c;
-        if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0 ||
-            memkind_malloc(c, 64) == NULL)
+        if (memkind_malloc(c, 64) == NULL)
             _exit(10);
         struct memkind_shared_stats s;
         if (memkind_shared_get_stats(c, &s) != 0)
