@@ -88,7 +88,7 @@ for sym in mkf_je_tc_malloc mkf_je_tc_free mkf_je_tc_get mkf_je_tc_flush mkf_je_
     mkf_je_block_check mkf_je_arena_coalesce_eagerly mkf_je_arena_recycle \
     mkf_je_tc_discard mkf_je_arena_rebind mkf_je_arena_decay mkf_je_tc_setup \
     mkf_je_slab_park mkf_je_slab_take mkf_je_slab_flush mkf_je_slab_parked mkf_je_tsd \
-    mkf_je_tc_postfork_child; do
+    mkf_je_tc_postfork_child mkf_je_tc_bin_each; do
     printf '%s\n' "$syms" | grep -q " T $sym\$" || {
         echo "build_jemalloc.sh: $sym missing from mkf_tcache_fast.pic.o" >&2
         exit 1

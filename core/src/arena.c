@@ -62,6 +62,22 @@ static void *tag_shared(struct memkind *kind, void *p)
     return p;
 }
 
+static void tag_one(void *ctx, void *ptr, size_t usable)
+{
+    struct mkf_fixed *fx = ctx;
+    fx->pages->tag(fx, ptr, usable);
+}
+
+/* After a request that may have filled the thread's cache (inside its handshake):
+ * for a page source that wants every block tagged, each block now in that size
+ * class's bin, which the inline fast path will hand out without a tag. */
+static void tag_bin(struct memkind *kind, struct mkf_tc_sel sel, size_t size)
+{
+    struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
+    if (fx != NULL && fx->pages->tags_blocks)
+        mkf_je_tc_bin_each(mkf_je_tc_get(sel.tcache), size, tag_one, fx);
+}
+
 /* mallocx() / rallocx() through the calling thread's cache for `kind`. */
 static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
 {
@@ -71,6 +87,8 @@ static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
         return tag_shared(kind, mkf_je_mallocx(size, sel.flags | extra_flags));
     mkf_cache_enter_wait(t);
     void *p = mkf_je_mallocx(size, sel.flags | extra_flags);
+    if (p != NULL)
+        tag_bin(kind, sel, size);
     mkf_cache_exit(t);
     return tag_shared(kind, p);
 }
@@ -190,6 +208,9 @@ void *mkf_arena_malloc_slow(struct memkind *kind, size_t size)
 {
     if (!mkf_size_ok(kind, &size))
         return NULL;
+    /* What others freed to this kind (a shared heap), taken in at each miss. */
+    if (kind->fixed && kind->priv != NULL)
+        ((struct mkf_fixed *)kind->priv)->pages->take_in(kind);
     /* A failed fast path, the thread's first use of the kind, a reclaim under way,
      * or an allowed size 0 (now 1): try through the cache, then reclaim. */
     void *p = cached_mallocx(kind, size, 0);

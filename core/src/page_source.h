@@ -37,6 +37,9 @@
  *   blocks the program holds (the parked one is free); the region map's needs
  *   fx->lock held.
  * - tag: a small block was just handed out (others may need its size class).
+ *   With tags_blocks, every small block must be tagged before it can be handed
+ *   out: the engine tags each block a thread cache is filled with (the inline
+ *   fast path then hands them out untouched), and each block of its slow paths.
  *   foreign_free: a pointer into the memory that this process's jemalloc does not
  *   know (another process's small block): the source's business, or ignored.
  *   take_in: take in what others freed to this kind (the engine then frees it).
@@ -66,6 +69,7 @@ enum mkf_fork_use {
 struct mkf_page_source {
     const char *name;
     bool foreign_blocks;
+    bool tags_blocks; /* tag() must see every small block handed out */
     void *(*take)(struct mkf_fixed *fx, void *new_addr, size_t size, size_t alignment,
                   bool *zeroed, bool for_jemalloc);
     void (*give)(struct mkf_fixed *fx, void *addr, size_t size, bool zeroed);

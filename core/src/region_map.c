@@ -532,6 +532,7 @@ static enum mkf_fork_use region_fork_child(struct mkf_fixed *fx)
 const struct mkf_page_source mkf_region_pages = {
     .name = "region map",
     .foreign_blocks = false,
+    .tags_blocks = false,
     .take = region_take,
     .give = region_give,
     .discard = region_discard,

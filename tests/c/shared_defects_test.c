@@ -12,6 +12,8 @@
  *  2 paths           every way of making a block in one process, checked from a
  *                    second one (usable size, contents, realloc, free); a large
  *                    block shrunk to a small one was not tagged
+ *    many_small      the same for 1600 small blocks, most out of thread caches
+ *                    filled in batches (the inline fast path)
  *  3 huge            memkind_shared_create(NULL, 1 PiB) reserved memory until
  *                    the OOM killer came
  *  4 grown           reclaim freed a block that a live process grew in place
@@ -271,6 +273,50 @@ static void test_paths(void)
     CHECK_EQ(get(tell[0]), 0); /* contents */
     CHECK_EQ(get(tell[0]), 0); /* realloc kept the bytes */
     CHECK_EQ(memkind_fixed_purge(k), 0);
+    CHECK_EQ(stats(k).used, 0);
+    close(tell[0]), close(tell[1]);
+    CHECK_EQ(memkind_shared_detach(k), 0);
+}
+
+/* Many small blocks of a few classes: most come out of the thread cache, filled
+ * in batches, on the inline fast path; another process must know each one's size. */
+static void test_many_small(void)
+{
+    memkind_t k;
+    REQUIRE(memkind_shared_create(NULL, 32 * MiB, 0, &k) == 0);
+    enum { PER = 400 };
+    static const size_t sizes[] = {24, 200, 3000, 9000};
+    enum { N = PER * sizeof(sizes) / sizeof(sizes[0]) };
+    static uint64_t off[N];
+    for (int i = 0; i < N; i++) {
+        size_t size = sizes[i / PER];
+        unsigned char *p = memkind_malloc(k, size);
+        REQUIRE(p != NULL);
+        memset(p, (unsigned char)i, size);
+        off[i] = memkind_shared_offset(k, p);
+    }
+    int tell[2];
+    REQUIRE(pipe(tell) == 0);
+    memkind_t c;
+    pid_t pid = fork_attached(k, &c);
+    if (pid == 0) {
+        uint64_t bad_usable = 0, bad_bytes = 0;
+        for (int i = 0; i < N; i++) {
+            size_t size = sizes[i / PER];
+            unsigned char *p = memkind_shared_ptr(c, off[i]);
+            bad_usable += p == NULL || memkind_malloc_usable_size(c, p) < size;
+            for (size_t j = 0; p != NULL && j < size; j++)
+                bad_bytes += p[j] != (unsigned char)i;
+            memkind_free(c, p); /* to the owner's queue */
+        }
+        put(tell[1], bad_usable);
+        put(tell[1], bad_bytes);
+        _exit(memkind_shared_detach(c) == 0 ? 0 : 11);
+    }
+    CHECK_EQ(wait_exit(pid), 0);
+    CHECK_EQ(get(tell[0]), 0);
+    CHECK_EQ(get(tell[0]), 0);
+    CHECK_EQ(memkind_fixed_purge(k), 0); /* takes the frees in */
     CHECK_EQ(stats(k).used, 0);
     close(tell[0]), close(tell[1]);
     CHECK_EQ(memkind_shared_detach(k), 0);
@@ -634,6 +680,7 @@ static const struct {
 } tests[] = {
     {"emfile", test_emfile},         {"noproc", test_noproc},
     {"empty_slot", test_empty_slot}, {"paths", test_paths},
+    {"many_small", test_many_small},
     {"huge", test_huge},             {"grown", test_grown},
     {"dead_freed", test_dead_freed}, {"all_dead", test_all_dead},
     {"exec", test_exec},             {"run_length", test_run_length},

@@ -212,35 +212,12 @@ static int shared_create(struct memkind *kind, struct memkind_ops *ops, const ch
 
 static struct mkf_fixed *fixed_of(struct memkind *kind) { return kind->priv; }
 
-/* A fork child takes its slot on its first allocation, not at fork: a child
- * that only execs, or never allocates, holds none (mkf_shm_fork_child). */
-static void take_slot_late(struct mkf_shm *s)
-{
-    if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
-        return;
-    if (s->slot == MKF_SHM_NO_SLOT && mkf_shm_take_slot(s) == MEMKIND_SUCCESS)
-        s->orphan = false;
-    mkf_shm_unlock(s);
-}
-
+/* Blocks other processes freed to this one, taken in before the calls that do
+ * not go the inline way (memkind_malloc's misses take them in: arena.c). */
 static void drain_if_pending(struct memkind *kind)
 {
-    struct mkf_shm *s = mkf_shm_of(fixed_of(kind));
-    if (MKF_UNLIKELY(s->slot == MKF_SHM_NO_SLOT) && kind->arena != UINT32_MAX)
-        take_slot_late(s);
     if (MKF_UNLIKELY(mkf_shm_remote_pending(fixed_of(kind))))
         mkf_shm_drain(kind);
-}
-
-/* Small requests go the way that tags the block's page (arena.c's cached_mallocx),
- * not through the inline fast path, which cannot: other processes read the tag to
- * know a block's size. */
-static void *shared_malloc(struct memkind *kind, size_t size)
-{
-    drain_if_pending(kind);
-    if (size > mkf_small_max && size <= MKF_SIZE_LIMIT)
-        return mkf_large_malloc(kind, size, 0, false);
-    return mkf_arena_malloc_slow(kind, size);
 }
 
 static void *shared_calloc(struct memkind *kind, size_t num, size_t size)
@@ -278,7 +255,7 @@ static size_t shared_usable_size(struct memkind *kind, void *ptr)
 static void *shared_realloc(struct memkind *kind, void *ptr, size_t size)
 {
     if (ptr == NULL)
-        return shared_malloc(kind, size);
+        return memkind_arena_malloc(kind, size);
     if (!foreign_small(kind, ptr)) {
         drain_if_pending(kind);
         void *q = memkind_arena_realloc(kind, ptr, size);
@@ -294,7 +271,7 @@ static void *shared_realloc(struct memkind *kind, void *ptr, size_t size)
         memkind_arena_free(kind, ptr);
         return NULL;
     }
-    void *q = shared_malloc(kind, size);
+    void *q = memkind_arena_malloc(kind, size);
     if (q == NULL)
         return NULL;
     size_t old = mkf_shm_small_usable(fixed_of(kind), ptr);
@@ -312,6 +289,7 @@ static int shared_destroy(struct memkind *kind)
     if (fx == NULL || fx->pages != &mkf_shared_pages)
         return MEMKIND_ERROR_INVALID;
     struct mkf_shm *s = mkf_shm_of(fx);
+    s->detached = true; /* from now on no slot is taken (page_map.c, slot_late) */
     if (!s->orphan) {
         mkf_shm_drain(kind);
         mkf_tcache_flush_all(kind);
@@ -341,7 +319,11 @@ static int shared_destroy(struct memkind *kind)
 static struct memkind_ops shared_ops = {
     .create = shared_create,
     .destroy = shared_destroy,
-    .malloc = shared_malloc,
+    /* The inline fast path of every fixed kind: the blocks in the thread caches
+     * were tagged when the caches were filled (arena.c, tag_bin), so other
+     * processes know their size class; a fork child takes its slot when its
+     * page source first needs one. */
+    .malloc = memkind_arena_malloc,
     .calloc = shared_calloc,
     .posix_memalign = shared_posix_memalign,
     .realloc = shared_realloc,

@@ -443,11 +443,22 @@ static bool in_heap(struct mkf_shm *s, const void *ptr)
 
 /* ---- the region map's operations for a shared kind ---------------------------------- */
 
+/* A fork child takes its slot when it first needs pages, not at fork: a child that
+ * only execs, or never allocates, holds none (process.c, mkf_shm_fork_child).
+ * Lock held; false when the kind cannot take pages (detached, or no slot free). */
+static bool slot_late(struct mkf_shm *s)
+{
+    if (s->detached || s->slot != MKF_SHM_NO_SLOT || mkf_shm_take_slot(s) != MEMKIND_SUCCESS)
+        return false;
+    s->orphan = false;
+    return true;
+}
+
 void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t alignment,
                    bool *zeroed, bool for_jemalloc)
 {
     struct mkf_shm *s = shm_of(fx);
-    if (s->orphan || size == 0 || size % s->page != 0 || !mkf_is_pow2(alignment))
+    if (size == 0 || size % s->page != 0 || !mkf_is_pow2(alignment))
         return NULL;
     size_t n = size / s->page, at, rh, rl;
     if (alignment < s->page)
@@ -455,6 +466,10 @@ void *mkf_shm_take(struct mkf_fixed *fx, void *new_addr, size_t size, size_t ali
     void *p = NULL;
     if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
         return NULL;
+    if (MKF_UNLIKELY(s->orphan) && !slot_late(s)) {
+        mkf_shm_unlock(s);
+        return NULL;
+    }
     bool found;
     if (new_addr != NULL) {
         /* Only at the start of a free run (the end of a block grows into it). */
@@ -491,7 +506,7 @@ static void mkf_shm_give(struct mkf_fixed *fx, void *addr, size_t size, bool zer
 void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment, bool *zeroed)
 {
     struct mkf_shm *s = shm_of(fx);
-    if (s->orphan || pages == 0 || pages > s->npages)
+    if (pages == 0 || pages > s->npages)
         return NULL;
     if (alignment < s->page)
         alignment = s->page;
@@ -499,6 +514,10 @@ void *mkf_shm_take_block(struct mkf_fixed *fx, size_t pages, size_t alignment, b
     void *p = NULL;
     if (mkf_shm_lock(s) != MEMKIND_SUCCESS)
         return NULL;
+    if (MKF_UNLIKELY(s->orphan) && !slot_late(s)) {
+        mkf_shm_unlock(s);
+        return NULL;
+    }
     uint64_t word = w_make(W_LARGE, s->slot, 0);
     if (find_bottom(s, pages, alignment, &at, &rh, &rl) &&
         carve(s, at, pages, rh, rl, word | W_HEAD | ((uint64_t)pages << W_LEN_SHIFT), word,
@@ -822,6 +841,7 @@ static void shm_take_in(struct memkind *kind)
 const struct mkf_page_source mkf_shared_pages = {
     .name = "shared page map",
     .foreign_blocks = true,
+    .tags_blocks = true,
     .take = mkf_shm_take,
     .give = mkf_shm_give,
     .discard = shm_discard,

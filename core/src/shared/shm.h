@@ -29,7 +29,9 @@ struct mkf_shm {
     char *name;          /* NULL: memfd or attached by descriptor */
     /* Set while the kind is detached or in a fork child before it re-attaches:
      * the hooks neither take nor give pages (the arena's pages are not ours). */
-    bool orphan;
+    _Atomic bool orphan; /* a fork child's first allocation clears it (page_map.c) */
+    /* Set when the kind is detached: no slot is taken any more. */
+    bool detached;
 };
 
 #define MKF_SHM_NO_SLOT UINT32_MAX
