@@ -13,10 +13,16 @@
 #                               version pinned in bench/rust/Cargo.lock), compiled here
 #                               without malloc override: .deps/bench/mimalloc-<v>/libmimalloc.so
 #   talc, rlsf (Rust)           crates pinned in bench/rust/Cargo.lock (cargo fetch --locked)
+# and the shared-heap benchmark's (bench/shared/, issue 25):
+#   Boost.Interprocess          Debian's libboost-dev (header-only), and our shim
+#                               bench/shared/boost_ipc.cc  .deps/bench/libmkfbench_boostipc.so
+#   rts-alloc                   the crate pinned in bench/rust_shared/Cargo.lock, behind the
+#                               C interface of that crate     .deps/bench/libmkfbench_rts.so
 bench_debian=(
     libmemkind-dev=1.14.0-2
     libtbb-dev=2021.8.0-2+deb12u1
     libmimalloc-dev=2.0.9+ds-2
+    libboost-dev=1.74.0.3
 )
 bench_out="$deps/bench"
 mkdir -p "$bench_out"
@@ -51,6 +57,21 @@ if [ ! -f "$bench_shim_stamp" ] && [ -f /usr/include/oneapi/tbb/scalable_allocat
     fi
 fi
 
+# Boost.Interprocess's managed_shared_memory behind a C interface (Boost is C++ only).
+bench_bip="$top/bench/shared/boost_ipc.cc"
+bench_bip_so="$bench_out/libmkfbench_boostipc.so"
+bench_bip_stamp="$bench_out/.boostipc-$(sha256sum "$bench_bip" | cut -c1-16)"
+if [ ! -f "$bench_bip_stamp" ] && [ -f /usr/include/boost/interprocess/managed_shared_memory.hpp ]; then
+    log "bench: building the Boost.Interprocess shim"
+    rm -f "$bench_out"/.boostipc-*
+    if g++ -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -o "$bench_bip_so" "$bench_bip" \
+            -lpthread -lrt; then
+        touch "$bench_bip_stamp"
+    else
+        log "bench: WARNING: the Boost.Interprocess shim did not build"
+    fi
+fi
+
 # talc, rlsf and the mimalloc source, as bench/rust/Cargo.lock pins them.
 bench_cargo=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
 if [ ! -x "$bench_cargo" ]; then
@@ -61,6 +82,22 @@ else
     if [ ! -f "$bench_rust_stamp" ]; then
         log "bench: fetching the pinned crates of bench/rust (cargo fetch --locked)"
         (cd "$top/bench/rust" && "$bench_cargo" fetch --locked -q) && touch "$bench_rust_stamp"
+    fi
+    # rts-alloc behind a C interface (bench/rust_shared, a cdylib): fetched and built
+    # when its lock file or source changed.
+    bench_rts_dir="$top/bench/rust_shared"
+    bench_rts_stamp="$bench_out/.rts-$(cat "$bench_rts_dir/Cargo.lock" "$bench_rts_dir/Cargo.toml" \
+        "$bench_rts_dir/src/lib.rs" | sha256sum | cut -c1-16)"
+    if [ ! -f "$bench_rts_stamp" ]; then
+        log "bench: building rts-alloc's C interface (bench/rust_shared, cargo build --locked)"
+        rm -f "$bench_out"/.rts-*
+        if (cd "$bench_rts_dir" && "$bench_cargo" fetch --locked -q &&
+                "$bench_cargo" build --release --locked --offline -q) &&
+                cp "$bench_rts_dir/target/release/libmkfbench_rts.so" "$bench_out/"; then
+            touch "$bench_rts_stamp"
+        else
+            log "bench: WARNING: bench/rust_shared did not build; no rts-alloc column"
+        fi
     fi
     # Where cargo unpacked libmimalloc-sys: its manifest's folder.
     bench_mi_src=$(cd "$top/bench/rust" && "$bench_cargo" metadata --locked --offline -q \
@@ -101,5 +138,6 @@ for p in json.load(sys.stdin)["packages"]:
     fi
 fi
 unset bench_debian bench_out bench_missing bench_shim bench_shim_so bench_shim_stamp bench_cargo \
+    bench_bip bench_bip_so bench_bip_stamp bench_rts_dir bench_rts_stamp \
     bench_lock bench_rust_stamp bench_mi_src bench_mi_crate bench_mi_dir bench_mi_tree bench_mi_v \
     bench_mi_out bench_mi_stamp p
