@@ -360,6 +360,10 @@ static void print_results(const struct options *o)
         wall_max = wall > wall_max ? wall : wall_max;
     }
     double n = (double)o->count;
+    /* How much of its wall time each process was on a CPU: with two cores shared
+     * with other load, processes that should run at once may take turns. */
+    if (o->row != ROW_LIFECYCLE)
+        printf("on_cpu_share %.4f\n", cpu_sum / wall_sum);
     switch (o->row) {
     case ROW_PAIRS:
         printf("ns_per_pair %.4f\ncpu_ns_per_pair %.4f\nns_per_pair_slowest %.4f\n",
