@@ -89,11 +89,7 @@ int main(int argc, char **argv)
     snprintf(json_default, sizeof(json_default), "%s%sbench/out/results.json", ws ? ws : "",
              ws ? "/" : "");
     s.json = json_default;
-    static char deps_default[4096];
-    struct stat st;
-    snprintf(deps_default, sizeof(deps_default), "%s/.deps/bench", ws ? ws : ".");
-    if (stat(deps_default, &st) == 0 && S_ISDIR(st.st_mode))
-        bench_deps_dir = deps_default;
+    bench_deps_dir = bench_deps_default();
     enum { OPT_QUICK = 256, OPT_REPS, OPT_JSON, OPT_SEED, OPT_ONLY, OPT_DECAY, OPT_DEPS };
     static const struct option options[] = {
         {"quick", no_argument, NULL, OPT_QUICK},

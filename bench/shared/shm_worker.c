@@ -42,7 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,48 +198,48 @@ static long long prodcons_warmup(long long count)
     return w < 100 ? 100 : w;
 }
 
-static bool row_producer(const struct options *o, struct shm_heap *h)
+/* One block through the ring, producer's side: allocate it, wait for room, publish
+ * its offset. `tail`: the consumer's index as last seen. */
+static bool produce(const struct options *o, struct shm_heap *h, uint64_t i, uint64_t *tail)
 {
-    const struct shm_type *t = o->t;
-    struct proc_result *r = &sync_page->res[0];
-    long long warm = prodcons_warmup(o->count), total = warm + o->count;
-    uint64_t tail = 0; /* the consumer's index as last seen */
-    if (!barrier(&sync_page->ready, 2))
+    void *p = o->t->alloc(h, o->block);
+    if (p == NULL) {
+        fail(0, "%s: malloc failed at block %lld", o->t->id, (long long)i);
         return false;
-    for (long long i = 0; i < total; i++) {
-        if (i == warm)
-            timed_start(r);
-        void *p = t->alloc(h, o->block);
-        if (p == NULL) {
-            fail(0, "%s: malloc failed at block %lld", t->id, i);
-            return false;
-        }
-        uint64_t off = t->offset(h, p);
-        if ((uint64_t)i - tail >= RING_CAP && !ring_wait(&sync_page->tail, (uint64_t)i - RING_CAP + 1, &tail))
-            return false;
-        sync_page->ring[(uint64_t)i % RING_CAP] = off;
-        atomic_store_explicit(&sync_page->head, (uint64_t)i + 1, memory_order_release);
     }
-    timed_end(r);
+    uint64_t off = o->t->offset(h, p);
+    if (i - *tail >= RING_CAP && !ring_wait(&sync_page->tail, i - RING_CAP + 1, tail))
+        return false;
+    sync_page->ring[i % RING_CAP] = off;
+    atomic_store_explicit(&sync_page->head, i + 1, memory_order_release);
     return true;
 }
 
-static bool row_consumer(const struct options *o, struct shm_heap *h)
+/* Consumer's side: wait for the offset, take it, free the block. `head`: the
+ * producer's index as last seen. */
+static bool consume(const struct options *o, struct shm_heap *h, uint64_t i, uint64_t *head)
 {
-    const struct shm_type *t = o->t;
-    struct proc_result *r = &sync_page->res[1];
+    if (i >= *head && !ring_wait(&sync_page->head, i + 1, head))
+        return false;
+    uint64_t off = sync_page->ring[i % RING_CAP];
+    atomic_store_explicit(&sync_page->tail, i + 1, memory_order_release);
+    o->t->free(h, o->t->ptr(h, off));
+    return true;
+}
+
+/* Process 0 produces, process 1 consumes. */
+static bool row_prodcons(const struct options *o, struct shm_heap *h, int me)
+{
+    struct proc_result *r = &sync_page->res[me];
     long long warm = prodcons_warmup(o->count), total = warm + o->count;
-    uint64_t head = 0; /* the producer's index as last seen */
+    uint64_t seen = 0; /* the other side's index as last seen */
     if (!barrier(&sync_page->ready, 2))
         return false;
     for (long long i = 0; i < total; i++) {
         if (i == warm)
             timed_start(r);
-        if ((uint64_t)i >= head && !ring_wait(&sync_page->head, (uint64_t)i + 1, &head))
+        if (!(me == 0 ? produce(o, h, (uint64_t)i, &seen) : consume(o, h, (uint64_t)i, &seen)))
             return false;
-        uint64_t off = sync_page->ring[(uint64_t)i % RING_CAP];
-        atomic_store_explicit(&sync_page->tail, (uint64_t)i + 1, memory_order_release);
-        t->free(h, t->ptr(h, off));
     }
     timed_end(r);
     return true;
@@ -311,7 +310,7 @@ static int run_process(const struct options *o, const char *name, int me)
         ok = row_pairs(o, h, me);
         break;
     case ROW_PRODCONS:
-        ok = me == 0 ? row_producer(o, h) : row_consumer(o, h);
+        ok = row_prodcons(o, h, me);
         break;
     case ROW_RANDOM:
         ok = row_random(o, h, me);
@@ -424,13 +423,7 @@ int main(int argc, char **argv)
     struct options o = {.row = ROW_PAIRS, .size = (size_t)256 << 20, .block = 64,
                         .count = 1000000, .procs = 1, .seed = 42};
     bool probe = false, have_row = false;
-    /* Under `bazel run`, the competitors that tools/setup.d/bench.sh built. */
-    static char deps_default[4096];
-    const char *ws = getenv("BUILD_WORKSPACE_DIRECTORY");
-    struct stat st;
-    snprintf(deps_default, sizeof(deps_default), "%s/.deps/bench", ws ? ws : ".");
-    if (stat(deps_default, &st) == 0 && S_ISDIR(st.st_mode))
-        bench_deps_dir = deps_default;
+    bench_deps_dir = bench_deps_default();
     enum { OPT_HEAP = 256, OPT_ROW, OPT_SIZE, OPT_COUNT, OPT_BLOCK, OPT_PROCS, OPT_SEED,
            OPT_DEPS, OPT_RTS, OPT_PROBE };
     static const struct option options[] = {

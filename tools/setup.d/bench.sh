@@ -42,35 +42,33 @@ if [ "${#bench_missing[@]}" -gt 0 ]; then
     fi
 fi
 
-# The tbbmalloc pool's C interface (the pool API is C++ only).
-bench_shim="$top/bench/tbb_pool.cc"
-bench_shim_so="$bench_out/libmkfbench_tbbpool.so"
-bench_shim_stamp="$bench_out/.tbbpool-$(sha256sum "$bench_shim" | cut -c1-16)"
-if [ ! -f "$bench_shim_stamp" ] && [ -f /usr/include/oneapi/tbb/scalable_allocator.h ]; then
-    log "bench: building the tbbmalloc pool shim"
-    rm -f "$bench_out"/.tbbpool-*
-    if g++ -std=c++17 -O2 -fPIC -shared -fno-exceptions -fno-rtti -o "$bench_shim_so" \
-            "$bench_shim" -ltbbmalloc; then
-        touch "$bench_shim_stamp"
-    else
-        log "bench: WARNING: the tbbmalloc shim did not build"
+# Our C interfaces over the competitors whose API is C++ only, each built when its
+# source changed and the competitor's header is there:
+#     bench_cxx_shim WHAT SOURCE LIBRARY HEADER [g++ options and libraries...]
+bench_cxx_shim() {
+    local what=$1 src=$2 so=$3 header=$4 tag stamp
+    shift 4
+    tag=$(basename "$so" .so)
+    stamp="$bench_out/.$tag-$(sha256sum "$src" | cut -c1-16)"
+    if [ -f "$stamp" ] || [ ! -f "$header" ]; then
+        return 0
     fi
-fi
-
-# Boost.Interprocess's managed_shared_memory behind a C interface (Boost is C++ only).
-bench_bip="$top/bench/shared/boost_ipc.cc"
-bench_bip_so="$bench_out/libmkfbench_boostipc.so"
-bench_bip_stamp="$bench_out/.boostipc-$(sha256sum "$bench_bip" | cut -c1-16)"
-if [ ! -f "$bench_bip_stamp" ] && [ -f /usr/include/boost/interprocess/managed_shared_memory.hpp ]; then
-    log "bench: building the Boost.Interprocess shim"
-    rm -f "$bench_out"/.boostipc-*
-    if g++ -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -o "$bench_bip_so" "$bench_bip" \
-            -lpthread -lrt; then
-        touch "$bench_bip_stamp"
+    log "bench: building $what"
+    rm -f "$bench_out/.$tag-"*
+    if g++ -std=c++17 -O2 -fPIC -shared -o "$so" "$src" "$@"; then
+        touch "$stamp"
     else
-        log "bench: WARNING: the Boost.Interprocess shim did not build"
+        log "bench: WARNING: $what did not build"
     fi
-fi
+}
+bench_cxx_shim "the tbbmalloc pool shim" "$top/bench/tbb_pool.cc" \
+    "$bench_out/libmkfbench_tbbpool.so" /usr/include/oneapi/tbb/scalable_allocator.h \
+    -fno-exceptions -fno-rtti -ltbbmalloc
+# Boost.Interprocess's managed_shared_memory (header-only).
+bench_cxx_shim "the Boost.Interprocess shim" "$top/bench/shared/boost_ipc.cc" \
+    "$bench_out/libmkfbench_boostipc.so" /usr/include/boost/interprocess/managed_shared_memory.hpp \
+    -fvisibility=hidden -lpthread -lrt
+unset -f bench_cxx_shim
 
 # talc, rlsf and the mimalloc source, as bench/rust/Cargo.lock pins them.
 bench_cargo=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
@@ -137,7 +135,6 @@ for p in json.load(sys.stdin)["packages"]:
         done
     fi
 fi
-unset bench_debian bench_out bench_missing bench_shim bench_shim_so bench_shim_stamp bench_cargo \
-    bench_bip bench_bip_so bench_bip_stamp bench_rts_dir bench_rts_stamp \
+unset bench_debian bench_out bench_missing bench_cargo bench_rts_dir bench_rts_stamp \
     bench_lock bench_rust_stamp bench_mi_src bench_mi_crate bench_mi_dir bench_mi_tree bench_mi_v \
     bench_mi_out bench_mi_stamp p
