@@ -232,7 +232,7 @@ def median_of(res: Optional[Dict[str, Any]], key: str) -> Optional[float]:
 def ratio(table: Dict[str, Dict[str, Any]], row: str, key: str, other: str) -> Optional[float]:
     if key == ON_CPU[0]:
         return None  # not a figure of the heap's speed
-    a, b = median_of(table[row].get(SUBJECT), key), median_of(table[row].get(other), key)
+    a, b = median_of(table.get(row, {}).get(SUBJECT), key), median_of(table.get(row, {}).get(other), key)
     return a / b if a is not None and b else None
 
 
@@ -248,8 +248,8 @@ def targets(table: Dict[str, Dict[str, Any]], sizes: List[str]) -> List[Dict[str
         None if r is None else r <= 1.5,
         "shared / private = " + ("n/a" if r is None else f"{r:.2f}x"))
 
-    mine = median_of(table["prodcons256"].get(SUBJECT), "pairs_per_s")
-    best = max(((median_of(table["prodcons256"].get(c), "pairs_per_s") or 0.0, c)
+    mine = median_of(table.get("prodcons256", {}).get(SUBJECT), "pairs_per_s")
+    best = max(((median_of(table.get("prodcons256", {}).get(c), "pairs_per_s") or 0.0, c)
                 for c in COMPETITORS), default=(0.0, None))
     r = mine / best[0] if mine is not None and best[0] else None
     add("PRODCONS", "producer/consumer across processes at least as fast as the best "
@@ -257,16 +257,16 @@ def targets(table: Dict[str, Dict[str, Any]], sizes: List[str]) -> List[Dict[str
         f"shared / {best[1]} = " + ("n/a" if r is None else f"{r:.2f}x"))
 
     for block in ("256k", "1m"):
-        one = median_of(table[f"large{block}_1p"].get(SUBJECT), "cpu_ns_per_pair")
-        two = median_of(table[f"large{block}_2p"].get(SUBJECT), "cpu_ns_per_pair")
+        one = median_of(table.get(f"large{block}_1p", {}).get(SUBJECT), "cpu_ns_per_pair")
+        two = median_of(table.get(f"large{block}_2p", {}).get(SUBJECT), "cpu_ns_per_pair")
         r = two / one if one and two is not None else None
         add(f"LARGE_{block.upper()}", f"two processes' {size_label(block.upper())} pairs as fast per pair "
             "as one process's (CPU ns/pair; met within 10%)", r,
             None if r is None else r <= 1.10,
             "two / one = " + ("n/a" if r is None else f"{r:.2f}x"))
 
-    mine = median_of(table["random4"].get(SUBJECT), "pairs_per_s")
-    others = [(median_of(table["random4"].get(c), "pairs_per_s"), c) for c in COMPETITORS]
+    mine = median_of(table.get("random4", {}).get(SUBJECT), "pairs_per_s")
+    others = [(median_of(table.get("random4", {}).get(c), "pairs_per_s"), c) for c in COMPETITORS]
     others = [(v, c) for v, c in others if v is not None]
     best = max(others, default=(None, None))
     r = mine / best[0] if mine is not None and best[0] else None
@@ -281,8 +281,8 @@ def targets(table: Dict[str, Dict[str, Any]], sizes: List[str]) -> List[Dict[str
     # its attach at the smallest size (a cost per byte would grow 16x from 64 MiB
     # to 1 GiB).
     lo, hi = f"lifecycle_{sizes[0]}", f"lifecycle_{sizes[-1]}"
-    c_hi, b_hi = (median_of(table[hi].get(h), "create_us") for h in (SUBJECT, "bare_segment"))
-    a_lo, a_hi = (median_of(table[row].get(SUBJECT), "attach_us") for row in (lo, hi))
+    c_hi, b_hi = (median_of(table.get(hi, {}).get(h), "create_us") for h in (SUBJECT, "bare_segment"))
+    a_lo, a_hi = (median_of(table.get(row, {}).get(SUBJECT), "attach_us") for row in (lo, hi))
     ok = None
     if None not in (c_hi, b_hi, a_lo, a_hi) and a_lo > 0:
         ok = c_hi - b_hi <= max(1000.0, 0.1 * b_hi) and a_hi <= 2 * a_lo
@@ -345,6 +345,9 @@ def main(argv: List[str]) -> int:
     p.add_argument("--reps", type=int, default=5, help="runs per figure, median (default 5)")
     p.add_argument("--segment", default="256M", help="segment of rows 1-4 (default 256M)")
     p.add_argument("--sizes", default="64M,256M,1G", help="segments of row 5 (default 64M,256M,1G)")
+    p.add_argument("--rows", default=None, help="only the rows whose id starts with one of "
+                   "these, comma-separated (pair64, prodcons, large, random4, lifecycle); "
+                   "the targets of the others then say n/a")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", default=os.path.join(ws, "bench/out/shared.json"))
     p.add_argument("--markdown", default=None, help="also write the table as Markdown here")
@@ -376,6 +379,9 @@ def main(argv: List[str]) -> int:
             print(f"shared_bench: {LABELS[h]} left out: {absent[h]}", file=sys.stderr)
 
     rowdefs = rows(scale, a.segment, sizes)
+    if a.rows:
+        wanted = tuple(x.strip() for x in a.rows.split(",") if x.strip())
+        rowdefs = [rd for rd in rowdefs if rd["id"].startswith(wanted)]
     runs: Dict[str, Dict[str, Dict[str, Any]]] = {rd["id"]: {} for rd in rowdefs}
     t0, busy0, own0 = time.monotonic(), cpu_busy(), resource.getrusage(resource.RUSAGE_CHILDREN)
     for rep in range(a.reps):
