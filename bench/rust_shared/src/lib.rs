@@ -87,8 +87,11 @@ pub extern "C" fn mkfb_rts_attach(name: *const c_char) -> *mut Handle {
 }
 
 /// Leaves the segment: the worker slot is released and the mapping dropped.
+///
+/// # Safety
+/// `h` is a live handle of this library, used by one thread at a time.
 #[no_mangle]
-pub extern "C" fn mkfb_rts_detach(h: *mut Handle) {
+pub unsafe extern "C" fn mkfb_rts_detach(h: *mut Handle) {
     if !h.is_null() {
         // SAFETY: made by Box::into_raw above, detached once.
         drop(unsafe { Box::from_raw(h) });
@@ -105,8 +108,11 @@ pub extern "C" fn mkfb_rts_unlink(name: *const c_char) -> i32 {
 }
 
 /// A block of `size` bytes (1..=4096), or NULL.
+///
+/// # Safety
+/// `h` is a live handle of this library, used by one thread at a time.
 #[no_mangle]
-pub extern "C" fn mkfb_rts_malloc(h: *mut Handle, size: usize) -> *mut c_void {
+pub unsafe extern "C" fn mkfb_rts_malloc(h: *mut Handle, size: usize) -> *mut c_void {
     // SAFETY: a live handle, used by one thread.
     let h = unsafe { &mut *h };
     let Ok(size) = u32::try_from(size) else {
@@ -127,8 +133,11 @@ pub extern "C" fn mkfb_rts_malloc(h: *mut Handle, size: usize) -> *mut c_void {
 }
 
 /// Frees a block of any worker of the segment.
+///
+/// # Safety
+/// `h` is a live handle of this library, used by one thread at a time.
 #[no_mangle]
-pub extern "C" fn mkfb_rts_free(h: *mut Handle, p: *mut c_void) {
+pub unsafe extern "C" fn mkfb_rts_free(h: *mut Handle, p: *mut c_void) {
     // SAFETY: a live handle; `p` a live block of this segment.
     unsafe {
         if let Some(p) = NonNull::new(p.cast::<u8>()) {
@@ -138,15 +147,21 @@ pub extern "C" fn mkfb_rts_free(h: *mut Handle, p: *mut c_void) {
 }
 
 /// The offset of a block in the segment, the same in every process.
+///
+/// # Safety
+/// `h` is a live handle of this library, used by one thread at a time.
 #[no_mangle]
-pub extern "C" fn mkfb_rts_offset(h: *mut Handle, p: *mut c_void) -> u64 {
+pub unsafe extern "C" fn mkfb_rts_offset(h: *mut Handle, p: *mut c_void) -> u64 {
     // SAFETY: a live handle; `p` a block of this segment (non-null).
     unsafe { (*h).alloc.offset(NonNull::new_unchecked(p.cast())) as u64 }
 }
 
 /// The address in this process of an offset from `mkfb_rts_offset`.
+///
+/// # Safety
+/// `h` is a live handle of this library, used by one thread at a time.
 #[no_mangle]
-pub extern "C" fn mkfb_rts_ptr(h: *mut Handle, offset: u64) -> *mut c_void {
+pub unsafe extern "C" fn mkfb_rts_ptr(h: *mut Handle, offset: u64) -> *mut c_void {
     // SAFETY: a live handle; an offset of this segment.
     unsafe { (*h).alloc.ptr_from_offset(offset as usize).as_ptr().cast() }
 }
