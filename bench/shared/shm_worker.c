@@ -102,20 +102,25 @@ static void usage(FILE *f)
 
 /* ---- waiting ------------------------------------------------------------------ */
 
-/* Spins a little, then yields: four processes on two cores must let each other
- * run. False when another process failed. */
+/* One round of a wait: spins a little, then yields (four processes on two cores
+ * must let each other run). False when another process failed. */
+static bool wait_step(unsigned n)
+{
+    if (atomic_load_explicit(&sync_page->failed, memory_order_relaxed))
+        return false;
+    if (n < 64)
+        __builtin_ia32_pause();
+    else
+        sched_yield();
+    return true;
+}
+
 static bool wait_at_least(_Atomic int *v, int want)
 {
-    for (unsigned n = 0;; n++) {
-        if (atomic_load_explicit(v, memory_order_acquire) >= want)
-            return true;
-        if (atomic_load_explicit(&sync_page->failed, memory_order_relaxed))
+    for (unsigned n = 0; atomic_load_explicit(v, memory_order_acquire) < want; n++)
+        if (!wait_step(n))
             return false;
-        if (n < 64)
-            __builtin_ia32_pause();
-        else
-            sched_yield();
-    }
+    return true;
 }
 
 static bool barrier(_Atomic int *counter, int procs)
@@ -175,19 +180,12 @@ static bool row_pairs(const struct options *o, struct shm_heap *h, int me)
  * an offset). */
 static bool ring_wait(_Atomic uint64_t *v, uint64_t want, uint64_t *seen)
 {
-    for (unsigned n = 0;; n++) {
-        uint64_t x = atomic_load_explicit(v, memory_order_acquire);
-        if (x >= want) {
-            *seen = x;
-            return true;
-        }
-        if (atomic_load_explicit(&sync_page->failed, memory_order_relaxed))
+    uint64_t x;
+    for (unsigned n = 0; (x = atomic_load_explicit(v, memory_order_acquire)) < want; n++)
+        if (!wait_step(n))
             return false;
-        if (n < 64)
-            __builtin_ia32_pause();
-        else
-            sched_yield();
-    }
+    *seen = x;
+    return true;
 }
 
 /* The first 1% (at least 100) of the blocks are a warm-up: each side starts its
