@@ -522,7 +522,10 @@ int main(int argc, char **argv)
         return 1;
     }
     char name[64];
-    snprintf(name, sizeof(name), "/mkfsb-%d-%s", (int)getpid(), o.t->id);
+    /* The pid alone is not unique: Bazel runs concurrent tests in PID namespaces of
+     * their own over one /dev/shm. */
+    snprintf(name, sizeof(name), "/mkfsb-%d-%08x-%s", (int)getpid(),
+             (unsigned)((uint64_t)now_ns() & 0xffffffffu), o.t->id);
     fflush(stdout);
     pid_t pids[MAX_PROCS];
     int forked = 0;
