@@ -94,7 +94,12 @@ def rows(counts_scale: float, segment: str, sizes: List[str]) -> List[Dict[str, 
          "args": ["--row", "prodcons", "--block", "256"] + seg, "count": n(2_000_000),
          "measures": [("pairs_per_s", "M pairs/s", "higher"),
                       ("cpu_ns_per_pair_producer", "CPU ns/pair A", "lower"),
-                      ("cpu_ns_per_pair_consumer", "CPU ns/pair B", "lower"), ON_CPU]},
+                      ("cpu_ns_per_pair_consumer", "CPU ns/pair B", "lower"),
+                      # Yielding on the ring while the other side is not running: not
+                      # counted above (shm_worker.c, ring_wait).
+                      ("wait_cpu_ns_per_pair_producer", "A's waits, CPU ns/pair", None),
+                      ("wait_cpu_ns_per_pair_consumer", "B's waits, CPU ns/pair", None),
+                      ON_CPU]},
     ]
     for block, label, full in (("256K", "256 KiB", 1_000_000), ("1M", "1 MiB", 1_000_000)):
         for procs, who in ((1, "1 process alone"), (2, "2 processes at once")):
@@ -230,7 +235,7 @@ def median_of(res: Optional[Dict[str, Any]], key: str) -> Optional[float]:
 
 
 def ratio(table: Dict[str, Dict[str, Any]], row: str, key: str, other: str) -> Optional[float]:
-    if key == ON_CPU[0]:
+    if key == ON_CPU[0] or key.startswith("wait_"):
         return None  # not a figure of the heap's speed
     a, b = median_of(table.get(row, {}).get(SUBJECT), key), median_of(table.get(row, {}).get(other), key)
     return a / b if a is not None and b else None
