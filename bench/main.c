@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define HEAP_REGION ((size_t)1 << 30)
 /* (f), full counts: blocks grown to 16 MiB per run at least, and the time that
