@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define HEAP_REGION ((size_t)1 << 30)
 /* (f), full counts: blocks grown to 16 MiB per run at least, and the time that
@@ -89,11 +88,7 @@ int main(int argc, char **argv)
     snprintf(json_default, sizeof(json_default), "%s%sbench/out/results.json", ws ? ws : "",
              ws ? "/" : "");
     s.json = json_default;
-    static char deps_default[4096];
-    struct stat st;
-    snprintf(deps_default, sizeof(deps_default), "%s/.deps/bench", ws ? ws : ".");
-    if (stat(deps_default, &st) == 0 && S_ISDIR(st.st_mode))
-        bench_deps_dir = deps_default;
+    bench_deps_dir = bench_deps_default();
     enum { OPT_QUICK = 256, OPT_REPS, OPT_JSON, OPT_SEED, OPT_ONLY, OPT_DECAY, OPT_DEPS };
     static const struct option options[] = {
         {"quick", no_argument, NULL, OPT_QUICK},

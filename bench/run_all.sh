@@ -2,7 +2,7 @@
 # Build and run every benchmark of memkind-fixed, and write the table, the JSON and
 # the plot into bench/out/ (git-ignored):
 #
-#     bench/run_all.sh            # full run: about 5 minutes on 2 cores
+#     bench/run_all.sh            # full run: about 10 minutes on 2 cores
 #     bench/run_all.sh --quick    # counts / 10: a smoke run of under a minute
 #
 # Outputs:
@@ -16,6 +16,10 @@
 #                            shared_memory and pickling (issue 14); .json its figures
 #   bench/out/rust.txt       the Rust crate's collections against the global allocator
 #   bench/out/rust_heaps.txt FixedKind against talc and rlsf, each in a region (bench/rust)
+#   bench/out/shared.txt     shared heaps side by side (bench/shared/, issue 25): the shared
+#                            kind against Boost.Interprocess and rts-alloc, each in
+#                            processes of its own; .json its figures (schema
+#                            memkind-fixed-shared-bench/1), .md the table for the docs
 #   bench/out/results.png    all of it as bars (bench/plot.py)
 #
 # BAZEL_STARTUP_OPTIONS (e.g. "--output_base=/tmp/ob") is passed to every bazel call.
@@ -43,6 +47,18 @@ done
 echo "== C benchmark: bazel run //bench:bench"
 bazel run //bench:bench -- "${quick[@]}" --json "$out/results.json" |
     tee "$out/results.txt"
+
+echo
+echo "== Shared heaps side by side: bazel run //bench/shared:shared_bench"
+# rts-alloc's C interface as cargo builds it from bench/rust_shared now; without
+# cargo, the one tools/setup.d/bench.sh left in .deps/bench.
+rts_lib=()
+if command -v cargo >/dev/null 2>&1 &&
+        (cd bench/rust_shared && cargo build -q --release --locked --offline); then
+    rts_lib=(--rts-lib "$top/bench/rust_shared/target/release/libmkfbench_rts.so")
+fi
+bazel run //bench/shared:shared_bench -- "${quick[@]}" "${rts_lib[@]}" \
+    --json "$out/shared.json" --markdown "$out/shared.md" | tee "$out/shared.txt"
 
 echo
 echo "== Python benchmark"

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 double now_ns(void)
@@ -95,6 +97,15 @@ void heap_region_unmap(const struct heap_type *t, void *p, size_t size)
 /* ---- competitors' libraries ------------------------------------------------------- */
 
 const char *bench_deps_dir;
+
+const char *bench_deps_default(void)
+{
+    static char path[4096];
+    const char *ws = getenv("BUILD_WORKSPACE_DIRECTORY");
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/.deps/bench", ws != NULL ? ws : ".");
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : NULL;
+}
 
 void *bench_dlopen(const char *name, bool in_deps, const char **why)
 {

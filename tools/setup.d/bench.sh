@@ -13,10 +13,16 @@
 #                               version pinned in bench/rust/Cargo.lock), compiled here
 #                               without malloc override: .deps/bench/mimalloc-<v>/libmimalloc.so
 #   talc, rlsf (Rust)           crates pinned in bench/rust/Cargo.lock (cargo fetch --locked)
+# and the shared-heap benchmark's (bench/shared/, issue 25):
+#   Boost.Interprocess          Debian's libboost-dev (header-only), and our shim
+#                               bench/shared/boost_ipc.cc  .deps/bench/libmkfbench_boostipc.so
+#   rts-alloc                   the crate pinned in bench/rust_shared/Cargo.lock, behind the
+#                               C interface of that crate     .deps/bench/libmkfbench_rts.so
 bench_debian=(
     libmemkind-dev=1.14.0-2
     libtbb-dev=2021.8.0-2+deb12u1
     libmimalloc-dev=2.0.9+ds-2
+    libboost-dev=1.74.0.3
 )
 bench_out="$deps/bench"
 mkdir -p "$bench_out"
@@ -36,20 +42,33 @@ if [ "${#bench_missing[@]}" -gt 0 ]; then
     fi
 fi
 
-# The tbbmalloc pool's C interface (the pool API is C++ only).
-bench_shim="$top/bench/tbb_pool.cc"
-bench_shim_so="$bench_out/libmkfbench_tbbpool.so"
-bench_shim_stamp="$bench_out/.tbbpool-$(sha256sum "$bench_shim" | cut -c1-16)"
-if [ ! -f "$bench_shim_stamp" ] && [ -f /usr/include/oneapi/tbb/scalable_allocator.h ]; then
-    log "bench: building the tbbmalloc pool shim"
-    rm -f "$bench_out"/.tbbpool-*
-    if g++ -std=c++17 -O2 -fPIC -shared -fno-exceptions -fno-rtti -o "$bench_shim_so" \
-            "$bench_shim" -ltbbmalloc; then
-        touch "$bench_shim_stamp"
-    else
-        log "bench: WARNING: the tbbmalloc shim did not build"
+# Our C interfaces over the competitors whose API is C++ only, each built when its
+# source changed and the competitor's header is there:
+#     bench_cxx_shim WHAT SOURCE LIBRARY HEADER [g++ options and libraries...]
+bench_cxx_shim() {
+    local what=$1 src=$2 so=$3 header=$4 tag stamp
+    shift 4
+    tag=$(basename "$so" .so)
+    stamp="$bench_out/.$tag-$(sha256sum "$src" | cut -c1-16)"
+    if [ -f "$stamp" ] || [ ! -f "$header" ]; then
+        return 0
     fi
-fi
+    log "bench: building $what"
+    rm -f "$bench_out/.$tag-"*
+    if g++ -std=c++17 -O2 -fPIC -shared -o "$so" "$src" "$@"; then
+        touch "$stamp"
+    else
+        log "bench: WARNING: $what did not build"
+    fi
+}
+bench_cxx_shim "the tbbmalloc pool shim" "$top/bench/tbb_pool.cc" \
+    "$bench_out/libmkfbench_tbbpool.so" /usr/include/oneapi/tbb/scalable_allocator.h \
+    -fno-exceptions -fno-rtti -ltbbmalloc
+# Boost.Interprocess's managed_shared_memory (header-only).
+bench_cxx_shim "the Boost.Interprocess shim" "$top/bench/shared/boost_ipc.cc" \
+    "$bench_out/libmkfbench_boostipc.so" /usr/include/boost/interprocess/managed_shared_memory.hpp \
+    -fvisibility=hidden -lpthread -lrt
+unset -f bench_cxx_shim
 
 # talc, rlsf and the mimalloc source, as bench/rust/Cargo.lock pins them.
 bench_cargo=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
@@ -61,6 +80,22 @@ else
     if [ ! -f "$bench_rust_stamp" ]; then
         log "bench: fetching the pinned crates of bench/rust (cargo fetch --locked)"
         (cd "$top/bench/rust" && "$bench_cargo" fetch --locked -q) && touch "$bench_rust_stamp"
+    fi
+    # rts-alloc behind a C interface (bench/rust_shared, a cdylib): fetched and built
+    # when its lock file or source changed.
+    bench_rts_dir="$top/bench/rust_shared"
+    bench_rts_stamp="$bench_out/.rts-$(cat "$bench_rts_dir/Cargo.lock" "$bench_rts_dir/Cargo.toml" \
+        "$bench_rts_dir/src/lib.rs" | sha256sum | cut -c1-16)"
+    if [ ! -f "$bench_rts_stamp" ]; then
+        log "bench: building rts-alloc's C interface (bench/rust_shared, cargo build --locked)"
+        rm -f "$bench_out"/.rts-*
+        if (cd "$bench_rts_dir" && "$bench_cargo" fetch --locked -q &&
+                "$bench_cargo" build --release --locked --offline -q) &&
+                cp "$bench_rts_dir/target/release/libmkfbench_rts.so" "$bench_out/"; then
+            touch "$bench_rts_stamp"
+        else
+            log "bench: WARNING: bench/rust_shared did not build; no rts-alloc column"
+        fi
     fi
     # Where cargo unpacked libmimalloc-sys: its manifest's folder.
     bench_mi_src=$(cd "$top/bench/rust" && "$bench_cargo" metadata --locked --offline -q \
@@ -100,6 +135,6 @@ for p in json.load(sys.stdin)["packages"]:
         done
     fi
 fi
-unset bench_debian bench_out bench_missing bench_shim bench_shim_so bench_shim_stamp bench_cargo \
+unset bench_debian bench_out bench_missing bench_cargo bench_rts_dir bench_rts_stamp \
     bench_lock bench_rust_stamp bench_mi_src bench_mi_crate bench_mi_dir bench_mi_tree bench_mi_v \
     bench_mi_out bench_mi_stamp p
