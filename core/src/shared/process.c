@@ -188,8 +188,8 @@ void mkf_shm_leave_slot(struct mkf_shm *s)
  * A small block lives in a slab of the process that allocated it, and only that
  * process's jemalloc can free it. Another process pushes the block's offset onto
  * the owner's stack (the link goes in the freed block's first 8 bytes); the owner
- * takes the whole stack with one exchange on its slow paths (shared_malloc, purge,
- * before ENOMEM, detach) and frees the blocks into its own arena. Pushes use CAS and
+ * takes the whole stack with one exchange on its slow paths (a cache miss, calloc,
+ * posix_memalign, realloc, purge, before ENOMEM, detach) and frees the blocks into its own arena. Pushes use CAS and
  * the owner only ever takes everything, so there is no ABA problem. A pusher that
  * dies between writing the link and the CAS loses that one block (it stays
  * allocated in its owner's slab until the owner detaches or is reclaimed). */
