@@ -111,17 +111,18 @@ void mkf_arena_free_slow(struct memkind *kind, void *ptr)
         /* Large blocks of fixed kinds are page-aligned and unknown to jemalloc. */
         if (((uintptr_t)ptr & mkf_page_mask) == 0 && mkf_large_free(kind, ptr))
             return;
+        /* Another process's small block, in memory that holds others' blocks (a
+         * shared heap): the page source sends it to its owner, before any lookup
+         * in our jemalloc, which does not know it. */
+        struct mkf_fixed *fx = kind->priv;
+        if (fx->pages->foreign_blocks && fx->pages->foreign_free(fx, ptr))
+            return;
         /* An address of the region that is no block jemalloc knows either: a
          * large block freed twice, or one freed by an address inside it. Passing
          * it to dallocx() would read metadata that does not exist. */
         unsigned arena;
-        if (mkf_je_arena_lookup(ptr, &arena) != 0) {
-            /* Another process's small block, in a shared heap: the page source
-             * knows what to do with it (nothing, for a private region). */
-            struct mkf_fixed *fx = kind->priv;
-            fx->pages->foreign_free(fx, ptr);
+        if (mkf_je_arena_lookup(ptr, &arena) != 0)
             return;
-        }
     }
     struct mkf_tc_sel sel = mkf_arena_sel(kind);
     struct mkf_thread_caches *t = mkf_thread_caches_install();

@@ -40,8 +40,9 @@
  *   With tags_blocks, every small block must be tagged before it can be handed
  *   out: the engine tags each block a thread cache is filled with (the inline
  *   fast path then hands them out untouched), and each block of its slow paths.
- *   foreign_free: a pointer into the memory that this process's jemalloc does not
- *   know (another process's small block): the source's business, or ignored.
+ *   foreign_free: with foreign_blocks, a pointer the engine frees the slow way:
+ *   true when it is another process's small block, which the source sent to its
+ *   owner; false when it is not (the engine goes on with it).
  *   take_in: take in what others freed to this kind (the engine then frees it).
  * - fork_child: in a child of fork(), before anything else; returns how the kind
  *   goes on in the child (enum mkf_fork_use).
@@ -86,7 +87,7 @@ struct mkf_page_source {
     size_t (*peak_used)(struct mkf_fixed *fx);
     size_t (*large_bytes)(struct mkf_fixed *fx);
     void (*tag)(struct mkf_fixed *fx, const void *ptr, size_t usable);
-    void (*foreign_free)(struct mkf_fixed *fx, void *ptr);
+    bool (*foreign_free)(struct mkf_fixed *fx, void *ptr);
     void (*take_in)(struct memkind *kind);
     enum mkf_fork_use (*fork_child)(struct mkf_fixed *fx);
 };

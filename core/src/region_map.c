@@ -515,9 +515,10 @@ static void region_tag(struct mkf_fixed *fx, const void *ptr, size_t usable)
     (void)fx, (void)ptr, (void)usable;
 }
 
-static void region_foreign_free(struct mkf_fixed *fx, void *ptr)
+static bool region_foreign_free(struct mkf_fixed *fx, void *ptr)
 {
-    (void)fx, (void)ptr; /* not a block of this kind: ignored, as any foreign pointer */
+    (void)fx, (void)ptr;
+    return false; /* nobody else's blocks lie in a private region */
 }
 
 static void region_take_in(struct memkind *kind) { (void)kind; }

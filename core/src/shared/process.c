@@ -194,12 +194,12 @@ void mkf_shm_leave_slot(struct mkf_shm *s)
  * dies between writing the link and the CAS loses that one block (it stays
  * allocated in its owner's slab until the owner detaches or is reclaimed). */
 
-void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr)
+bool mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr)
 {
     struct mkf_shm *s = mkf_shm_of(fx);
     int owner = mkf_shm_slab_owner(fx, ptr);
     if (owner < 0 || (unsigned)owner == s->slot)
-        return; /* not a small block of any process: ignored, as a foreign pointer */
+        return false; /* ours, or no small block of any process */
     struct mkf_shm_slot *sl = &s->h->slots[owner];
     /* A dead owner's slab pages come back whole with memkind_shared_reclaim(); the
      * free still counts. */
@@ -212,6 +212,7 @@ void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr)
     } while (!atomic_compare_exchange_weak_explicit(&sl->remote_head, &head, off,
                                                     memory_order_release,
                                                     memory_order_relaxed));
+    return true;
 }
 
 bool mkf_shm_remote_pending(struct mkf_fixed *fx)

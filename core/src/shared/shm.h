@@ -55,7 +55,7 @@ MKF_HIDDEN void mkf_shm_tag(struct mkf_fixed *fx, const void *ptr, size_t usable
 MKF_HIDDEN size_t mkf_shm_small_usable(struct mkf_fixed *fx, const void *ptr);
 MKF_HIDDEN int mkf_shm_slab_owner(struct mkf_fixed *fx, const void *ptr);
 /* A small block that this process's jemalloc does not know: to its owner's queue. */
-MKF_HIDDEN void mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr);
+MKF_HIDDEN bool mkf_shm_remote_free(struct mkf_fixed *fx, void *ptr);
 MKF_HIDDEN bool mkf_shm_remote_pending(struct mkf_fixed *fx);
 /* Free the blocks other processes pushed to this one (no lock of the shared heap). */
 MKF_HIDDEN void mkf_shm_drain(struct memkind *kind);
