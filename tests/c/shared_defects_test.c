@@ -134,7 +134,7 @@ static void liveness(bool no_proc)
     if (pid == 0) {
         if (no_proc) {
             if (unshare(CLONE_NEWNS) != 0 ||
-                mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+                mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
                 mount("none", "/proc", "tmpfs", 0, NULL) != 0)
                 _exit(77); /* not allowed here */
             if (access("/proc/self/stat", R_OK) == 0)

@@ -217,7 +217,7 @@ static void blind(void)
         while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
         }
     } else if (unshare(CLONE_NEWNS) != 0 ||
-               mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+               mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
                mount("none", "/proc", "tmpfs", 0, NULL) != 0) {
         setenv("MKF_SHARED_TEST_NO_PROC", "1", 1); /* no namespace here */
     }
