@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install_files.sh PREFIX SO ARCHIVE PC_DIR HEADER COMPAT_DIR
 # Copies built files into PREFIX: lib/ (the libraries, without debug info unless
-# KEEP_DEBUG=1), include/, lib/pkgconfig/ and lib/cmake/memkind-fixed/ (from the
+# KEEP_DEBUG=1), include/ (HEADER and fixed_allocator.h beside it), lib/pkgconfig/ and lib/cmake/memkind-fixed/ (from the
 # *.pc.in and *.cmake.in templates in PC_DIR). Files go to $DESTDIR$PREFIX; the paths
 # written into the .pc files say PREFIX (the CMake files find their prefix from
 # their own location). Called by tools/install.sh after `bazel build`, and by
@@ -21,6 +21,8 @@ if [ "${KEEP_DEBUG:-0}" = 0 ]; then
     strip --strip-debug "$dest/lib/libmemkind_fixed.so.0" "$dest/lib/libmemkind_fixed.a"
 fi
 install -m 0644 "$header" "$dest/include/memkind_fixed.h"
+# memkind's C++ allocator, where memkind puts it: <fixed_allocator.h>.
+install -m 0644 "$(dirname "$header")/fixed_allocator.h" "$dest/include/fixed_allocator.h"
 install -m 0644 "$compat/memkind.h" "$dest/include/memkind-fixed-compat/memkind.h"
 for h in "$compat"/memkind/internal/*.h; do
     install -m 0644 "$h" "$dest/include/memkind-fixed-compat/memkind/internal/"

@@ -10,7 +10,8 @@
 #      for a linked function name; every page renders without a groff warning;
 #   4. tests/consumer/consumer.c built with `cc $(pkg-config ...)` and with CMake
 #      (find_package(memkind-fixed CONFIG): shared, static, <memkind.h>), run: every block
-#      inside the area, exit code 0;
+#      inside the area, exit code 0; the same for tests/install/fixed_allocator_prog.cc,
+#      a C++ program written for memkind's <fixed_allocator.h>;
 #   5. tests/consumer/ as a Bazel workspace (memkind_fixed_dependencies()), in its
 #      own output base: builds and runs;
 #   6. `bazel run //examples:demo` in a fresh output base prints no sandbox debug line.
@@ -120,12 +121,18 @@ unset MANPATH
 
 # ---------------------------------------------------------------- 4. pkg-config and CMake
 cp -r "$top/tests/consumer" "$tmp/consumer"
+cp "$top/tests/install/fixed_allocator_prog.cc" "$tmp/consumer/"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046
 check "cc \$(pkg-config --cflags --libs memkind-fixed)" \
     cc -Wall -Werror -o "$tmp/pc-consumer" "$tmp/consumer/consumer.c" $(pkg-config --cflags --libs memkind-fixed)
 check "pkg-config consumer runs (LD_LIBRARY_PATH=$prefix/lib)" env LD_LIBRARY_PATH="$prefix/lib" "$tmp/pc-consumer"
 cat "$tmp/out"
+# shellcheck disable=SC2046
+check "c++ fixed_allocator_prog.cc \$(pkg-config --cflags --libs memkind-fixed) (<fixed_allocator.h>)" \
+    c++ -std=c++11 -Wall -Wextra -Werror -o "$tmp/pc-cxx" "$tmp/consumer/fixed_allocator_prog.cc" \
+    $(pkg-config --cflags --libs memkind-fixed)
+check "memkind-style C++ program runs" env LD_LIBRARY_PATH="$prefix/lib" "$tmp/pc-cxx"
 unset PKG_CONFIG_PATH
 check "cmake -DCMAKE_PREFIX_PATH=$prefix: find_package(memkind-fixed 0.1 CONFIG)" \
     cmake -S "$tmp/consumer" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
@@ -134,6 +141,8 @@ check "CMake consumer runs (shared, rpath from CMake)" "$tmp/cmake-build/consume
 cat "$tmp/out"
 check "CMake consumer runs (memkind-fixed::memkind-fixed-static)" "$tmp/cmake-build/consumer_static"
 check "CMake consumer runs (<memkind.h>, memkind-fixed::compat)" "$tmp/cmake-build/consumer_compat"
+check "CMake C++ consumer runs (<fixed_allocator.h>, memkind-fixed::memkind-fixed)" \
+    "$tmp/cmake-build/fixed_allocator_prog"
 readelf -d "$tmp/cmake-build/consumer_static" | grep -q 'libmemkind_fixed' &&
     bad "consumer_static needs libmemkind_fixed.so" || ok "consumer_static does not need libmemkind_fixed.so"
 
