@@ -3,11 +3,14 @@
 # PREFIX (default /usr/local):
 #   lib/libmemkind_fixed.so{,.0}, lib/libmemkind_fixed.a   (without debug info unless
 #                                                           --keep-debug)
-#   include/memkind_fixed.h, include/memkind-fixed-compat/ (memkind.h for programs
+#   include/memkind_fixed.h, include/fixed_allocator.h     (memkind's C++ allocator)
+#   include/memkind-fixed-compat/                          (memkind.h for programs
 #                                                           written against memkind)
 #   lib/pkgconfig/memkind-fixed{,-compat}.pc
 #   lib/cmake/memkind-fixed/                               find_package(memkind-fixed CONFIG)
-#   share/man/man3/                                        memkind_fixed(3), memkind_malloc(3), ...
+#   share/man/man3/                                        memkind_fixed(3), memkind_malloc(3), ...,
+#                                                          memkind_shared_create(3), fixedallocator(3)
+#                                                          (indexed with mandb unless DESTDIR is set)
 #   share/doc/memkind-fixed/LICENSE, jemalloc-COPYING      (jemalloc is linked in)
 #
 # DESTDIR=/stage tools/install.sh /usr puts the files under /stage/usr while the
@@ -41,6 +44,11 @@ install -m 0644 "$top/.deps/jemalloc/COPYING" "$dest/share/doc/memkind-fixed/jem
 mandir="$dest/share/man/man3"
 mkdir -p "$mandir"
 python3 "$top/tools/gen_man.py" "$top/docs/api.md" "$top/core/include/memkind_fixed.h" "$mandir"
+# apropos and whatis read mandb's index, not the pages: index them now, unless the
+# files are staged for a package (its installation runs mandb, as Debian's trigger does).
+if [ -z "$destdir" ] && command -v mandb >/dev/null; then
+    mandb -q "$prefix/share/man" 2>/dev/null || echo "note: mandb $prefix/share/man failed; run it to make apropos find the pages"
+fi
 
 # The dynamic linker reads its cache (ldconfig) and LD_LIBRARY_PATH, nothing else.
 libdir=$prefix/lib

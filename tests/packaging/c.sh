@@ -6,8 +6,10 @@
 #      the way a package manager unpacks it;
 #   2. the installed files: no libstdc++ in NEEDED, no debug info in the libraries,
 #      the licenses, the CMake package;
-#   3. the manual pages: `man -w` finds ours through MANPATH, for the overview and
-#      for a linked function name; every page renders without a groff warning;
+#   3. the manual pages: `man -w` finds ours through MANPATH, for the overview, for
+#      linked function names, the shared API and fixedallocator(3); every exported
+#      symbol has a page; after `mandb`, apropos and whatis find them; every page
+#      renders without a groff warning;
 #   4. tests/consumer/consumer.c built with `cc $(pkg-config ...)` and with CMake
 #      (find_package(memkind-fixed CONFIG): shared, static, <memkind.h>), run: every block
 #      inside the area, exit code 0; the same for tests/install/fixed_allocator_prog.cc,
@@ -89,13 +91,31 @@ ok "licenses and CMake package files installed"
 # ---------------------------------------------------------------- 3. manual pages
 export MANPATH=$prefix/share/man
 mandir=$MANPATH/man3
-for name in memkind_fixed memkind_malloc memkind_free memkind_create_fixed memkind_destroy_kind; do
+for name in memkind_fixed memkind_malloc memkind_free memkind_create_fixed memkind_destroy_kind \
+    memkind_shared_create memkind_shared_ptr fixedallocator; do
     where=$(man -w "$name" 2>/dev/null)
     case "$where" in
         "$mandir"/*) ;;
         *) bad "man -w $name gives '$where', not a page in $mandir" ;;
     esac
 done
+# Every function and object the library exports has a page (its own or a link).
+no_page=()
+for sym in $(nm -D --defined-only "$prefix/lib/libmemkind_fixed.so.0" | awk '$2 ~ /^[TDBR]$/ {print $3}'); do
+    case "$sym" in memkind_* | MEMKIND_*) ;; *) continue ;; esac
+    [ -f "$mandir/$sym.3" ] || no_page+=("$sym")
+done
+[ "${#no_page[@]}" -eq 0 ] && ok "every exported memkind_* / MEMKIND_* symbol has a man page" ||
+    bad "exported without a man page: ${no_page[*]}"
+# apropos and whatis read mandb's index: what docs/install.md says to run.
+if mandb -q "$MANPATH" >"$tmp/mandb.log" 2>&1 &&
+    apropos memkind_shared 2>/dev/null | grep -q '^memkind_shared_create (3)' &&
+    whatis fixedallocator 2>/dev/null | grep -q 'C++ allocator'; then
+    ok "after mandb: apropos memkind_shared finds $(apropos memkind_shared | grep -c .) pages, whatis fixedallocator"
+else
+    bad "apropos / whatis after mandb $MANPATH"
+    cat "$tmp/mandb.log"
+fi
 MANWIDTH=80 man memkind_free 2>/dev/null | head -1 | grep -q 'MEMKIND_MALLOC(3)' &&
     ok "man -w finds ours; man memkind_free shows memkind_malloc(3)" || bad "man memkind_free"
 pages=0 links=0 warned=0
