@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark with --quick and checks only that it exits 0 and writes JSON
 # that parses and has the expected top-level fields. Never checks timing.
-# The competitors come from the workspace's .deps/bench (tools/setup.d/bench.sh),
+# The competitors come from the workspace's .deps/bench (bench/setup_competitors.sh),
 # found through this script's own source file; without it they show as absent.
 set -euo pipefail
 bench=$1

@@ -1,7 +1,7 @@
 /*
  * heap_mimalloc.c - competitors: mimalloc arenas over the region, in three
  * versions: Debian's libmimalloc2 (2.0.9), and 2.x and 3.x built by
- * tools/setup.d/bench.sh from the C source that the crate libmimalloc-sys carries.
+ * bench/setup_competitors.sh from the C source that the crate libmimalloc-sys carries.
  *
  * The region becomes an exclusive arena (mi_manage_os_memory_ex(..., exclusive =
  * true, &id)); heaps made with mi_heap_new_in_arena(id) allocate only there. Two

@@ -1,7 +1,7 @@
 /*
  * heap_tbbpool.c - competitor: a tbbmalloc memory pool (Debian's libtbbmalloc2)
  * whose raw memory comes from the caller's region, as oneAPI UMF's "scalable" pool
- * runs over a memory provider. tbbmalloc's pool API is C++; tools/setup.d/bench.sh
+ * runs over a memory provider. tbbmalloc's pool API is C++; bench/setup_competitors.sh
  * builds bench/tbb_pool.cc into .deps/bench/libmkfbench_tbbpool.so, loaded here.
  *
  * The region is handed out by a small first-fit list of free ranges (what a fixed

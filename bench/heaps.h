@@ -38,7 +38,7 @@ struct heap_type {
     /* Regional heaps that can tell: bytes of the region no part of the heap holds,
      * and the largest contiguous run of them. NULL when unknown. */
     bool (*region_free)(struct heap *h, size_t *free, size_t *largest);
-    /* Competitors that come as libraries from tools/setup.d/bench.sh: load them
+    /* Competitors that come as libraries from bench/setup_competitors.sh: load them
      * (dlopen) before the first open. NULL when ready, else why not ("not
      * installed: ..."); the column then says so and the run goes on. NULL for the
      * heaps built into the benchmark. */
@@ -62,7 +62,7 @@ extern const struct heap_type *const heap_types[HEAP_COUNT];
 extern long heap_fixed_decay_ms;
 extern const bool heap_fixed_can_set_decay;
 
-/* Where tools/setup.d/bench.sh left the competitors it builds (.deps/bench):
+/* Where bench/setup_competitors.sh left the competitors it builds (.deps/bench):
  * --deps DIR, else $BUILD_WORKSPACE_DIRECTORY/.deps/bench under `bazel run`. NULL:
  * unknown, and only the competitors from Debian's library path load. */
 extern const char *bench_deps_dir;

@@ -9,7 +9,7 @@
  * //bench:bench reaches the fixed kind through libmemkind_fixed.so, as programs
  * and the language bindings do; //bench:bench_static links the core statically.
  * The competitors (memkind 1.14, a tbbmalloc pool, mimalloc arenas) are loaded
- * from what tools/setup.d/bench.sh installed; a missing one, or one that crashes,
+ * from what bench/setup_competitors.sh installed; a missing one, or one that crashes,
  * shows so in its column and the run goes on.
  *
  * Prints a table of figures and ratios and writes them as JSON (default
@@ -41,7 +41,7 @@ static void usage(FILE *f)
                "  --seed N     seed of random sizes and orders (default 42)\n"
                "  --only LIST  comma-separated parts: a,b,c,d,f (workloads), e (create +\n"
                "               destroy), u (utilisation); default all\n"
-               "  --deps DIR   the competitors that tools/setup.d/bench.sh built (default\n"
+               "  --deps DIR   the competitors that bench/setup_competitors.sh built (default\n"
                "               .deps/bench of the workspace under `bazel run`)\n"
                "  --fixed-decay-ms MS  experiment (//bench:bench_static only): set the fixed\n"
                "               kind's arena decay times (arena.<i>.dirty/muzzy_decay_ms)\n",

@@ -8,7 +8,7 @@
 # Outputs:
 #   bench/out/results.txt    the C benchmark's table (also printed): the fixed kind
 #                            through libmemkind_fixed.so, its baselines and the
-#                            competitors of tools/setup.d/bench.sh
+#                            competitors of bench/setup_competitors.sh
 #   bench/out/results.json   its figures (schema memkind-fixed-bench/1)
 #   bench/out/python.txt     the Python binding's table, when memkind_fixed imports
 #   bench/out/python.json    its figures, or {"skipped": reason}
@@ -21,6 +21,9 @@
 #                            processes of its own; .json its figures (schema
 #                            memkind-fixed-shared-bench/1), .md the table for the docs
 #   bench/out/results.png    all of it as bars (bench/plot.py)
+#
+# It first runs `tools/setup.sh --bench`, which installs the competitors and the
+# plot's packages (seconds when they are there).
 #
 # BAZEL_STARTUP_OPTIONS (e.g. "--output_base=/tmp/ob") is passed to every bazel call.
 #
@@ -44,6 +47,10 @@ for a in "$@"; do
     esac
 done
 
+echo "== set-up with the competitors: tools/setup.sh --bench"
+"$top/tools/setup.sh" --bench
+
+echo
 echo "== C benchmark: bazel run //bench:bench"
 bazel run //bench:bench -- "${quick[@]}" --json "$out/results.json" |
     tee "$out/results.txt"
@@ -105,5 +112,10 @@ fi
 
 echo
 echo "== Plot"
-python3 bench/plot.py --results "$out/results.json" --python "$out/python.json" \
-    --out "$out/results.png"
+# matplotlib is in the venv of tools/setup.sh --bench (bench/requirements.txt).
+if [ -x "$top/.deps/bench/venv/bin/python" ]; then
+    "$top/.deps/bench/venv/bin/python" bench/plot.py --results "$out/results.json" \
+        --python "$out/python.json" --out "$out/results.png"
+else
+    echo "(no .deps/bench/venv: plot skipped; see the output of tools/setup.sh --bench)"
+fi

@@ -1,5 +1,5 @@
 // tbb_pool.cc - a C interface to tbbmalloc's memory pools (rml::pool_*), which
-// exist only as C++ functions. tools/setup.d/bench.sh compiles it against Debian's
+// exist only as C++ functions. bench/setup_competitors.sh compiles it against Debian's
 // libtbbmalloc.so.2 into .deps/bench/libmkfbench_tbbpool.so, and bench/heap_tbbpool.c
 // loads that with dlopen(). Not built by Bazel: the benchmark runs without it.
 //

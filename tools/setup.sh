@@ -2,26 +2,53 @@
 # Set up a Debian 12 machine to build and test memkind-fixed.
 #
 # Idempotent: each step checks whether its result is already there, so a second run
-# takes seconds. Run as root (or with sudo available) from anywhere:
+# takes seconds. Run it from anywhere, as root or as a user who may use sudo (the
+# steps that need root run through sudo then; nothing else does):
 #
-#     tools/setup.sh
+#     tools/setup.sh            # what the build, the tests and the packages need
+#     tools/setup.sh --bench    # and the benchmark's competitors (bench/setup_competitors.sh)
 #
 # What it does:
 #   1. installs the Debian packages the build and tests need;
 #   2. fetches Debian's jemalloc 5.3.0 source package, checks it against the checksums
 #      in its .dsc, keeps the tarball in .deps/dist/ and builds a private static
 #      jemalloc into .deps/jemalloc with tools/build_jemalloc.sh (symbol prefix
-#      mkf_je_, nothing exported, no initial-exec TLS);
-#   3. installs the pinned Python packages;
-#   4. runs the per-language steps in tools/setup.d/ (pinned crates, Java, ...).
+#      mkf_je_, nothing exported, no initial-exec TLS); that script keeps the build
+#      in a per-machine cache (~/.cache/memkind-fixed/jemalloc), so another checkout,
+#      the wheel, the sdist and the crate reuse it;
+#   3. installs the pinned Python packages (tools/requirements.txt says where, and why);
+#   4. runs the per-language steps in tools/setup.d/ (pinned crates, Java, ...);
+#   5. with --bench only: the benchmark's competitors (memkind 1.14, tbbmalloc,
+#      mimalloc builds, the Rust heaps' crates) and the plot's Python packages in a
+#      venv. tools/test.sh needs none of them (//bench:bench_smoke_test shows an
+#      absent competitor as absent); bench/run_all.sh runs this step itself.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps="$top/.deps"
 mkdir -p "$deps"
 
+bench=0
+for arg in "$@"; do
+    case "$arg" in
+        --bench) bench=1 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "usage: tools/setup.sh [--bench]" >&2; exit 2 ;;
+    esac
+done
+
 log() { printf '[setup] %s\n' "$*"; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Commands that change the system (apt-get): as they are for root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        echo "setup.sh: '$*' needs root: run tools/setup.sh as root, or install sudo" >&2
+        return 1
+    fi
+}
 
 # ---------------------------------------------------------------- 1. Debian packages
 debian_packages=(
@@ -122,5 +149,11 @@ for step in "$top"/tools/setup.d/*.sh; do
     # shellcheck source=/dev/null
     . "$step"
 done
+
+# ---------------------------------------------------------------- 5. --bench
+if [ "$bench" -eq 1 ]; then
+    # shellcheck source=/dev/null
+    . "$top/bench/setup_competitors.sh"
+fi
 
 log "done"

@@ -1,9 +1,11 @@
-# The benchmark's competitors (bench/, docs/performance.md): other heaps that run in
-# a caller's region, installed and built here, pinned, with nothing of theirs in the
-# repository. The C benchmark loads each with dlopen() from what this step leaves, and
-# shows "not installed" in a competitor's column when it is missing, so a failure here
-# is reported and does not stop the set-up.
-# Sourced by tools/setup.sh with $top, $deps, log and as_root set.
+# bench/setup_competitors.sh - the benchmark's competitors (bench/, docs/performance.md):
+# other heaps that run in a caller's region, installed and built here, pinned, with
+# nothing of theirs in the repository; and the plot's Python packages. Sourced by
+# `tools/setup.sh --bench` (bench/run_all.sh runs that) with $top, $deps, log and
+# as_root set; the plain set-up leaves all of this out: no test needs it. The C
+# benchmark loads each competitor with dlopen() from what this step leaves, and
+# shows "not installed" in a competitor's column when it is missing, so a failure
+# here is reported and does not stop the set-up.
 #
 #   memkind 1.14's fixed kind   Debian's libmemkind-dev          /usr/lib/.../libmemkind.so.0
 #   tbbmalloc memory pool       Debian's libtbb-dev, and our shim bench/tbb_pool.cc
@@ -18,6 +20,12 @@
 #                               bench/shared/boost_ipc.cc  .deps/bench/libmkfbench_boostipc.so
 #   rts-alloc                   the crate pinned in bench/rust_shared/Cargo.lock, behind the
 #                               C interface of that crate     .deps/bench/libmkfbench_rts.so
+#   matplotlib (bench/plot.py)  bench/requirements.txt, in the venv .deps/bench/venv
+#
+# Debian's libmemkind-dev also installs Intel's memkind manual pages (memkind_fixed(3),
+# memkind_malloc(3), ... in /usr/share/man): that is why it is here and not in the
+# plain set-up. Our pages win where our prefix comes first in MANPATH
+# (docs/install.md).
 bench_debian=(
     libmemkind-dev=1.14.0-2
     libtbb-dev=2021.8.0-2+deb12u1
@@ -135,6 +143,20 @@ for p in json.load(sys.stdin)["packages"]:
         done
     fi
 fi
+# The plot's packages: a venv of its own (nothing else needs them).
+bench_venv="$bench_out/venv"
+bench_reqs="$top/bench/requirements.txt"
+bench_venv_stamp="$bench_venv/.reqs-$(sha256sum "$bench_reqs" | cut -c1-16)"
+if [ ! -f "$bench_venv_stamp" ]; then
+    log "bench: the plot's Python packages into $bench_venv"
+    if { [ -x "$bench_venv/bin/python" ] || python3 -m venv "$bench_venv"; } &&
+        "$bench_venv/bin/python" -m pip install -q --disable-pip-version-check -r "$bench_reqs"; then
+        touch "$bench_venv_stamp"
+    else
+        log "bench: WARNING: no venv for bench/plot.py; bench/run_all.sh will skip the plot"
+    fi
+fi
+unset bench_venv bench_reqs bench_venv_stamp
 unset bench_debian bench_out bench_missing bench_cargo bench_rts_dir bench_rts_stamp \
     bench_lock bench_rust_stamp bench_mi_src bench_mi_crate bench_mi_dir bench_mi_tree bench_mi_v \
     bench_mi_out bench_mi_stamp p
