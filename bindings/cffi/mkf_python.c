@@ -182,6 +182,7 @@ static PyBufferProcs block_as_buffer = {
 
 static PyMethodDef block_methods[] = {
     {"release", (PyCFunction)block_release, METH_NOARGS,
+     "release($self, /)\n--\n\n"
      "Free the block now. BufferError while exported; no-op once released."},
     {NULL, NULL, 0, NULL},
 };
@@ -305,6 +306,7 @@ static PyMethodDef shared_block_methods[] = {
     {"_free", (PyCFunction)shared_block_free, METH_NOARGS,
      "Free the block now, whatever views of it exist. ValueError once freed."},
     {"release", (PyCFunction)shared_block_release, METH_NOARGS,
+     "release($self, /)\n--\n\n"
      "TypeError: SharedKind.free_array frees a SharedArray's block."},
     {NULL, NULL, 0, NULL},
 };
@@ -718,10 +720,13 @@ static void kind_dealloc(KindBase *self)
 }
 
 static PyMethodDef kind_methods[] = {
+    /* "name($self, ...)\n--\n\n": the signature that inspect.signature() reads. */
     {"malloc", (PyCFunction)kind_malloc, METH_O,
-     "malloc(size) -> Allocation of `size` uninitialised bytes (16-byte aligned)."},
+     "malloc($self, size, /)\n--\n\n"
+     "Allocation of `size` uninitialised bytes (16-byte aligned)."},
     {"free", (PyCFunction)kind_free, METH_O,
-     "free(allocation): free a block now (same as allocation.release())."},
+     "free($self, allocation, /)\n--\n\n"
+     "Free a block now (same as allocation.release())."},
     {"_own", (PyCFunction)kind_own, METH_O,
      "_own(allocation): TypeError unless a block, ValueError unless of this kind."},
     {"_calloc", (PyCFunction)kind_calloc, METH_VARARGS,

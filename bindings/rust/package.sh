@@ -5,7 +5,13 @@
 #
 #     bindings/rust/package.sh                              # target/package/*.crate
 #     bindings/rust/package.sh publish --dry-run            # what crates.io would get
-#     bindings/rust/package.sh package --no-verify --allow-dirty
+#     bindings/rust/package.sh package --no-verify          # without the test build
+#
+# cargo refuses to package files that git does not track unless --allow-dirty, and
+# the copied-in files below are such files by design. So this script checks what
+# cargo would check, on the crates' own files (rust/: manifests, sources, lock
+# file): uncommitted changes there stop it, as they stop cargo, unless you pass
+# --allow-dirty yourself; then it adds --allow-dirty for its copies.
 #
 # A package holds only files under its crate's folder, so what the build needs from
 # the rest of the repository is copied in first, and removed again afterwards (git
@@ -33,6 +39,21 @@ if [ -z "$tarball" ]; then
     exit 1
 fi
 
+allow_dirty=0
+for arg in "$@"; do
+    [ "$arg" = "--allow-dirty" ] && allow_dirty=1
+done
+if [ "$allow_dirty" -eq 0 ] && git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+    dirty=$(git -C "$top" status --porcelain -- rust/Cargo.toml rust/Cargo.lock \
+        rust/memkind-fixed rust/memkind-fixed-sys)
+    if [ -n "$dirty" ]; then
+        echo "package.sh: the crates have changes not committed into git:" >&2
+        echo "$dirty" >&2
+        echo "commit them, or pass --allow-dirty to package them anyway" >&2
+        exit 1
+    fi
+fi
+
 staged=("$sys/csrc" "$sys/jemalloc" "$sys/LICENSE" "$sys/LICENSE-jemalloc" "$safe/LICENSE")
 cleanup() { rm -rf "${staged[@]}"; }
 trap cleanup EXIT
@@ -52,4 +73,10 @@ cd "$top/rust"
 if [ "$#" -eq 0 ]; then
     set -- package
 fi
-cargo "$@" --workspace
+# The copies above are untracked by design (see the top); the crates' own files were
+# checked above unless the caller allowed dirt.
+extra=()
+case "$1" in
+    package | publish) [ "$allow_dirty" -eq 1 ] || extra=(--allow-dirty) ;;
+esac
+cargo "$@" "${extra[@]}" --workspace

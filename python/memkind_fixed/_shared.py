@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, SupportsIndex, Tupl
 
 from ._errors import check
 from ._kind import (FixedKind, KindStats, _address, _array_layout, _destroy, _Heap, _int_arg,
-                    _size_arg, _span)
+                    _ShapeLike, _size_arg, _span)
 from ._native import SharedBlock as _SharedBlock
 from ._native import array_data as _array_data
 from ._native import ffi, lib
@@ -297,6 +297,13 @@ class SharedKind(FixedKind):
         return _address(p)
 
     # ------------------------------------------------------------ numpy
+
+    if TYPE_CHECKING:
+        # FixedKind's empty, zeros and array, typed as what they give on a
+        # SharedKind: its _array makes SharedArrays (disown(), shared_offset, ...).
+        def empty(self, shape: _ShapeLike, dtype: DTypeLike = float) -> SharedArray: ...
+        def zeros(self, shape: _ShapeLike, dtype: DTypeLike = float) -> SharedArray: ...
+        def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> SharedArray: ...
 
     def _array(self, shape: Any, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
         # The block is a SharedBlock (which can be disowned, unlike an Allocation),

@@ -90,7 +90,11 @@ fn main() {
     } else {
         panic!(
             "memkind-fixed-sys: no C library to link and no core source to build. Set \
-             MEMKIND_FIXED_LIB_DIR to a folder holding libmemkind_fixed.a (see docs/rust.md)."
+             MEMKIND_FIXED_LIB_DIR to a folder holding libmemkind_fixed.a (see docs/rust.md). \
+             If this is `cargo package` (or `cargo publish`) run in the repository's rust/ \
+             folder: run bindings/rust/package.sh instead (e.g. `bindings/rust/package.sh \
+             package`), which copies the C sources and jemalloc's tarball into the package \
+             first."
         );
     }
     for lib in SYSTEM_LIBS {

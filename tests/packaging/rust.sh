@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/packaging/rust.sh: the Rust crates as their users get them (issue 13, item 3).
 #
+#   0. a plain `cargo package` in rust/ fails with a message naming package.sh;
 #   1. bindings/rust/package.sh makes both .crate files (cargo package --workspace);
 #      they hold the licenses, the C source and jemalloc's tarball, under 10 MB.
 #   2. In a temporary folder outside the repository, the packages are unpacked and a
@@ -39,6 +40,16 @@ run() {
     fi
 }
 start=$SECONDS
+
+# 0. A plain `cargo package` in rust/ (without package.sh's copies) fails, and says
+#    what to run instead. --allow-dirty: so that it gets as far in a working tree
+#    with changes as in a clean clone.
+if (cd "$top/rust" && cargo package --offline --allow-dirty -p memkind-fixed-sys) >"$tmp/plain.log" 2>&1; then
+    fail "a plain cargo package in rust/ succeeded without the C sources"
+fi
+grep -q 'run bindings/rust/package.sh instead' "$tmp/plain.log" ||
+    { tail -20 "$tmp/plain.log" >&2; fail "a plain cargo package does not name bindings/rust/package.sh"; }
+echo "ok: a plain cargo package in rust/ fails and names bindings/rust/package.sh"
 
 # 1. The packages.
 run package "$top/bindings/rust/package.sh" package --no-verify --allow-dirty
