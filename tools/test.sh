@@ -13,6 +13,9 @@
 #   5. the packaging checks, tests/packaging/*.sh: each builds a package the way its
 #      users' tools do (wheel, sdist, crate, jar, make install) and uses it from a
 #      directory outside the repository
+#   6. tests/docs/run_docs.py: every command and code block of README.md and docs/
+#      run as printed (C with -Werror, Rust with clippy -D warnings, Python with
+#      mypy --strict); what it does not run it lists, each with its reason
 #
 # Ends with one line "tests: N passed, N failed" over all of them.
 set -uo pipefail
@@ -70,6 +73,7 @@ if [ "${1:-}" != "--quick" ]; then
     for pkg in tests/packaging/*.sh; do
         [ -x "$pkg" ] && check "packaging $(basename "$pkg" .sh)" "$pkg"
     done
+    check "docs" python3 tests/docs/run_docs.py
 fi
 
 echo "tests: $passed passed, $failed failed"
