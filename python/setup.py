@@ -126,10 +126,10 @@ def _build_jemalloc():
             if f.read().strip() == digest.hexdigest():
                 return
     print(f"memkind_fixed: building jemalloc from {JEMALLOC_TARBALL} into {JEMALLOC}")
-    env = dict(os.environ)
-    # No debug info: the module is stripped anyway (see build_ext).
-    env.setdefault("MKF_JEMALLOC_CFLAGS", "-O2 -fPIC")
-    subprocess.run(["sh", script, tarball, fast, JEMALLOC], check=True, env=env)
+    # build_jemalloc.sh's default flags, those of tools/setup.sh: its per-machine cache
+    # (~/.cache/memkind-fixed/jemalloc) then serves the wheel, the sdist and the
+    # checkout from one build. The debug info goes when the module is stripped.
+    subprocess.run(["sh", script, tarball, fast, JEMALLOC], check=True)
     with open(stamp, "w") as f:
         f.write(digest.hexdigest() + "\n")
 

@@ -158,20 +158,32 @@ fn build_jemalloc(source: &JemallocSource) -> PathBuf {
     // would slow every allocation. Debug info as the profile asks.
     let build = cc::Build::new();
     let compiler = build.get_compiler();
-    let mut cflags: Vec<String> = compiler
-        .args()
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .filter(|a| !a.starts_with("-O") && !a.starts_with("-g"))
-        .collect();
-    cflags.push("-O2".into());
-    cflags.push("-fPIC".into());
-    if env::var("DEBUG").is_ok_and(|d| d != "false" && d != "0") {
-        cflags.push("-g".into());
-    }
-    let cflags = cflags.join(" ");
-    let cc: OsString = compiler.path().into();
-    let ar: OsString = build.get_archiver().get_program().into();
+    let debug = env::var("DEBUG").is_ok_and(|d| d != "false" && d != "0");
+    let (cflags, cc, ar): (String, OsString, OsString) = if default_c_toolchain() {
+        // Nothing asked for: the flags and tools of tools/setup.sh ("-O2 -g -fPIC",
+        // cc, ar) and of the Python build, so that build_jemalloc.sh's per-machine
+        // cache (~/.cache/memkind-fixed/jemalloc) serves this build from theirs, and
+        // theirs from this one; "-O2 -fPIC" in release builds.
+        let flags = if debug { "-O2 -g -fPIC" } else { "-O2 -fPIC" };
+        (flags.into(), "cc".into(), "ar".into())
+    } else {
+        let mut cflags: Vec<String> = compiler
+            .args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .filter(|a| !a.starts_with("-O") && !a.starts_with("-g"))
+            .collect();
+        cflags.push("-O2".into());
+        cflags.push("-fPIC".into());
+        if debug {
+            cflags.push("-g".into());
+        }
+        (
+            cflags.join(" "),
+            compiler.path().into(),
+            build.get_archiver().get_program().into(),
+        )
+    };
 
     // Inputs that decide the build; an equal stamp means nothing to do.
     let mut key = Vec::new();
@@ -212,6 +224,32 @@ fn build_jemalloc(source: &JemallocSource) -> PathBuf {
     }
     std::fs::write(&stamp_file, stamp).expect("OUT_DIR is writable");
     dir
+}
+
+/// Whether the build uses the default C toolchain: a native build with no compiler,
+/// archiver or C flags named in the environment (the variables the cc crate reads).
+fn default_c_toolchain() -> bool {
+    let target = env::var("TARGET").unwrap_or_default();
+    if target != env::var("HOST").unwrap_or_default() || !target.starts_with("x86_64-unknown-linux")
+    {
+        return false;
+    }
+    let under = target.replace('-', "_");
+    ["CC", "CFLAGS", "AR", "CRATE_CC_NO_DEFAULTS"]
+        .iter()
+        .flat_map(|v| {
+            [
+                v.to_string(),
+                format!("HOST_{v}"),
+                format!("TARGET_{v}"),
+                format!("{v}_{target}"),
+                format!("{v}_{under}"),
+            ]
+        })
+        .all(|v| {
+            println!("cargo:rerun-if-env-changed={v}");
+            env::var_os(&v).is_none()
+        })
 }
 
 /// Way 2: a library built elsewhere (Bazel, a package).
