@@ -135,6 +135,18 @@ fi
 # ---------------------------------------------------------------- 3. Python packages
 py_reqs="$top/tools/requirements.txt"
 py_stamp="$deps/.python-$(sha256sum "$py_reqs" | cut -c1-16)"
+# Debian's own python3 refuses pip installs (PEP 668, "externally managed"); a venv
+# is the way there, and it must come first on PATH for Bazel's tests to run it.
+py_managed=$(python3 -c 'import os, sys, sysconfig
+print(int(sys.prefix == sys.base_prefix and
+          os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED"))))')
+if [ "$py_managed" = 1 ]; then
+    echo "setup.sh: $(command -v python3) is the system's externally managed Python: make a venv" >&2
+    echo "  and run the set-up, the build and the tests with it first on PATH, e.g." >&2
+    echo "      python3 -m venv ~/.venvs/memkind-fixed && . ~/.venvs/memkind-fixed/bin/activate" >&2
+    echo "  (tools/requirements.txt says why the tests' packages go to that python3)" >&2
+    exit 1
+fi
 if [ ! -f "$py_stamp" ]; then
     log "installing pinned Python packages"
     python3 -m pip install -q --disable-pip-version-check -r "$py_reqs"

@@ -29,7 +29,8 @@ What each fenced block becomes, by its language:
           `fn main() -> Result<(), Box<dyn Error>>`.
   cmake   the lines, after a project() and add_executable() for prog, prog_static and
           memkind_prog, configured and built against PREFIX.
-  others  (output shown in the docs, text, toml, xml) are not code to run.
+  others  output shown in the docs and plain text are not code; toml, java, xml and
+          perl blocks are listed as not run, with the check that covers them.
 
 A Markdown comment on the line before a fence says more:
 
@@ -99,6 +100,15 @@ SKIP = {
         "//rust:cargo_test runs exactly this way (MEMKIND_FIXED_LIB_DIR at Bazel's archive)",
     "bindings/rust/regenerate.sh": "rewrites the committed bindings; check_fresh.sh (next) "
                                    "checks they are current",
+}
+
+# Code blocks of other languages, and why they are not run.
+OTHER_LANGUAGES = {
+    "toml": "a Cargo.toml section; tests/packaging/rust.sh writes this [patch.crates-io] into "
+            "its projects",
+    "java": "Java is run by //java and tests/packaging/java.sh",
+    "xml": "a Maven fragment; tests/packaging/java.sh builds its consumer with it",
+    "perl": "Perl is run by //bindings/swig/perl",
 }
 
 # Prefixes printed in the docs, and what they become here.
@@ -410,6 +420,8 @@ class Runner:
                 self.rust(b)
             elif b.lang == "cmake":
                 self.cmake(b)
+            elif b.lang in OTHER_LANGUAGES:
+                self.skip("%s: %s block" % (b.where, b.lang), OTHER_LANGUAGES[b.lang])
         if programs and not os.path.exists(os.path.join(self.prefix, "lib", "libmemkind_fixed.so")):
             self.run([os.path.join(TOP, "tools", "install.sh"), self.prefix], TOP,
                      "no install command ran: tools/install.sh PREFIX for the C programs")
