@@ -72,7 +72,7 @@ SKIP = {
         "a synopsis with placeholders; //bench:bench_smoke_test runs it",
     "bazel run //bench:bench_static -- [same] [--fixed-decay-ms MS]":
         "a synopsis with placeholders",
-    "echo /opt/memkind-fixed/lib | sudo tee /etc/ld.so.conf.d/memkind-fixed.conf && sudo ldconfig":
+    "echo /opt/memkind-fixed/lib > /etc/ld.so.conf.d/memkind-fixed.conf && ldconfig":
         "changes the machine's dynamic linker configuration; the programs here run with "
         "LD_LIBRARY_PATH=PREFIX/lib, the other way docs/install.md gives",
     "python3 -m build python/ && python3 -m auditwheel repair -w python/dist python/dist/*.whl":
