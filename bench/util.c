@@ -126,8 +126,10 @@ void *bench_dlopen(const char *name, bool in_deps, const char **why)
      * glibc's for the other columns. */
     void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (lib == NULL) {
-        snprintf(reason, sizeof(reason), "not installed (tools/setup.sh): %s", dlerror());
-        *why = reason;
+        snprintf(reason, sizeof(reason), "not installed (tools/setup.sh --bench): %s", dlerror());
+        /* Each competitor keeps its own reason until the report is written. */
+        char *copy = strdup(reason);
+        *why = copy != NULL ? copy : "not installed (tools/setup.sh --bench)";
     }
     return lib;
 }
@@ -138,7 +140,8 @@ bool bench_dlsyms(void *lib, const char *const *names, void **out, size_t n, con
     for (size_t i = 0; i < n; i++) {
         if ((out[i] = dlsym(lib, names[i])) == NULL) {
             snprintf(reason, sizeof(reason), "the library lacks %s", names[i]);
-            *why = reason;
+            char *copy = strdup(reason);
+            *why = copy != NULL ? copy : "the library lacks a symbol";
             return false;
         }
     }
