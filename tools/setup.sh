@@ -125,7 +125,7 @@ if [ ! -f "$je_tarball" ]; then
     rm -rf "$je_src"
 fi
 if [ ! -f "$je_stamp" ]; then
-    log "building jemalloc (a few minutes, once per machine)"
+    log "jemalloc: from the per-machine cache, or built (a few minutes, once per machine)"
     rm -rf "$je_out"
     "$top/tools/build_jemalloc.sh" "$je_tarball" "$je_fast" "$je_out"
     touch "$je_stamp"
