@@ -159,7 +159,7 @@ long long mapped_bytes(void);
 /* A competitor's library: `name` from the system's library path, or (in_deps) from
  * bench_deps_dir. NULL with *why set when it cannot be loaded. */
 void *bench_dlopen(const char *name, bool in_deps, const char **why);
-/* Where tools/setup.d/bench.sh left the competitors: .deps/bench of the workspace
+/* Where bench/setup_competitors.sh left the competitors: .deps/bench of the workspace
  * under `bazel run` ($BUILD_WORKSPACE_DIRECTORY), else of the working directory;
  * NULL when there is no such folder. */
 const char *bench_deps_default(void);

@@ -58,7 +58,7 @@ bazel run //bench:bench -- "${quick[@]}" --json "$out/results.json" |
 echo
 echo "== Shared heaps side by side: bazel run //bench/shared:shared_bench"
 # rts-alloc's C interface as cargo builds it from bench/rust_shared now; without
-# cargo, the one tools/setup.d/bench.sh left in .deps/bench.
+# cargo, the one bench/setup_competitors.sh left in .deps/bench.
 rts_lib=()
 if command -v cargo >/dev/null 2>&1 &&
         (cd bench/rust_shared && cargo build -q --release --locked --offline); then

@@ -1,7 +1,7 @@
 // boost_ipc.cc - a C interface to Boost.Interprocess's managed_shared_memory, with
 // its two allocation algorithms (rbtree_best_fit, Boost's default, and
 // simple_seq_fit), for the shared-heap benchmark (bench/shared/). Boost is
-// header-only C++; tools/setup.d/bench.sh compiles this file against Debian's
+// header-only C++; bench/setup_competitors.sh compiles this file against Debian's
 // libboost-dev into .deps/bench/libmkfbench_boostipc.so and bench/shared/heap_boost.c
 // loads it with dlopen(). Not built by Bazel: the benchmark runs without it.
 //

@@ -2,7 +2,7 @@
  * heap_boost.c - competitor: Boost.Interprocess's managed_shared_memory (Debian's
  * libboost-dev, header-only), with its default algorithm rbtree_best_fit and with
  * simple_seq_fit, both under Boost's process-shared mutex. Boost is C++:
- * tools/setup.d/bench.sh builds bench/shared/boost_ipc.cc into
+ * bench/setup_competitors.sh builds bench/shared/boost_ipc.cc into
  * .deps/bench/libmkfbench_boostipc.so, loaded here with dlopen().
  *
  * The segment's size is the whole shared memory object (Boost's header and

@@ -3,7 +3,7 @@
  * bench/rust_shared/Cargo.lock), a lock-free slab allocator for blocks of 256 to
  * 4096 B in a shared file. bench/rust_shared is a cdylib with a C interface over
  * it, loaded here with dlopen(): .deps/bench/libmkfbench_rts.so, which
- * tools/setup.d/bench.sh builds, or the file given with --rts-lib (bench/run_all.sh
+ * bench/setup_competitors.sh builds, or the file given with --rts-lib (bench/run_all.sh
  * passes the one cargo just built).
  *
  * rts-alloc hands out slots of 256, 512, 1024, 2048 and 4096 B: a smaller request

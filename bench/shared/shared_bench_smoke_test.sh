@@ -2,7 +2,7 @@
 # Runs the shared-heap benchmark with tiny counts (one repetition, 64 MiB segments)
 # and checks only that it exits 0 and writes JSON that parses, with every row and
 # every heap in it (figures, or why not). Never checks timing.
-# The competitors come from the workspace's .deps/bench (tools/setup.d/bench.sh),
+# The competitors come from the workspace's .deps/bench (bench/setup_competitors.sh),
 # found through this script's own source file; without them they show as absent.
 set -euo pipefail
 script=$1
