@@ -70,6 +70,9 @@ SKIP = {
                                 "runs the same benchmark in --quick mode",
     "bazel run //bench:bench -- [--quick] [--reps N] [--json PATH] [--seed N] [--only a,b,c,d,e,f,u] [--deps DIR]":
         "a synopsis with placeholders; //bench:bench_smoke_test runs it",
+    "bazel run //bench/shared:shared_bench -- --markdown $PWD/bench/out/shared.md":
+        "the full shared-heap benchmark, minutes with its competitors; "
+        "//bench/shared:shared_bench_smoke_test runs it in --quick mode",
     "bazel run //bench:bench_static -- [same] [--fixed-decay-ms MS]":
         "a synopsis with placeholders",
     "echo /opt/memkind-fixed/lib > /etc/ld.so.conf.d/memkind-fixed.conf && ldconfig":
