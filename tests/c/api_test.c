@@ -4,7 +4,9 @@
  */
 #include "arena_ops.h"
 #include "check.h"
+#include "fill.h"
 #include "region.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -65,8 +67,7 @@ static void test_destroy_and_use_after_destroy(void)
 {
     struct test_region r = region_new(2 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    memkind_t kind = region_kind(&r);
     CHECK_EQ(memkind_check_available(kind), MEMKIND_SUCCESS);
     void *live = memkind_malloc(kind, 100); /* destroyed with the kind, as memkind allows */
     CHECK(live != NULL);
@@ -106,8 +107,7 @@ static void test_destroy_counts_live_blocks(void)
     CHECK_EQ(memkind_get_destroy_stats(NULL), MEMKIND_ERROR_INVALID);
     REQUIRE(memkind_get_destroy_stats(&s0) == MEMKIND_SUCCESS);
 
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    memkind_t kind = region_kind(&r);
     /* Sizes that are size classes: 64 B and 4 KiB (small), 64 KiB (large). */
     void *kept[3] = {memkind_malloc(kind, 64), memkind_malloc(kind, 4096),
                      memkind_malloc(kind, 65536)};
@@ -122,7 +122,7 @@ static void test_destroy_counts_live_blocks(void)
     CHECK_EQ(s1.bytes - s0.bytes, 64 + 4096 + 65536);
 
     /* Everything freed: nothing counted. The region serves a new kind. */
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    kind = region_kind(&r);
     void *p = memkind_malloc(kind, 3 * MiB);
     CHECK(in_range(p, 3 * MiB, r.base, r.size));
     memkind_free(kind, p);
@@ -200,19 +200,13 @@ static void test_calloc_zero_on_dirty_memory(memkind_t kind, struct test_region 
         unsigned char *q = memkind_calloc(kind, 1, s);
         REQUIRE(q != NULL);
         CHECK(in_range(q, s, r->base, r->size));
-        size_t nonzero = 0;
-        for (size_t i = 0; i < s; i++)
-            nonzero += q[i] != 0;
-        CHECK_EQ(nonzero, 0);
+        CHECK_EQ(bytes_not(q, s, 0), 0);
         memset(q, 0x77, s); /* dirty it for the next round */
         memkind_free(kind, q);
         memkind_fixed_purge(kind); /* the extent goes back to the region, dirty */
         unsigned char *again = memkind_calloc(kind, s, 1);
         REQUIRE(again != NULL);
-        nonzero = 0;
-        for (size_t i = 0; i < s; i++)
-            nonzero += again[i] != 0;
-        CHECK_EQ(nonzero, 0);
+        CHECK_EQ(bytes_not(again, s, 0), 0);
         memkind_free(kind, again);
     }
 }
@@ -293,10 +287,7 @@ static void test_exhaustion_and_recovery(memkind_t kind, struct test_region *r)
 {
     enum { MAXB = 1 << 16 };
     static void *blocks[MAXB];
-    size_t n = 0;
-    errno = 0;
-    while (n < MAXB && (blocks[n] = memkind_malloc(kind, 4096)) != NULL)
-        n++;
+    size_t n = fill_kind(kind, NULL, 4096, blocks, MAXB, NULL).n;
     CHECK_EQ(errno, ENOMEM);
     CHECK(n * 4096 >= r->size * 9 / 10);
     struct memkind_fixed_stats st;
@@ -304,15 +295,11 @@ static void test_exhaustion_and_recovery(memkind_t kind, struct test_region *r)
     CHECK(st.failed_allocs >= 1);
     CHECK(st.allocated >= n * 4096);
     CHECK(st.used <= st.capacity);
-    for (size_t i = 0; i < n; i++)
-        memkind_free(kind, blocks[i]);
+    free_blocks(kind, blocks, n, 4096, NULL);
     /* After the frees the heap serves the same again, and then a large block. */
-    size_t m = 0;
-    while (m < n && (blocks[m] = memkind_malloc(kind, 4096)) != NULL)
-        m++;
+    size_t m = fill_kind(kind, NULL, 4096, blocks, n, NULL).n;
     CHECK_EQ(m, n);
-    for (size_t i = 0; i < m; i++)
-        memkind_free(kind, blocks[i]);
+    free_blocks(kind, blocks, m, 4096, NULL);
     void *large = memkind_malloc(kind, r->size / 2);
     CHECK(large != NULL);
     memkind_free(kind, large);
@@ -659,8 +646,7 @@ int main(void)
 
     struct test_region r = region_new(32 * MiB, 0xa5);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    memkind_t kind = region_kind(&r);
     test_malloc_sizes(kind, &r);
     test_calloc_zero_on_dirty_memory(kind, &r);
     test_posix_memalign(kind, &r);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "proc.h"
 
 #include <memkind_fixed.h>
 
@@ -137,7 +138,7 @@ static struct run run_scenario(const char *self, const char *name, const char *d
     read_all(out[0], r.out, sizeof(r.out));
     read_all(err[0], r.err, sizeof(r.err));
     close(out[0]), close(err[0]);
-    REQUIRE(waitpid(pid, &r.status, 0) == pid);
+    r.status = proc_wait(pid);
     return r;
 }
 

@@ -23,6 +23,7 @@
  * statistics count cached blocks as allocated, not apart.
  */
 #include "check.h"
+#include "proc.h"
 #include "region.h"
 
 #include <memkind_fixed.h>
@@ -75,8 +76,9 @@ static void *thread_churn(void *arg)
     return NULL;
 }
 
-static int child(void)
+static int child(void *arg)
 {
+    (void)arg;
     struct test_region r = region_new(16 * MiB, 0);
     memkind_t kind;
     if (r.base == NULL || memkind_create_fixed(r.base, r.size, &kind) != 0)
@@ -115,8 +117,8 @@ int main(void)
     struct test_region r1 = region_new(8 * MiB, 0), r2 = region_new(8 * MiB, 0);
     REQUIRE(r1.base != NULL && r2.base != NULL);
     memkind_t k1, k2;
-    REQUIRE(memkind_create_fixed(r1.base, r1.size, &k1) == 0);
-    REQUIRE(memkind_create_fixed(r2.base, r2.size, &k2) == 0);
+    k1 = region_kind(&r1);
+    k2 = region_kind(&r2);
     CHECK(churn(k1));
     CHECK(churn(k2));
     CHECK(cached_bytes() >= 2 * NBLOCKS * BLOCK);
@@ -125,12 +127,7 @@ int main(void)
     region_free(&r1);
     region_free(&r2);
     for (int round = 0; round < 3; round++) {
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0)
-            _exit(child());
-        int status = 0;
-        REQUIRE(waitpid(pid, &status, 0) == pid);
+        int status = proc_run(child, NULL);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             fprintf(stderr, "child %d: status %#x\n", round, status);

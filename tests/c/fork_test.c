@@ -4,6 +4,7 @@
  * parent afterwards (the library's locks are taken around fork, see core/src/fork.c).
  */
 #include "check.h"
+#include "proc.h"
 #include "region.h"
 
 #include <memkind_fixed.h>
@@ -31,8 +32,9 @@ static void *churn(void *arg)
     return NULL;
 }
 
-static int child_work(struct test_region *r)
+static int child_work(void *arg)
 {
+    struct test_region *r = arg;
     int ok = 1;
     for (int round = 0; round < 100; round++) {
         void *p[64];
@@ -58,16 +60,11 @@ int main(void)
 {
     struct test_region r = region_new(32 * MiB, 0);
     REQUIRE(r.base != NULL);
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == 0);
+    kind = region_kind(&r);
     pthread_t t;
     pthread_create(&t, NULL, churn, NULL);
     for (int i = 0; i < 20; i++) {
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0)
-            _exit(child_work(&r));
-        int status = 0;
-        waitpid(pid, &status, 0);
+        int status = proc_run(child_work, &r);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         void *p = memkind_malloc(kind, 1000);
         CHECK(in_range(p, 1000, r.base, r.size));

@@ -5,6 +5,8 @@
  */
 #include "check.h"
 #include "region.h"
+#include "rng.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -21,13 +23,7 @@ struct block {
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next(void) { return rng_xorshift(&rng); }
 
 /* Sizes mostly small, some large, a few huge relative to the region. */
 static size_t pick_size(size_t region)
@@ -42,26 +38,16 @@ static size_t pick_size(size_t region)
     return 1 + next() % (region / 2);
 }
 
-static int intact(const struct block *b)
-{
-    for (size_t i = 0; i < b->size; i += 1 + i / 64) /* sampled, ends included */
-        if (b->p[i] != (unsigned char)(b->tag + i))
-            return 0;
-    return b->p[b->size - 1] == (unsigned char)(b->tag + b->size - 1);
-}
+/* Byte i of a block holds tag + i; checked sampled, both ends included. */
+static int intact(const struct block *b) { return seq_intact_sampled(b->p, b->size, b->tag, 64); }
 
-static void stamp(struct block *b)
-{
-    for (size_t i = 0; i < b->size; i++)
-        b->p[i] = (unsigned char)(b->tag + i);
-}
+static void stamp(struct block *b) { stamp_seq(b->p, b->size, b->tag); }
 
 int main(void)
 {
     struct test_region r = region_new(48 * MiB, 0xcd);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == MEMKIND_SUCCESS);
+    memkind_t kind = region_kind(&r);
     static struct block blocks[SLOTS];
     size_t allocs = 0, ooms = 0, bad_place = 0, bad_content = 0, bad_zero = 0;
 

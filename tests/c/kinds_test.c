@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "region.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 #include <valgrind/valgrind.h> /* RUNNING_ON_VALGRIND: a no-op instruction sequence */
@@ -211,7 +212,7 @@ static void test_recycled_arena(void)
     struct test_region r1 = region_new(4 << 20, 0), r2 = region_new(4 << 20, 0);
     REQUIRE(r1.base != NULL && r2.base != NULL);
     memkind_t a, b, fresh;
-    REQUIRE(memkind_create_fixed(r1.base, r1.size, &a) == 0);
+    a = region_kind(&r1);
     unsigned arena_a = UINT32_MAX, arena_b = UINT32_MAX;
     CHECK_EQ(memkind_thread_get_arena(a, &arena_a, 0), 0);
     struct recycle_arg arg = {a, &r1, 0, false};
@@ -223,7 +224,7 @@ static void test_recycled_arena(void)
     CHECK_EQ(memkind_destroy_kind(a), 0);
     memset(r1.base, 0x5a, r1.size);
 
-    REQUIRE(memkind_create_fixed(r2.base, r2.size, &b) == 0);
+    b = region_kind(&r2);
     CHECK_EQ(memkind_thread_get_arena(b, &arena_b, 0), 0);
     CHECK_EQ(arena_b, arena_a); /* the recycled arena */
     struct memkind_fixed_stats st;
@@ -242,16 +243,13 @@ static void test_recycled_arena(void)
     /* A fresh kind on a fresh region of the same size, for comparison. */
     struct test_region r3 = region_new(4 << 20, 0);
     REQUIRE(r3.base != NULL);
-    REQUIRE(memkind_create_fixed(r3.base, r3.size, &fresh) == 0);
+    fresh = region_kind(&r3);
     size_t n_fresh = fill_count(fresh, &r3, 3000, &outside);
     printf("recycled arena %u: %zu blocks of 3000 B (a fresh kind: %zu)\n", arena_b, n_b,
            n_fresh);
     CHECK(n_b * 100 >= n_fresh * 99);
     CHECK(n_fresh > 1000);
-    size_t dirty = 0;
-    for (size_t i = 0; i < r1.size; i++)
-        dirty += ((unsigned char *)r1.base)[i] != 0x5a;
-    CHECK_EQ(dirty, 0);
+    CHECK_EQ(bytes_not(r1.base, r1.size, 0x5a), 0);
     CHECK_EQ(memkind_destroy_kind(b), 0);
     CHECK_EQ(memkind_destroy_kind(fresh), 0);
     region_free(&r1);

@@ -68,8 +68,7 @@ static void test_free_through_default(void)
     enum { N = 64, M = 2000 };
     struct test_region r = region_new(4 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t k;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
+    memkind_t k = region_kind(&r);
     void *p[N];
     for (int i = 0; i < N; i++) {
         p[i] = memkind_malloc(k, 64);
@@ -111,7 +110,7 @@ static void test_free_through_arena_kind(void)
     struct test_region r = region_new(4 * MiB, 0);
     REQUIRE(r.base != NULL);
     memkind_t k, a;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
+    k = region_kind(&r);
     REQUIRE(memkind_create(&test_arena_ops, "ownership_arena", &a) == MEMKIND_SUCCESS);
 
     void *p[N];
@@ -153,7 +152,7 @@ static void test_free_through_destroyed_kind(void)
     struct test_region r = region_new(2 * MiB, 0);
     REQUIRE(r.base != NULL);
     memkind_t dead, a;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &dead) == MEMKIND_SUCCESS);
+    dead = region_kind(&r);
     REQUIRE(memkind_destroy_kind(dead) == MEMKIND_SUCCESS);
     REQUIRE(memkind_create(&test_arena_ops, "ownership_arena2", &a) == MEMKIND_SUCCESS);
 
@@ -207,8 +206,7 @@ static void test_large_block_misuse_ignored(void)
 {
     struct test_region r = region_new(4 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t k;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == MEMKIND_SUCCESS);
+    memkind_t k = region_kind(&r);
     char *p = memkind_malloc(k, 100000);
     REQUIRE(p != NULL);
     memkind_free(k, p);
@@ -253,7 +251,7 @@ static void test_allow_zero_allocs_no_race(void)
 {
     struct test_region r = region_new(2 * MiB, 0);
     REQUIRE(r.base != NULL);
-    REQUIRE(memkind_create_fixed(r.base, r.size, &race_kind) == MEMKIND_SUCCESS);
+    race_kind = region_kind(&r);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, toggle_zero, NULL) == 0);
     int bad = 0;

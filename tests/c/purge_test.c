@@ -13,6 +13,7 @@
  */
 #include "check.h"
 #include "region.h"
+#include "rng.h"
 
 #include <memkind_fixed.h>
 
@@ -29,14 +30,6 @@ enum { THREADS = 4, ROUNDS = 4000 };
 static memkind_t g_kind;
 static struct test_region g_region;
 static atomic_ulong g_bad_bytes, g_bad_blocks, g_outside, g_blocks;
-
-static uint64_t step(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* The stamp of word i of a block of thread t in round r: never zero. Sizes are
  * multiples of 8, so that the checks go a word at a time (fast enough under
@@ -72,7 +65,7 @@ static void *worker(void *arg)
     uint64_t seed = 0x9e3779b97f4a7c15ull ^ ((uint64_t)t << 32 | 1);
     void *small[32] = {0};
     for (unsigned r = 0; r < ROUNDS; r++) {
-        size_t size = (16 * KiB + step(&seed) % (512 * KiB)) & ~(size_t)7;
+        size_t size = (16 * KiB + rng_xorshift(&seed) % (512 * KiB)) & ~(size_t)7;
         void *p = memkind_malloc(g_kind, size);
         if (p == NULL) {
             sched_yield(); /* the others hold the region for now */
@@ -84,10 +77,11 @@ static void *worker(void *arg)
         fill(p, size, t, r);
         sched_yield();
         verify(p, size, t, r);
-        if (step(&seed) % 2 == 0) {
+        if (rng_xorshift(&seed) % 2 == 0) {
             /* Shrink in place: large to large, or large to small. */
-            size_t to = step(&seed) % 4 == 0 ? 64 + step(&seed) % (8 * KiB)
-                                              : 16 * KiB + step(&seed) % (size - 16 * KiB + 1);
+            size_t to = rng_xorshift(&seed) % 4 == 0
+                            ? 64 + rng_xorshift(&seed) % (8 * KiB)
+                            : 16 * KiB + rng_xorshift(&seed) % (size - 16 * KiB + 1);
             to &= ~(size_t)7;
             void *q = memkind_realloc(g_kind, p, to);
             if (q != NULL) {
@@ -100,7 +94,7 @@ static void *worker(void *arg)
             }
         }
         /* Small blocks: slabs made and given back through the extent hooks. */
-        unsigned s = (unsigned)(step(&seed) % 32);
+        unsigned s = (unsigned)(rng_xorshift(&seed) % 32);
         if (small[s] != NULL) {
             verify(small[s], 256, t, 0);
             memkind_free(g_kind, small[s]);

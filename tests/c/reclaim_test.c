@@ -14,7 +14,9 @@
  * on timing. Runs under ThreadSanitizer.
  */
 #include "check.h"
+#include "fill.h"
 #include "region.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -30,24 +32,14 @@
  * region had room: counted by the threads, checked by main. */
 static atomic_size_t outside_blocks, damaged_blocks, failed_warm_allocs;
 
-static memkind_t new_kind(const struct test_region *r)
-{
-    memkind_t kind = NULL;
-    REQUIRE(memkind_create_fixed(r->base, r->size, &kind) == 0);
-    return kind;
-}
-
 static void stamp(unsigned char *p, size_t size, unsigned tag)
 {
-    memset(p, (int)(tag & 0xff), size);
+    stamp_bytes(p, size, (unsigned char)tag);
 }
 
 static int stamped(const unsigned char *p, size_t size, unsigned tag)
 {
-    for (size_t i = 0; i < size; i += 1 + i / 32) /* sampled, both ends included */
-        if (p[i] != (unsigned char)tag)
-            return 0;
-    return p[size - 1] == (unsigned char)tag;
+    return bytes_all_sampled(p, size, (unsigned char)tag, 32); /* both ends included */
 }
 
 /* Allocate `count` blocks of each size, write them, check them, free them: this
@@ -100,54 +92,43 @@ static void check_thread_counters(const char *what)
     CHECK_EQ(failed, 0);
 }
 
-/* malloc(size) until the first failure (ENOMEM) or `max`; each block checked to
- * lie in the region and stamped, then checked and freed by free_fill(). */
-static size_t fill(memkind_t kind, const struct test_region *r, size_t size,
-                   unsigned char **blocks, size_t max)
+/* Block i of a fill: its first 64 bytes (or fewer) and its last one hold i * 7 + 1. */
+static void fill_stamp(void *p, size_t size, size_t i)
 {
-    size_t n = 0, outside = 0;
-    int err = 0;
-    while (n < max) {
-        errno = 0;
-        unsigned char *p = memkind_malloc(kind, size);
-        if (p == NULL) {
-            err = errno;
-            break;
-        }
-        if (!in_range(p, size, r->base, r->size)) {
-            outside++;
-            continue;
-        }
-        stamp(p, size < 64 ? size : 64, (unsigned)n * 7 + 1);
-        stamp(p + size - 1, 1, (unsigned)n * 7 + 1);
-        blocks[n++] = p;
-    }
-    CHECK_EQ(err, ENOMEM);
-    CHECK_EQ(outside, 0);
-    return n;
+    stamp(p, size < 64 ? size : 64, (unsigned)i * 7 + 1);
+    stamp((unsigned char *)p + size - 1, 1, (unsigned)i * 7 + 1);
 }
 
-static void free_fill(memkind_t kind, unsigned char **blocks, size_t n, size_t size)
+static int fill_stamped(const void *p, size_t size, size_t i)
 {
-    size_t damaged = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned tag = (unsigned)i * 7 + 1;
-        if (!stamped(blocks[i], size < 64 ? size : 64, tag) ||
-            blocks[i][size - 1] != (unsigned char)tag)
-            damaged++;
-        memkind_free(kind, blocks[i]);
-    }
-    CHECK_EQ(damaged, 0);
+    unsigned tag = (unsigned)i * 7 + 1;
+    return stamped(p, size < 64 ? size : 64, tag) &&
+           ((const unsigned char *)p)[size - 1] == (unsigned char)tag;
+}
+
+/* malloc(size) until the first failure (ENOMEM) or `max`; each block checked to
+ * lie in the region and stamped, then checked and freed by free_fill(). */
+static size_t fill(memkind_t kind, const struct test_region *r, size_t size, void **blocks,
+                   size_t max)
+{
+    struct fill f = fill_kind(kind, r, size, blocks, max, fill_stamp);
+    CHECK_EQ(f.err, ENOMEM);
+    CHECK_EQ(f.outside, 0);
+    return f.n;
+}
+
+static void free_fill(memkind_t kind, void **blocks, size_t n, size_t size)
+{
+    CHECK_EQ(free_blocks(kind, blocks, n, size, fill_stamped), 0);
 }
 
 /* How many blocks of `size` a fresh kind on a fresh region of `region_size`
  * takes: the figure the other cases are compared with. */
-static size_t fresh_count(size_t region_size, size_t size, unsigned char **blocks,
-                          size_t max)
+static size_t fresh_count(size_t region_size, size_t size, void **blocks, size_t max)
 {
     struct test_region r = region_new(region_size, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
     size_t n = fill(kind, &r, size, blocks, max);
     free_fill(kind, blocks, n, size);
     CHECK_EQ(memkind_destroy_kind(kind), 0);
@@ -207,7 +188,7 @@ static int run_holders(int in_turn)
 {
     struct test_region r = region_new(64 * KiB, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, HOLDERS);
     struct holder h[HOLDERS];
@@ -279,11 +260,11 @@ static void *idler_main(void *arg)
 /* With `nthreads` idle threads that warmed the kind up, main fills the region
  * with blocks of `size`; returns how many it got. */
 static size_t fill_beside_idlers(size_t region_size, int nthreads, const struct mix *mix,
-                                 int nmix, size_t size, unsigned char **blocks, size_t max)
+                                 int nmix, size_t size, void **blocks, size_t max)
 {
     struct test_region r = region_new(region_size, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
     struct idler *w = calloc((size_t)nthreads, sizeof *w);
@@ -315,7 +296,7 @@ static void test_idle_thread(void)
      * fill of 1 MiB blocks leaves over in 8 MiB. */
     static const struct mix mix[] = {{64, 8},        {3000, 8},      {100000, 2},
                                      {MiB, 1},       {24 * KiB, 20}, {32 * KiB, 20}};
-    unsigned char *blocks[64];
+    void *blocks[64];
     size_t fresh = fresh_count(8 * MiB, MiB, blocks, 64);
     size_t beside = fill_beside_idlers(8 * MiB, 1, mix, 6, MiB, blocks, 64);
     if (beside != fresh)
@@ -333,7 +314,7 @@ static void test_many_idle_threads(void)
                                      {20000, 1}, {100000, 1}, {300000, 1}};
     static const size_t sizes[] = {4 * KiB, MiB};
     const size_t region = 64 * MiB, max = region / (4 * KiB) + 64;
-    unsigned char **blocks = malloc(max * sizeof *blocks);
+    void **blocks = malloc(max * sizeof *blocks);
     REQUIRE(blocks != NULL);
     for (int i = 0; i < 2; i++) {
         size_t fresh = fresh_count(region, sizes[i], blocks, max);
@@ -428,7 +409,7 @@ static void test_stats_zero(void)
     static size_t handed_size[PAIRS][HANDED];
     struct test_region r = region_new(32 * MiB, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, N + 1);
     struct stats_thread s[N];

@@ -1,9 +1,14 @@
 /*
  * region.h - test regions: anonymous mappings, optionally between PROT_NONE
- * guard pages so that any byte written outside the region faults at once.
+ * guard pages so that any byte written outside the region faults at once; and a
+ * fixed kind made on one.
  */
 #ifndef MKF_TEST_REGION_H
 #define MKF_TEST_REGION_H
+
+#include "check.h"
+
+#include <memkind_fixed.h>
 
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +46,14 @@ static inline void region_free(struct test_region *r)
     if (r->map != NULL)
         munmap(r->map, r->map_size);
     r->map = r->base = NULL;
+}
+
+/* A fixed kind on the whole region; a test that cannot make it cannot go on. */
+static inline memkind_t region_kind(const struct test_region *r)
+{
+    memkind_t kind = NULL;
+    REQUIRE(memkind_create_fixed(r->base, r->size, &kind) == 0);
+    return kind;
 }
 
 #endif

@@ -15,7 +15,10 @@
  * PROT_NONE guard pages (region.h) and start non-zero.
  */
 #include "check.h"
+#include "fill.h"
 #include "region.h"
+#include "rng.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -28,87 +31,12 @@
 
 static size_t page;
 
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Log-uniform in [lo, hi]. */
 static size_t log_uniform(uint64_t *s, size_t lo, size_t hi)
 {
-    double u = (double)(rng_next(s) >> 11) / (double)(1ull << 53);
+    double u = (double)(rng_splitmix(s) >> 11) / (double)(1ull << 53);
     size_t v = (size_t)((double)lo * exp2(u * log2((double)hi / (double)lo)));
     return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* A block's tag, from its index, at both ends of the block (blocks >= 8 B). */
-static uint64_t tag_of(size_t i) { return 0x9e3779b97f4a7c15ull * (i + 1) ^ 0x5bd1e995ull; }
-
-static void tag_write(void *p, size_t size, size_t i)
-{
-    uint64_t t = tag_of(i);
-    memcpy(p, &t, sizeof t);
-    memcpy((char *)p + size - sizeof t, &t, sizeof t);
-}
-
-static int tag_intact(const void *p, size_t size, size_t i)
-{
-    uint64_t a, b, t = tag_of(i);
-    memcpy(&a, p, sizeof a);
-    memcpy(&b, (const char *)p + size - sizeof b, sizeof b);
-    return a == t && b == t;
-}
-
-static memkind_t new_kind(const struct test_region *r)
-{
-    memkind_t kind = NULL;
-    REQUIRE(memkind_create_fixed(r->base, r->size, &kind) == 0);
-    return kind;
-}
-
-/* A fill's result: how many blocks, and what went wrong with them. */
-struct fill {
-    size_t n;         /* blocks handed out before the first failure (or max) */
-    int err;          /* errno of that failure (0 when max was reached) */
-    size_t outside;   /* blocks not inside the region */
-};
-
-/* malloc(size) until the first failure or `max` blocks; each block is checked to
- * lie in the region and tagged. */
-static struct fill fill_same(memkind_t kind, const struct test_region *r, size_t size,
-                             void **blocks, size_t max)
-{
-    struct fill f = {0, 0, 0};
-    while (f.n < max) {
-        errno = 0;
-        void *p = memkind_malloc(kind, size);
-        if (p == NULL) {
-            f.err = errno;
-            break;
-        }
-        if (!in_range(p, size, r->base, r->size)) {
-            f.outside++;
-            continue; /* never written */
-        }
-        tag_write(p, size, f.n);
-        blocks[f.n++] = p;
-    }
-    return f;
-}
-
-/* Check each block's tags and free it; returns how many were damaged. */
-static size_t free_same(memkind_t kind, void **blocks, size_t n, size_t size)
-{
-    size_t damaged = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!tag_intact(blocks[i], size, i))
-            damaged++;
-        memkind_free(kind, blocks[i]);
-    }
-    return damaged;
 }
 
 /* A fill that ended as a full region must: ENOMEM, nothing outside. */
@@ -138,10 +66,10 @@ static void test_size_pairs(void)
 
     size_t fresh[NS];
     for (int b = 0; b < NS; b++) {
-        memkind_t kind = new_kind(&r);
-        struct fill f = fill_same(kind, &r, sizes[b], blocks, max);
+        memkind_t kind = region_kind(&r);
+        struct fill f = fill_kind(kind, &r, sizes[b], blocks, max, end_tag_write);
         check_fill("fresh fill", sizes[b], f);
-        CHECK_EQ(free_same(kind, blocks, f.n, sizes[b]), 0);
+        CHECK_EQ(free_blocks(kind, blocks, f.n, sizes[b], end_tag_intact), 0);
         fresh[b] = f.n;
         CHECK_EQ(memkind_destroy_kind(kind), 0);
     }
@@ -150,13 +78,13 @@ static void test_size_pairs(void)
     int short_pairs = 0;
     for (int a = 0; a < NS; a++) {
         for (int b = 0; b < NS; b++) {
-            memkind_t kind = new_kind(&r);
-            struct fill fa = fill_same(kind, &r, sizes[a], blocks, max);
+            memkind_t kind = region_kind(&r);
+            struct fill fa = fill_kind(kind, &r, sizes[a], blocks, max, end_tag_write);
             check_fill("first fill", sizes[a], fa);
-            CHECK_EQ(free_same(kind, blocks, fa.n, sizes[a]), 0);
-            struct fill fb = fill_same(kind, &r, sizes[b], blocks, max);
+            CHECK_EQ(free_blocks(kind, blocks, fa.n, sizes[a], end_tag_intact), 0);
+            struct fill fb = fill_kind(kind, &r, sizes[b], blocks, max, end_tag_write);
             check_fill("second fill", sizes[b], fb);
-            CHECK_EQ(free_same(kind, blocks, fb.n, sizes[b]), 0);
+            CHECK_EQ(free_blocks(kind, blocks, fb.n, sizes[b], end_tag_intact), 0);
             CHECK_EQ(memkind_destroy_kind(kind), 0);
             pct[a][b] = fresh[b] ? 100.0 * (double)fb.n / (double)fresh[b] : 0.0;
             if (fb.n * 100 < fresh[b] * 97) {
@@ -196,13 +124,13 @@ static void test_eight_of_eight(void)
     void *blocks[16];
     struct test_region r = region_new(64 * MiB, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
-    struct fill f = fill_same(kind, &r, 8 * MiB, blocks, 16);
+    memkind_t kind = region_kind(&r);
+    struct fill f = fill_kind(kind, &r, 8 * MiB, blocks, 16, end_tag_write);
     check_fill("8 MiB blocks", 8 * MiB, f);
     if (f.n != 8)
         fprintf(stderr, "8 MiB blocks in an empty 64 MiB region: %zu of 8\n", f.n);
     CHECK_EQ(f.n, 8);
-    CHECK_EQ(free_same(kind, blocks, f.n, 8 * MiB), 0);
+    CHECK_EQ(free_blocks(kind, blocks, f.n, 8 * MiB, end_tag_intact), 0);
     printf("empty 64 MiB region: %zu of 8 blocks of 8 MiB\n", f.n);
     CHECK_EQ(memkind_destroy_kind(kind), 0);
     region_free(&r);
@@ -243,11 +171,11 @@ static void test_ninety_nine(void)
         struct test_region r = region_new(regions[i], 0x5a);
         REQUIRE(r.base != NULL);
         size_t size = r.size / 100 * 99;
-        memkind_t kind = new_kind(&r);
+        memkind_t kind = region_kind(&r);
         int ok = take_whole(kind, &r, size, "99% of a fresh region");
-        struct fill f = fill_same(kind, &r, 64, blocks, max);
+        struct fill f = fill_kind(kind, &r, 64, blocks, max, end_tag_write);
         check_fill("64 B blocks", 64, f);
-        CHECK_EQ(free_same(kind, blocks, f.n, 64), 0);
+        CHECK_EQ(free_blocks(kind, blocks, f.n, 64, end_tag_intact), 0);
         int ok_after = take_whole(kind, &r, size, "99% of a region emptied of 64 B blocks");
         printf("one block of 99%% of %zu MiB: %s fresh, %s after 64 B blocks were freed\n",
                r.size / MiB, ok ? "fits" : "FAILS", ok_after ? "fits" : "FAILS");
@@ -319,14 +247,14 @@ static int fragment_and_take(memkind_t kind, const struct test_region *r, size_t
             outside++;
             continue;
         }
-        tag_write(p, size, n);
+        end_tag_write(p, size, n);
         sizes[n] = size;
         blocks[n++] = p;
     }
     CHECK_EQ(outside, 0);
     size_t damaged = 0;
     for (size_t i = 1; i < n; i += 2) {
-        damaged += !tag_intact(blocks[i], sizes[i], i);
+        damaged += !end_tag_intact(blocks[i], sizes[i], i);
         memkind_free(kind, blocks[i]);
     }
     char label[160];
@@ -336,7 +264,7 @@ static int fragment_and_take(memkind_t kind, const struct test_region *r, size_t
     snprintf(label, sizeof label, "%s, %zu blocks, every other one freed, purged", what, n);
     failed += take_largest(kind, r, label);
     for (size_t i = 0; i < n; i += 2) {
-        damaged += !tag_intact(blocks[i], sizes[i], i);
+        damaged += !end_tag_intact(blocks[i], sizes[i], i);
         memkind_free(kind, blocks[i]);
     }
     CHECK_EQ(damaged, 0);
@@ -349,7 +277,7 @@ static void test_largest_free(void)
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         struct test_region r = region_new(pages[i] * page, 0x5a);
         REQUIRE(r.base != NULL);
-        memkind_t kind = new_kind(&r);
+        memkind_t kind = region_kind(&r);
         struct memkind_fixed_stats st;
         CHECK_EQ(memkind_fixed_get_stats(kind, &st), 0);
         CHECK_EQ(st.largest_free, r.size);
@@ -378,7 +306,7 @@ static void test_mixed_fill(void)
     struct test_region r = region_new(64 * MiB, 0x5a);
     REQUIRE(r.base != NULL);
     for (uint64_t seed = 1; seed <= 3; seed++) {
-        memkind_t kind = new_kind(&r);
+        memkind_t kind = region_kind(&r);
         uint64_t s = seed;
         size_t n = 0, sum = 0, outside = 0, failed_size = 0;
         int err = 0;
@@ -395,7 +323,7 @@ static void test_mixed_fill(void)
                 outside++;
                 continue;
             }
-            tag_write(p, size, n);
+            end_tag_write(p, size, n);
             sizes[n] = size;
             blocks[n++] = p;
             sum += size;
@@ -412,7 +340,7 @@ static void test_mixed_fill(void)
         CHECK(sum * 100 >= r.size * 97);
         size_t damaged = 0;
         for (size_t i = 0; i < n; i++) {
-            damaged += !tag_intact(blocks[i], sizes[i], i);
+            damaged += !end_tag_intact(blocks[i], sizes[i], i);
             memkind_free(kind, blocks[i]);
         }
         CHECK_EQ(damaged, 0);
@@ -422,14 +350,6 @@ static void test_mixed_fill(void)
 }
 
 /* ------------------------------------------------ what reuse must keep */
-
-static size_t nonzero_bytes(const unsigned char *p, size_t size)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < size; i++)
-        n += p[i] != 0;
-    return n;
-}
 
 /* calloc of memory that held the program's data is zero: the same size at once
  * (a cached block), and other sizes after the whole region was filled and freed. */
@@ -442,7 +362,7 @@ static void test_calloc_reuse(void)
     REQUIRE(blocks != NULL);
     struct test_region r = region_new(16 * MiB, 0xa5);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
 
     for (int i = 0; i < NS; i++) {
         unsigned char *p = memkind_malloc(kind, sizes[i]);
@@ -455,7 +375,7 @@ static void test_calloc_reuse(void)
         if (q == NULL)
             continue;
         CHECK(in_range(q, sizes[i], r.base, r.size));
-        size_t bad = nonzero_bytes(q, sizes[i]);
+        size_t bad = bytes_not(q, sizes[i], 0);
         if (bad != 0)
             fprintf(stderr, "calloc(%zu) right after a free: %zu non-zero bytes\n",
                     sizes[i], bad);
@@ -482,7 +402,7 @@ static void test_calloc_reuse(void)
                 outside++;
                 continue;
             }
-            bad += nonzero_bytes(p, sizes[i]);
+            bad += bytes_not(p, sizes[i], 0);
             blocks[m++] = p;
         }
         if (bad != 0 || m == 0)
@@ -509,7 +429,7 @@ static void test_realloc_growth(void)
     struct test_region r = region_new(64 * MiB, 0x5a);
     REQUIRE(r.base != NULL);
     for (int blockers = 0; blockers <= 1; blockers++) {
-        memkind_t kind = new_kind(&r);
+        memkind_t kind = region_kind(&r);
         void *blocking[32];
         int nb = 0;
         unsigned char *p = memkind_malloc(kind, 16);
@@ -573,7 +493,7 @@ static void test_memalign(void)
     enum { NS = sizeof sizes / sizeof sizes[0] };
     struct test_region r = region_new(64 * MiB, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
     int failures = 0;
     for (size_t align = 4 * KiB; align <= 2 * MiB; align *= 2) {
         unsigned char *held[NS];
@@ -622,7 +542,7 @@ static void test_usable_size(void)
     static size_t usable[MAXB];
     struct test_region r = region_new(8 * MiB + 3 * page, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t kind = new_kind(&r);
+    memkind_t kind = region_kind(&r);
     uint64_t seed = 11;
     size_t n = 0, small = 0, outside = 0, cap = r.size / 4;
     while (n < MAXB) {

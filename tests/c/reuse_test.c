@@ -5,6 +5,7 @@
  * 4.7% of the region in a fill / free-all loop).
  */
 #include "check.h"
+#include "fill.h"
 #include "region.h"
 
 #include <memkind_fixed.h>
@@ -15,31 +16,16 @@
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
 
-static size_t fill(memkind_t kind, size_t size, void **out, size_t max)
-{
-    size_t n = 0;
-    while (n < max && (out[n] = memkind_malloc(kind, size)) != NULL)
-        n++;
-    return n;
-}
-
-static void free_all(memkind_t kind, void **blocks, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        memkind_free(kind, blocks[i]);
-}
-
 static void test_fresh_fill(void)
 {
     enum { MAXB = 256 };
     static void *blocks[MAXB];
     struct test_region r = region_new(64 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == 0);
-    size_t n = fill(kind, MiB, blocks, MAXB);
+    memkind_t kind = region_kind(&r);
+    size_t n = fill_kind(kind, NULL, MiB, blocks, MAXB, NULL).n;
     CHECK(n * MiB >= r.size * 97 / 100); /* 1 MiB blocks fill >= 97% */
-    free_all(kind, blocks, n);
+    free_blocks(kind, blocks, n, 0, NULL);
     CHECK_EQ(memkind_destroy_kind(kind), 0);
     region_free(&r);
 }
@@ -50,26 +36,25 @@ static void test_small_then_large(void)
     static void *blocks[MAXB];
     struct test_region r = region_new(64 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == 0);
+    memkind_t kind = region_kind(&r);
 
-    size_t fresh8 = fill(kind, 8 * MiB, blocks, MAXB);
-    free_all(kind, blocks, fresh8);
+    size_t fresh8 = fill_kind(kind, NULL, 8 * MiB, blocks, MAXB, NULL).n;
+    free_blocks(kind, blocks, fresh8, 0, NULL);
     CHECK(fresh8 >= 7);
 
-    size_t small = fill(kind, 64, blocks, MAXB);
+    size_t small = fill_kind(kind, NULL, 64, blocks, MAXB, NULL).n;
     CHECK(small * 64 >= r.size * 99 / 100); /* 64 B blocks fill >= 99% */
-    free_all(kind, blocks, small);
-    size_t after8 = fill(kind, 8 * MiB, blocks, MAXB);
+    free_blocks(kind, blocks, small, 0, NULL);
+    size_t after8 = fill_kind(kind, NULL, 8 * MiB, blocks, MAXB, NULL).n;
     CHECK_EQ(after8, fresh8); /* as in a new region */
-    free_all(kind, blocks, after8);
+    free_blocks(kind, blocks, after8, 0, NULL);
 
     /* 1 MiB blocks after all that: first fit may leave one hole smaller than a
      * block between what the heap had cached and the rest, so >= 96% here
      * (>= 97% on a fresh region, test_fresh_fill). */
-    size_t one = fill(kind, MiB, blocks, MAXB);
+    size_t one = fill_kind(kind, NULL, MiB, blocks, MAXB, NULL).n;
     CHECK(one * MiB >= r.size * 96 / 100);
-    free_all(kind, blocks, one);
+    free_blocks(kind, blocks, one, 0, NULL);
     printf("64 MiB region: %zu x 64 B, %zu x 1 MiB, %zu x 8 MiB new, %zu x 8 MiB after 64 B\n",
            small, one, fresh8, after8);
     CHECK_EQ(memkind_destroy_kind(kind), 0);
@@ -84,14 +69,14 @@ static size_t xcount;
 static void *x_fill(void *arg)
 {
     size_t *n = arg;
-    *n = fill(xkind, MiB, xblocks, 256);
+    *n = fill_kind(xkind, NULL, MiB, xblocks, 256, NULL).n;
     return NULL;
 }
 
 static void *x_free(void *arg)
 {
     (void)arg;
-    free_all(xkind, xblocks, xcount);
+    free_blocks(xkind, xblocks, xcount, 0, NULL);
     return NULL;
 }
 
@@ -99,7 +84,7 @@ static void test_cross_thread(void)
 {
     struct test_region r = region_new(64 * MiB, 0);
     REQUIRE(r.base != NULL);
-    REQUIRE(memkind_create_fixed(r.base, r.size, &xkind) == 0);
+    xkind = region_kind(&r);
     pthread_t t;
     size_t first = 0, second = 0;
     pthread_create(&t, NULL, x_fill, &first);
@@ -123,8 +108,7 @@ static void test_rounds(void)
     static void *blocks[MAXB];
     struct test_region r = region_new(8 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == 0);
+    memkind_t kind = region_kind(&r);
     /* Sizes vary by round so that every size class gets freed into; each round
      * must hold 99% of the blocks the first round of its size held. (Blocks of an
      * earlier size class still in the thread cache when a round starts can leave
@@ -132,14 +116,14 @@ static void test_rounds(void)
     size_t first[5] = {0}, early = 0, worst = 100;
     for (int round = 0; round < ROUNDS; round++) {
         size_t size = (size_t)4096 << (round % 5);
-        size_t n = fill(kind, size, blocks, MAXB);
+        size_t n = fill_kind(kind, NULL, size, blocks, MAXB, NULL).n;
         if (round < 5)
             first[round] = n;
         else if (n * 100 < first[round % 5] * 99)
             early++;
         if (n * 100 / first[round % 5] < worst)
             worst = n * 100 / first[round % 5];
-        free_all(kind, blocks, n);
+        free_blocks(kind, blocks, n, 0, NULL);
     }
     CHECK_EQ(early, 0);
     CHECK(first[0] * 4096 >= r.size * 99 / 100);
@@ -153,8 +137,7 @@ static void test_in_place_growth(void)
 {
     struct test_region r = region_new(64 * MiB, 0);
     REQUIRE(r.base != NULL);
-    memkind_t kind;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &kind) == 0);
+    memkind_t kind = region_kind(&r);
     char *p = memkind_malloc(kind, MiB);
     REQUIRE(p != NULL);
     memset(p, 9, MiB);

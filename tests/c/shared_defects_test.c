@@ -30,6 +30,9 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "proc.h"
+#include "shared.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -58,36 +61,9 @@ static char g_name[96];
 /* A name of our own (parallel runs share /dev/shm and, sandboxed, the pid). */
 static const char *new_name(const char *what)
 {
-    uint64_t rnd = 0;
-    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-        rnd = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-    snprintf(g_name, sizeof(g_name), "/mkf_defects_%s_%d_%016llx", what, (int)getpid(),
-             (unsigned long long)rnd);
-    return g_name;
-}
-
-static struct memkind_shared_stats stats(memkind_t k)
-{
-    struct memkind_shared_stats s;
-    REQUIRE(memkind_shared_get_stats(k, &s) == 0);
-    return s;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        REQUIRE(errno == EINTR);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void put(int fd, uint64_t v) { REQUIRE(write(fd, &v, sizeof(v)) == sizeof(v)); }
-
-static uint64_t get(int fd)
-{
-    uint64_t v;
-    REQUIRE(read(fd, &v, sizeof(v)) == sizeof(v));
-    return v;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "mkf_defects_%s", what);
+    return shared_name(g_name, sizeof(g_name), prefix);
 }
 
 /* Fork a child attached to k's heap anew (a slot of its own): returns 0 in the
@@ -99,18 +75,6 @@ static pid_t fork_attached(memkind_t k, memkind_t *c)
     if (pid == 0 && memkind_shared_attach_fd(memkind_shared_fd(k), c) != 0)
         _exit(10);
     return pid;
-}
-
-/* Fill every descriptor this process may still open. */
-static void exhaust_descriptors(void)
-{
-    struct rlimit rl;
-    REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-    rl.rlim_cur = rl.rlim_cur > 256 ? 256 : rl.rlim_cur;
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-    while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
-    }
-    REQUIRE(errno == EMFILE);
 }
 
 /* ---- 1: liveness ---------------------------------------------------------------- */
@@ -140,7 +104,7 @@ static void liveness(bool no_proc)
             if (access("/proc/self/stat", R_OK) == 0)
                 _exit(11);
         } else {
-            exhaust_descriptors();
+            REQUIRE(exhaust_descriptors() == 0);
         }
         size_t bytes = 0;
         if (memkind_shared_reclaim(c, &bytes) != 0)
@@ -158,15 +122,14 @@ static void liveness(bool no_proc)
         }
         _exit(0);
     }
-    int rc = wait_exit(pid);
+    int rc = proc_wait_exit(pid);
     if (rc == 77) {
         printf("  noproc: skipped (no mount namespace here)\n");
     } else {
         CHECK_EQ(rc, 0);
         size_t bad = 0;
         for (int i = 0; i < N; i++)
-            for (size_t j = 0; j < 4096; j++)
-                bad += b[i][j] != 0x5a;
+            bad += bytes_not(b[i], 4096, 0x5a);
         CHECK_EQ(bad, 0);
     }
     for (int i = 0; i < N; i++)
@@ -183,13 +146,13 @@ static void test_empty_slot(void)
 {
     memkind_t k;
     REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
-    unsigned mine = stats(k).slot;
+    unsigned mine = shared_stats(k).slot;
     memkind_t c, d;
     pid_t pid = fork_attached(k, &c);
     if (pid == 0) {
         int fd = memkind_shared_fd(c);
         int spare = dup(fd); /* for the attachment below */
-        exhaust_descriptors();
+        REQUIRE(exhaust_descriptors() == 0);
         close(spare);
         struct memkind_shared_stats s;
         if (memkind_shared_get_stats(c, &s) != 0)
@@ -202,7 +165,7 @@ static void test_empty_slot(void)
             _exit(14);
         _exit(0);
     }
-    CHECK_EQ(wait_exit(pid), 0);
+    CHECK_EQ(proc_wait_exit(pid), 0);
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
 
@@ -263,17 +226,17 @@ static void test_paths(void)
                 bad_realloc += q[j] != m[i].stamp;
             memkind_free(c, q);
         }
-        put(tell[1], (uint64_t)bad_usable);
-        put(tell[1], (uint64_t)bad_bytes);
-        put(tell[1], (uint64_t)bad_realloc);
+        pipe_put_u64(tell[1], (uint64_t)bad_usable);
+        pipe_put_u64(tell[1], (uint64_t)bad_bytes);
+        pipe_put_u64(tell[1], (uint64_t)bad_realloc);
         _exit(memkind_shared_detach(c) == 0 ? 0 : 11);
     }
-    CHECK_EQ(wait_exit(pid), 0);
-    CHECK_EQ(get(tell[0]), 0); /* usable sizes */
-    CHECK_EQ(get(tell[0]), 0); /* contents */
-    CHECK_EQ(get(tell[0]), 0); /* realloc kept the bytes */
+    CHECK_EQ(proc_wait_exit(pid), 0);
+    CHECK_EQ(pipe_get_u64(tell[0]), 0); /* usable sizes */
+    CHECK_EQ(pipe_get_u64(tell[0]), 0); /* contents */
+    CHECK_EQ(pipe_get_u64(tell[0]), 0); /* realloc kept the bytes */
     CHECK_EQ(memkind_fixed_purge(k), 0);
-    CHECK_EQ(stats(k).used, 0);
+    CHECK_EQ(shared_stats(k).used, 0);
     close(tell[0]), close(tell[1]);
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
@@ -309,15 +272,15 @@ static void test_many_small(void)
                 bad_bytes += p[j] != (unsigned char)i;
             memkind_free(c, p); /* to the owner's queue */
         }
-        put(tell[1], bad_usable);
-        put(tell[1], bad_bytes);
+        pipe_put_u64(tell[1], bad_usable);
+        pipe_put_u64(tell[1], bad_bytes);
         _exit(memkind_shared_detach(c) == 0 ? 0 : 11);
     }
-    CHECK_EQ(wait_exit(pid), 0);
-    CHECK_EQ(get(tell[0]), 0);
-    CHECK_EQ(get(tell[0]), 0);
+    CHECK_EQ(proc_wait_exit(pid), 0);
+    CHECK_EQ(pipe_get_u64(tell[0]), 0);
+    CHECK_EQ(pipe_get_u64(tell[0]), 0);
     CHECK_EQ(memkind_fixed_purge(k), 0); /* takes the frees in */
-    CHECK_EQ(stats(k).used, 0);
+    CHECK_EQ(shared_stats(k).used, 0);
     close(tell[0]), close(tell[1]);
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
@@ -346,7 +309,7 @@ static void test_huge(void)
             _exit(13);
         _exit(memkind_shared_detach(k) == 0 ? 0 : 14);
     }
-    CHECK_EQ(wait_exit(pid), 0);
+    CHECK_EQ(proc_wait_exit(pid), 0);
 }
 
 /* ---- 4: a block grown in place changes owner ---------------------------------------- */
@@ -363,11 +326,11 @@ static void grown(bool grow)
         void *p = memkind_malloc(c, 2 * MiB);
         if (p == NULL)
             _exit(11);
-        put(tell[1], memkind_shared_offset(c, p));
+        pipe_put_u64(tell[1], memkind_shared_offset(c, p));
         _exit(0);
     }
-    CHECK_EQ(wait_exit(pid), 0);
-    unsigned char *p = memkind_shared_ptr(k, get(tell[0]));
+    CHECK_EQ(proc_wait_exit(pid), 0);
+    unsigned char *p = memkind_shared_ptr(k, pipe_get_u64(tell[0]));
     REQUIRE(p != NULL);
     size_t size = grow ? 3 * MiB : 1 * MiB;
     unsigned char *q = memkind_realloc(k, p, size);
@@ -387,10 +350,7 @@ static void grown(bool grow)
         memset(x, 0x11, 1 * MiB);
     }
     CHECK_EQ(overlaps, 0);
-    size_t bad = 0;
-    for (size_t i = 0; i < size; i++)
-        bad += q[i] != 0x77;
-    CHECK_EQ(bad, 0);
+    CHECK_EQ(bytes_not(q, size, 0x77), 0);
     for (int i = 0; i < nr; i++)
         memkind_free(k, r[i]);
     memkind_free(k, q);
@@ -421,24 +381,24 @@ static void test_dead_freed(void)
         if (pid == 0) {
             memkind_t c;
             if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0) {
-                put(tell[1], 0);
+                pipe_put_u64(tell[1], 0);
                 _exit(10);
             }
             void *p = memkind_malloc(c, 40000);
-            put(tell[1], p != NULL ? memkind_shared_offset(c, p) : 0);
+            pipe_put_u64(tell[1], p != NULL ? memkind_shared_offset(c, p) : 0);
             _exit(0);
         }
-        int rc = wait_exit(pid);
-        uint64_t off = get(tell[0]);
+        int rc = proc_wait_exit(pid);
+        uint64_t off = pipe_get_u64(tell[0]);
         if (rc != 0 || off == 0) {
             failed_at = i;
             break;
         }
-        (void)stats(k); /* notices the death while the block is held */
+        (void)shared_stats(k); /* notices the death while the block is held */
         memkind_free(k, memkind_shared_ptr(k, off));
     }
     CHECK_EQ(failed_at, 0);
-    struct memkind_shared_stats s = stats(k);
+    struct memkind_shared_stats s = shared_stats(k);
     CHECK_EQ(s.processes, 1);
     CHECK_EQ(s.dead_processes, 0);
     CHECK_EQ(s.used, 0);
@@ -462,14 +422,14 @@ static void test_all_dead(void)
                 _exit(10);
             _exit(memkind_malloc(c, 40000) != NULL ? 0 : 11);
         }
-        REQUIRE(wait_exit(pid) == 0);
+        REQUIRE(proc_wait_exit(pid) == 0);
     }
     REQUIRE(memkind_malloc(k, 40000) != NULL);
     CHECK_EQ(memkind_shared_detach(k), 0); /* holding its block: a dead slot */
     int err = memkind_shared_attach(name, &k);
     CHECK_EQ(err, 0);
     if (err == 0) {
-        struct memkind_shared_stats s = stats(k);
+        struct memkind_shared_stats s = shared_stats(k);
         CHECK_EQ(s.processes, 1);
         CHECK_EQ(s.dead_processes, 0);
         CHECK_EQ(memkind_shared_detach(k), 0);
@@ -495,7 +455,7 @@ static void test_exec(void)
     }
     struct timespec t = {0, 200 * 1000 * 1000};
     nanosleep(&t, NULL);
-    CHECK_EQ(stats(k).processes, 1);
+    CHECK_EQ(shared_stats(k).processes, 1);
     for (int i = 0; i < KIDS; i++) {
         kill(kids[i], SIGKILL);
         waitpid(kids[i], NULL, 0);
@@ -534,7 +494,7 @@ static int run_damaged(void (*damage)(struct mkf_shm_header *h, size_t len),
         alarm(30);
         _exit(op(k));
     }
-    int rc = wait_exit(pid);
+    int rc = proc_wait_exit(pid);
     munmap(h, len);
     /* This process's kind may be unusable too; detaching must not crash. */
     (void)memkind_shared_detach(k);
@@ -654,11 +614,11 @@ static void test_slot_lines(void)
         struct memkind_shared_stats s;
         if (memkind_shared_get_stats(c, &s) != 0)
             _exit(11);
-        put(tell[1], s.slot);
+        pipe_put_u64(tell[1], s.slot);
         _exit(0);
     }
-    CHECK_EQ(wait_exit(pid), 0);
-    unsigned other = (unsigned)get(tell[0]), mine = stats(k).slot;
+    CHECK_EQ(proc_wait_exit(pid), 0);
+    unsigned other = (unsigned)pipe_get_u64(tell[0]), mine = shared_stats(k).slot;
     CHECK(other != mine);
     size_t len;
     struct mkf_shm_header *h = map_raw(memkind_shared_fd(k), &len);
@@ -704,7 +664,7 @@ int main(int argc, char **argv)
             fflush(stdout);
             _exit(rc);
         }
-        int rc = wait_exit(pid);
+        int rc = proc_wait_exit(pid);
         printf("%s: %s (%d)\n", tests[i].name, rc == 0 ? "ok" : "FAILED", rc);
         failed += rc != 0;
     }

@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "proc.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -18,14 +20,6 @@
 #include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
-
-static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return 0;
-    return 1;
-}
 
 static void *map(size_t size, int flags, int fd)
 {
@@ -41,8 +35,9 @@ struct kinds {
 };
 
 /* Runs in the child; returns its exit status. */
-static int child(struct kinds *k)
+static int child(void *arg)
 {
+    struct kinds *k = arg;
     errno = 0;
     CHECK(memkind_malloc(k->anon, 64) == NULL);
     CHECK_EQ(errno, EPERM);
@@ -105,18 +100,12 @@ int main(void)
     void *warm = memkind_malloc(k.anon, 64);
     memkind_free(k.anon, warm);
 
-    fflush(stdout);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0)
-        _exit(child(&k));
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
+    int status = proc_run(child, &k);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     /* The parent's blocks are intact and its heap goes on. */
-    CHECK(all_bytes(k.small, 64, 0xaa));
-    CHECK(all_bytes(k.big, 2 * MiB, 0xbb));
+    CHECK(bytes_all(k.small, 64, 0xaa));
+    CHECK(bytes_all(k.big, 2 * MiB, 0xbb));
     int same = 0;
     void *p[200];
     for (int i = 0; i < 200; i++) {

@@ -11,6 +11,9 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "proc.h"
+#include "shared.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -27,31 +30,6 @@
 
 #define MiB ((size_t)1 << 20)
 
-static struct memkind_shared_stats stats(memkind_t k)
-{
-    struct memkind_shared_stats s;
-    REQUIRE(memkind_shared_get_stats(k, &s) == 0);
-    return s;
-}
-
-static void fill(void *p, size_t n, unsigned char v) { memset(p, v, n); }
-
-static int all(const void *p, size_t n, unsigned char v)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i] != v)
-            return 0;
-    return 1;
-}
-
-static int wait_status(pid_t pid)
-{
-    int st;
-    REQUIRE(waitpid(pid, &st, 0) == pid);
-    return st;
-}
-
 /* One process alone: memfd heap, sizes, offsets, stats back to 0. */
 static void test_basics(void)
 {
@@ -60,7 +38,7 @@ static void test_basics(void)
     CHECK(memkind_shared_name(k) == NULL);
     CHECK(memkind_shared_fd(k) >= 0);
     CHECK_EQ(memkind_check_available(k), 0);
-    struct memkind_shared_stats s = stats(k);
+    struct memkind_shared_stats s = shared_stats(k);
     CHECK_EQ(s.capacity, 8 * MiB);
     CHECK_EQ(s.used, 0);
     CHECK_EQ(s.processes, 1);
@@ -73,7 +51,7 @@ static void test_basics(void)
     CHECK_EQ(memkind_posix_memalign(k, &al, 65536, 5000), 0);
     REQUIRE(small && large && z && al);
     CHECK(((uintptr_t)al & 65535) == 0);
-    CHECK(all(z, 40000, 0));
+    CHECK(bytes_all(z, 40000, 0));
     CHECK_EQ(memkind_malloc_usable_size(k, small), 112);
     CHECK_EQ(memkind_malloc_usable_size(k, large), 25 * 4096);
     CHECK(memkind_detect_kind(small) == k);
@@ -89,11 +67,11 @@ static void test_basics(void)
     CHECK_EQ(errno, EINVAL);
     CHECK(memkind_shared_ptr(k, 64) == NULL); /* the header */
 
-    fill(large, 100000, 7);
+    stamp_bytes(large, 100000, 7);
     void *grown = memkind_realloc(k, large, 300000);
     REQUIRE(grown != NULL);
-    CHECK(all(grown, 100000, 7));
-    s = stats(k);
+    CHECK(bytes_all(grown, 100000, 7));
+    s = shared_stats(k);
     CHECK(s.used >= 300000);
     CHECK_EQ(s.process_used, s.used);
 
@@ -102,7 +80,7 @@ static void test_basics(void)
     memkind_free(k, z);
     memkind_free(k, al);
     CHECK_EQ(memkind_fixed_purge(k), 0);
-    s = stats(k);
+    s = shared_stats(k);
     CHECK_EQ(s.used, 0);
     CHECK_EQ(s.process_allocated, 0);
     CHECK_EQ(s.largest_free, 8 * MiB);
@@ -130,8 +108,8 @@ static void test_two_attachments(const char *name)
     CHECK(strcmp(memkind_shared_name(a), name) == 0);
     REQUIRE(memkind_shared_attach(name, &b) == 0);
     CHECK(a != b);
-    CHECK(stats(a).slot != stats(b).slot);
-    CHECK_EQ(stats(a).processes, 2);
+    CHECK(shared_stats(a).slot != shared_stats(b).slot);
+    CHECK_EQ(shared_stats(a).processes, 2);
 
     char *pa = memkind_malloc(a, 48);
     REQUIRE(pa != NULL);
@@ -146,12 +124,12 @@ static void test_two_attachments(const char *name)
     char *moved = memkind_realloc(b, pb, 200);
     REQUIRE(moved != NULL);
     CHECK(strcmp(moved, "from a") == 0);
-    CHECK_EQ(stats(a).remote_frees, 1);
+    CHECK_EQ(shared_stats(a).remote_frees, 1);
     /* a takes the block in, in a batch with any others, at its next cache miss,
      * purge or detach (its mallocs stay on the inline fast path meanwhile) */
-    CHECK(stats(a).process_allocated >= 48);
+    CHECK(shared_stats(a).process_allocated >= 48);
     CHECK_EQ(memkind_fixed_purge(a), 0);
-    CHECK_EQ(stats(a).process_allocated, 0);
+    CHECK_EQ(shared_stats(a).process_allocated, 0);
     memkind_free(a, memkind_shared_ptr(a, memkind_shared_offset(b, moved)));
 
     /* large blocks: straight back to the page map from either side */
@@ -160,10 +138,10 @@ static void test_two_attachments(const char *name)
     memkind_free(a, memkind_shared_ptr(a, memkind_shared_offset(b, big)));
     CHECK_EQ(memkind_fixed_purge(a), 0);
     CHECK_EQ(memkind_fixed_purge(b), 0);
-    CHECK_EQ(stats(a).used, 0);
+    CHECK_EQ(shared_stats(a).used, 0);
 
     CHECK_EQ(memkind_shared_detach(b), 0);
-    CHECK_EQ(stats(a).processes, 1);
+    CHECK_EQ(shared_stats(a).processes, 1);
     CHECK_EQ(memkind_shared_detach(a), 0);
     CHECK_EQ(memkind_shared_unlink(name), 0);
     CHECK_EQ(memkind_shared_unlink(name), MEMKIND_ERROR_SHARED_NOT_FOUND);
@@ -220,11 +198,11 @@ static void test_processes(const char *name)
     memkind_free(k, theirs);
     memkind_free(NULL, memkind_shared_ptr(k, offs[1]));
     REQUIRE(write(to_child[1], "x", 1) == 1);
-    int st = wait_status(pid);
+    int st = proc_wait(pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CHECK_EQ(stats(k).remote_frees, 1);
+    CHECK_EQ(shared_stats(k).remote_frees, 1);
     CHECK_EQ(memkind_fixed_purge(k), 0);
-    struct memkind_shared_stats s = stats(k);
+    struct memkind_shared_stats s = shared_stats(k);
     CHECK_EQ(s.used, 0);
     CHECK_EQ(s.processes, 1);
     CHECK_EQ(s.dead_processes, 0);
@@ -241,7 +219,7 @@ static void test_fork_child(void)
     REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
     char *p = memkind_malloc(k, 100);
     strcpy(p, "before fork");
-    unsigned parent_slot = stats(k).slot;
+    unsigned parent_slot = shared_stats(k).slot;
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -264,11 +242,11 @@ static void test_fork_child(void)
         memkind_free(k, p); /* the parent's block: to its queue */
         _exit(memkind_shared_detach(k) == 0 ? 0 : 23);
     }
-    int st = wait_status(pid);
+    int st = proc_wait(pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CHECK_EQ(stats(k).processes, 1);
+    CHECK_EQ(shared_stats(k).processes, 1);
     CHECK_EQ(memkind_fixed_purge(k), 0);
-    CHECK_EQ(stats(k).used, 0);
+    CHECK_EQ(shared_stats(k).used, 0);
     CHECK_EQ(memkind_shared_detach(k), 0);
 }
 
@@ -297,12 +275,12 @@ static void test_crash(void)
         (void)memkind_malloc(c, 8 * 4096 * 2);   /* 3: killed half-way */
         _exit(32);
     }
-    int st = wait_status(pid);
+    int st = proc_wait(pid);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     uint64_t off;
     REQUIRE(read(pfd[0], &off, sizeof(off)) == sizeof(off));
     /* Whoever locks next repairs the map. */
-    struct memkind_shared_stats s = stats(k);
+    struct memkind_shared_stats s = shared_stats(k);
     CHECK_EQ(s.recoveries, 1);
     CHECK_EQ(s.processes, 1);
     CHECK_EQ(s.dead_processes, 1);
@@ -312,7 +290,7 @@ static void test_crash(void)
     void *a = memkind_shared_ptr(k, off);
     CHECK_EQ(memkind_malloc_usable_size(k, a), 40960);
     memkind_free(k, a);
-    CHECK_EQ(stats(k).dead_used, s.dead_used - 40960);
+    CHECK_EQ(shared_stats(k).dead_used, s.dead_used - 40960);
     /* The heap keeps working. */
     void *mine = memkind_malloc(k, 1 * MiB);
     CHECK(mine != NULL);
@@ -320,7 +298,7 @@ static void test_crash(void)
     size_t bytes = 0;
     CHECK_EQ(memkind_shared_reclaim(k, &bytes), 0);
     CHECK_EQ(bytes, s.dead_used - 40960);
-    s = stats(k);
+    s = shared_stats(k);
     CHECK_EQ(s.used, 0);
     CHECK_EQ(s.dead_processes, 0);
     CHECK_EQ(s.largest_free, 16 * MiB);
@@ -381,12 +359,12 @@ static void test_first_fit(void)
         (void)memkind_malloc(c, 32 * B); /* killed half-way */
         _exit(31);
     }
-    int st = wait_status(pid);
+    int st = proc_wait(pid);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     memkind_free(k, p[2]);  /* this process's own: parked, not in the page map */
     memkind_free(other, memkind_shared_ptr(other, memkind_shared_offset(k, p[4])));
     CHECK(memkind_malloc(k, 2 * B) != p[2]); /* another size: the parked one goes back */
-    CHECK_EQ(stats(k).recoveries, 1);
+    CHECK_EQ(shared_stats(k).recoveries, 1);
     CHECK(memkind_malloc(k, B) == p[2]);
     CHECK(memkind_malloc(k, B) == p[4]);
     size_t bytes;
@@ -406,11 +384,11 @@ static void test_parking(void)
     REQUIRE(memkind_shared_attach_fd(memkind_shared_fd(k), &other) == 0);
     void *p = memkind_malloc(k, 4 * MiB);
     REQUIRE(p != NULL);
-    struct memkind_shared_stats held = stats(k);
+    struct memkind_shared_stats held = shared_stats(k);
     CHECK_EQ(held.used, 4 * MiB);
     CHECK_EQ(held.process_allocated, 4 * MiB);
     memkind_free(k, p);
-    struct memkind_shared_stats parked = stats(k);
+    struct memkind_shared_stats parked = shared_stats(k);
     CHECK_EQ(parked.used, 4 * MiB); /* still the process's pages */
     CHECK_EQ(parked.free, held.free);
     CHECK_EQ(parked.process_used, 4 * MiB);
@@ -426,40 +404,40 @@ static void test_parking(void)
     memset(p, 0x5a, 4 * MiB);
     void *q = memkind_malloc(k, 4 * MiB);
     CHECK(q == p);
-    CHECK_EQ(stats(k).free, held.free);
-    CHECK_EQ(stats(k).process_allocated, 4 * MiB);
+    CHECK_EQ(shared_stats(k).free, held.free);
+    CHECK_EQ(shared_stats(k).process_allocated, 4 * MiB);
     memkind_free(k, q);
     q = memkind_calloc(k, 1, 4 * MiB - 100000); /* a quarter smaller at most */
     CHECK(q == p);
-    CHECK(all(q, 4 * MiB - 100000, 0));
+    CHECK(bytes_all(q, 4 * MiB - 100000, 0));
     memkind_free(k, q);
     /* Freeing the parked block again, from another attachment, changes nothing. */
     memkind_free(other, memkind_shared_ptr(other, memkind_shared_offset(k, p)));
-    CHECK_EQ(stats(k).used, 4 * MiB);
+    CHECK_EQ(shared_stats(k).used, 4 * MiB);
     CHECK(memkind_malloc(k, 4 * MiB) == p);
     memkind_free(k, p);
     /* A block another process allocated goes straight back to the page map. */
     void *theirs = memkind_malloc(other, 1 * MiB);
     REQUIRE(theirs != NULL);
     memkind_free(k, memkind_shared_ptr(k, memkind_shared_offset(other, theirs)));
-    CHECK_EQ(stats(k).used, 4 * MiB);
-    CHECK_EQ(stats(other).process_used, 0);
+    CHECK_EQ(shared_stats(k).used, 4 * MiB);
+    CHECK_EQ(shared_stats(other).process_used, 0);
     /* Another size gives the parked block back before it takes pages. */
     void *big = memkind_malloc(k, 8 * MiB);
     REQUIRE(big != NULL);
     CHECK(big == p); /* first fit: where the parked block was */
-    CHECK_EQ(stats(k).used, 8 * MiB);
+    CHECK_EQ(shared_stats(k).used, 8 * MiB);
     memkind_free(k, big); /* above the parking limit: straight back */
-    CHECK_EQ(stats(k).used, 0);
+    CHECK_EQ(shared_stats(k).used, 0);
     /* Purge gives it back, as detach does. */
     memkind_free(k, memkind_malloc(k, 64 * 1024));
-    CHECK_EQ(stats(k).used, 64 * 1024);
+    CHECK_EQ(shared_stats(k).used, 64 * 1024);
     CHECK_EQ(memkind_fixed_purge(k), 0);
-    CHECK_EQ(stats(k).used, 0);
+    CHECK_EQ(shared_stats(k).used, 0);
     memkind_free(other, memkind_malloc(other, 2 * MiB));
-    CHECK_EQ(stats(k).used, 2 * MiB);
+    CHECK_EQ(shared_stats(k).used, 2 * MiB);
     CHECK_EQ(memkind_shared_detach(other), 0);
-    struct memkind_shared_stats s = stats(k);
+    struct memkind_shared_stats s = shared_stats(k);
     CHECK_EQ(s.used, 0);
     CHECK_EQ(s.dead_processes, 0);
     CHECK_EQ(s.largest_free, 16 * MiB);
@@ -505,9 +483,9 @@ static void test_parked_by_dead_process(void)
         CHECK_EQ(read(pfd[0], &c, 1), (ssize_t)(hold_lock ? 0 : 1));
         if (!hold_lock)
             kill(pid, SIGKILL);
-        int st = wait_status(pid);
+        int st = proc_wait(pid);
         CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-        struct memkind_shared_stats s = stats(k); /* notices the death */
+        struct memkind_shared_stats s = shared_stats(k); /* notices the death */
         CHECK_EQ(s.processes, 1);
         CHECK_EQ(s.recoveries, (uint64_t)hold_lock);
         if (hold_lock) {
@@ -528,7 +506,7 @@ static void test_parked_by_dead_process(void)
         size_t bytes = 0;
         CHECK_EQ(memkind_shared_reclaim(k, &bytes), 0);
         CHECK_EQ(bytes, s.dead_used);
-        s = stats(k);
+        s = shared_stats(k);
         CHECK_EQ(s.used, 0);
         CHECK_EQ(s.largest_free, 16 * MiB);
         close(pfd[0]);
@@ -578,15 +556,15 @@ static void test_unpark_for_another(void)
     }
     uint64_t off;
     REQUIRE(read(to_parent[0], &off, sizeof(off)) == sizeof(off));
-    CHECK_EQ(stats(k).used, 4 * MiB); /* the child's parked block */
+    CHECK_EQ(shared_stats(k).used, 4 * MiB); /* the child's parked block */
     void *mine = memkind_malloc(k, 4 * MiB);
     REQUIRE(mine != NULL);
-    CHECK_EQ(stats(k).free, 0);
+    CHECK_EQ(shared_stats(k).free, 0);
     /* Only the child's parked pages could hold this: it takes them. */
     void *taken = memkind_malloc(k, 4 * MiB);
     CHECK(taken != NULL);
     CHECK_EQ(memkind_shared_offset(k, taken), off);
-    struct memkind_shared_stats s = stats(k);
+    struct memkind_shared_stats s = shared_stats(k);
     CHECK_EQ(s.process_used, 8 * MiB);
     CHECK_EQ(s.process_allocated, 8 * MiB);
     struct memkind_fixed_stats fs;
@@ -599,9 +577,9 @@ static void test_unpark_for_another(void)
     memkind_free(k, mine);
     CHECK_EQ(memkind_fixed_purge(k), 0);
     REQUIRE(write(to_child[1], "x", 1) == 1);
-    int st = wait_status(pid);
+    int st = proc_wait(pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    s = stats(k);
+    s = shared_stats(k);
     CHECK_EQ(s.used, 0);
     CHECK_EQ(s.processes, 1);
     CHECK_EQ(s.dead_processes, 0);
@@ -696,17 +674,8 @@ static void test_unlink_on_last_detach(const char *name)
 
 int main(void)
 {
-    /* Parallel runs (bazel --runs_per_test) share /dev/shm and, sandboxed, see
-     * the same pid: a random suffix keeps their names apart. */
-    uint64_t rnd;
-    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        rnd = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    }
-    char name[64];
-    snprintf(name, sizeof(name), "/mkf_shared_kind_test_%d_%016llx", (int)getpid(),
-             (unsigned long long)rnd);
+    char buf[64];
+    const char *name = shared_name(buf, sizeof(buf), "mkf_shared_kind_test");
     test_basics();
     test_two_attachments(name);
     test_processes(name);

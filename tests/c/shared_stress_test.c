@@ -33,6 +33,9 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "proc.h"
+#include "rng.h"
+#include "stamp.h"
 
 #include <memkind_fixed.h>
 
@@ -73,17 +76,12 @@ struct msg {
     uint64_t size;
 };
 
-static uint64_t rnd(uint64_t *x)
-{
-    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
-    return *x;
-}
-
 static size_t pick_size(uint64_t *r)
 {
-    if (rnd(r) % 64 == 0)
-        return 20000 + rnd(r) % 300000; /* large: exact pages */
-    return 16 + (rnd(r) % (1u << (4 + rnd(r) % 11))); /* log-uniform 16 .. 16 KiB */
+    if (rng_xorshift(r) % 64 == 0)
+        return 20000 + rng_xorshift(r) % 300000; /* large: exact pages */
+    /* log-uniform 16 .. 16 KiB */
+    return 16 + (rng_xorshift(r) % (1u << (4 + rng_xorshift(r) % 11)));
 }
 
 static void mark(memkind_t k, void *p, size_t size, bool live)
@@ -102,13 +100,14 @@ static void mark(memkind_t k, void *p, size_t size, bool live)
     }
 }
 
+/* A block: its seed and size, then from byte 16 on the sequence that byte i is
+ * seed * 31 + i. */
 static void fill(unsigned char *p, size_t size, uint64_t seed)
 {
     memcpy(p, &seed, 8);
     uint64_t sz = size;
     memcpy(p + 8, &sz, 8);
-    for (size_t i = 16; i < size; i++)
-        p[i] = (unsigned char)(seed * 31 + i);
+    stamp_seq(p + 16, size - 16, (unsigned char)(seed * 31 + 16));
 }
 
 static bool intact(const unsigned char *p, size_t size)
@@ -116,12 +115,7 @@ static bool intact(const unsigned char *p, size_t size)
     uint64_t seed, sz;
     memcpy(&seed, p, 8);
     memcpy(&sz, p + 8, 8);
-    if (sz != size)
-        return false;
-    for (size_t i = 16; i < size; i++)
-        if (p[i] != (unsigned char)(seed * 31 + i))
-            return false;
-    return true;
+    return sz == size && seq_intact(p + 16, size - 16, (unsigned char)(seed * 31 + 16));
 }
 
 static void *alloc_block(memkind_t k, size_t size, uint64_t seed)
@@ -158,9 +152,9 @@ static void *work(void *arg)
     size_t size[KEEP] = {0};
     uint64_t r = w->seed;
     for (long op = 0; w->ops < 0 || op < w->ops; op++) {
-        unsigned i = (unsigned)(rnd(&r) % KEEP);
+        unsigned i = (unsigned)(rng_xorshift(&r) % KEEP);
         if (ptr[i] != NULL) {
-            if (w->out >= 0 && rnd(&r) % 3 == 0) {
+            if (w->out >= 0 && rng_xorshift(&r) % 3 == 0) {
                 struct msg m = {memkind_shared_offset(w->kind, ptr[i]), size[i]};
                 if (write(w->out, &m, sizeof(m)) == sizeof(m)) {
                     atomic_fetch_add(&g->remote_sent, 1);
@@ -172,7 +166,7 @@ static void *work(void *arg)
             ptr[i] = NULL;
         } else {
             size[i] = pick_size(&r);
-            ptr[i] = alloc_block(w->kind, size[i], rnd(&r));
+            ptr[i] = alloc_block(w->kind, size[i], rng_xorshift(&r));
         }
     }
     for (unsigned i = 0; i < KEEP; i++)
@@ -209,13 +203,7 @@ static atomic_int g_workers_done;
 static void blind(void)
 {
     if (strcmp(g_observer, "emfile") == 0) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-            rl.rlim_cur = rl.rlim_cur > 256 ? 256 : rl.rlim_cur;
-            setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
-        }
+        (void)exhaust_descriptors(); /* as far as it goes */
     } else if (unshare(CLONE_NEWNS) != 0 ||
                mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
                mount("none", "/proc", "tmpfs", 0, NULL) != 0) {
@@ -367,7 +355,7 @@ static void run_processes(void)
                 continue;
             }
         } else {
-            REQUIRE(waitpid(pid[id], &st, 0) == pid[id]);
+            st = proc_wait(pid[id]);
         }
         if (id < 2) {
             CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

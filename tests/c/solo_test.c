@@ -11,6 +11,7 @@
  * a destroyed cache.
  */
 #include "check.h"
+#include "proc.h"
 #include "region.h"
 #include "thread_pointer.h"
 
@@ -182,8 +183,7 @@ static void test_fork_child_thread(void)
     pthread_barrier_wait(&forked);
     pthread_join(t, NULL);
     CHECK(pr.ok);
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
+    int status = proc_wait(pid);
     CHECK(WIFEXITED(status));
     CHECK_EQ(WEXITSTATUS(status), 0);
     pthread_barrier_destroy(&forked);
@@ -196,8 +196,7 @@ static void test_fork_child_thread(void)
 static void test_kind_made_again(void)
 {
     for (int round = 0; round < 4; round++) {
-        memkind_t k;
-        REQUIRE(memkind_create_fixed(region.base, region.size, &k) == MEMKIND_SUCCESS);
+        memkind_t k = region_kind(&region);
         memkind_t saved = kind;
         kind = k;
         CHECK(use_kind(8 + round));

@@ -8,6 +8,7 @@
  */
 #include "check.h"
 #include "region.h"
+#include "rng.h"
 #include "thread_pointer.h"
 
 #include <memkind_fixed.h>
@@ -29,28 +30,20 @@ static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char *queue[QUEUE];
 static size_t qlen;
 
-static uint64_t step(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static void *worker(void *arg)
 {
     uint64_t seed = 0x1234567ull + (uintptr_t)arg * 7919;
     unsigned char *mine[64] = {0};
     size_t sizes[64] = {0};
     for (int i = 0; i < ROUNDS; i++) {
-        int slot = (int)(step(&seed) % 64);
+        int slot = (int)(rng_xorshift(&seed) % 64);
         if (mine[slot] != NULL) {
             if (mine[slot][0] != (unsigned char)slot ||
                 mine[slot][sizes[slot] - 1] != (unsigned char)slot)
                 atomic_fetch_add(&errors, 1);
             /* Half the blocks go to another thread to be freed. */
             int handed = 0;
-            if (step(&seed) & 1) {
+            if (rng_xorshift(&seed) & 1) {
                 pthread_mutex_lock(&qlock);
                 if (qlen < QUEUE) {
                     queue[qlen++] = mine[slot];
@@ -62,7 +55,8 @@ static void *worker(void *arg)
                 memkind_free(shared_kind, mine[slot]);
             mine[slot] = NULL;
         }
-        size_t size = 1 + step(&seed) % (step(&seed) % 8 == 0 ? 100000 : 300);
+        size_t size =
+            1 + rng_xorshift(&seed) % (rng_xorshift(&seed) % 8 == 0 ? 100000 : 300);
         unsigned char *p = memkind_malloc(shared_kind, size);
         if (p == NULL)
             continue; /* the region may be full for a moment */
@@ -142,12 +136,12 @@ static void *slot_worker(void *arg)
     size_t sizes[16] = {0};
     int ok = 1;
     for (int i = 0; i < PAIRS; i++) {
-        int k = (int)(step(&seed) % 16);
+        int k = (int)(rng_xorshift(&seed) % 16);
         if (live[k] != NULL) {
             ok &= live[k][0] == (unsigned char)k && live[k][sizes[k] - 1] == (unsigned char)k;
             memkind_free(shared_kind, live[k]);
         }
-        sizes[k] = 16 + step(&seed) % 300;
+        sizes[k] = 16 + rng_xorshift(&seed) % 300;
         live[k] = memkind_malloc(shared_kind, sizes[k]);
         if (live[k] == NULL || !in_range(live[k], sizes[k], shared_region.base,
                                          shared_region.size)) {
@@ -195,7 +189,7 @@ int main(void)
 {
     shared_region = region_new(64 * MiB, 0);
     REQUIRE(shared_region.base != NULL);
-    REQUIRE(memkind_create_fixed(shared_region.base, shared_region.size, &shared_kind) == 0);
+    shared_kind = region_kind(&shared_region);
 
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)

@@ -10,7 +10,9 @@
  *   asked, block inside the region, contents kept.
  */
 #include "tests/c/check.h"
+#include "tests/c/clock.h"
 #include "tests/c/region.h"
+#include "tests/c/stamp.h"
 #include "tests/stress/pattern.h"
 
 #include <memkind_fixed.h>
@@ -26,13 +28,6 @@
 #define GiB ((size_t)1 << 30)
 #define TiB ((size_t)1 << 40)
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- all kind slots at once ---------------------------------------------------- */
 
 static void test_max_kinds(void)
@@ -40,7 +35,7 @@ static void test_max_kinds(void)
     enum { N = MEMKIND_MAX_KIND - 1 }; /* slot 0 is MEMKIND_DEFAULT */
     static memkind_t kinds[N];
     const size_t each = 64 * KiB;
-    double t0 = now();
+    double t0 = now_seconds();
     struct test_region r = region_new((N + 1) * each, -1);
     REQUIRE(r.base != NULL);
     int created = 0, good = 0;
@@ -82,7 +77,7 @@ static void test_max_kinds(void)
     CHECK_EQ(memkind_destroy_kind(extra), 0);
     region_free(&r);
     printf("limits: %d kinds alive at once, the next one refused (%.1f s)\n", created,
-           now() - t0);
+           now_seconds() - t0);
 }
 
 /* ---- region sizes ---------------------------------------------------------------- */
@@ -93,8 +88,7 @@ static void test_small_region(void)
 {
     struct test_region r = region_new(64 * KiB, 0x77);
     REQUIRE(r.base != NULL);
-    memkind_t k;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == 0);
+    memkind_t k = region_kind(&r);
     CHECK_EQ(memkind_get_capacity(k), (ssize_t)r.size);
     static void *blocks[2048];
     int n = 0, bad = 0;
@@ -190,9 +184,9 @@ static void test_huge_region(void)
      * mincore(2) over the whole region, which takes time in proportion to it.) */
     memkind_fixed_purge(k);
     struct memkind_fixed_stats st;
-    double t0 = now();
+    double t0 = now_seconds();
     CHECK_EQ(memkind_fixed_get_stats(k, &st), 0);
-    double stats_time = now() - t0;
+    double stats_time = now_seconds() - t0;
     CHECK_EQ(st.capacity, size);
     CHECK_EQ(st.used, 0);
     CHECK_EQ(st.largest_free, size);
@@ -204,18 +198,6 @@ static void test_huge_region(void)
 }
 
 /* ---- size classes ---------------------------------------------------------------- */
-
-static unsigned char zeros[64 * KiB];
-
-static int all_zero(const unsigned char *p, size_t n)
-{
-    for (size_t off = 0; off < n; off += sizeof(zeros)) {
-        size_t len = n - off < sizeof(zeros) ? n - off : sizeof(zeros);
-        if (memcmp(p + off, zeros, len) != 0)
-            return 0;
-    }
-    return 1;
-}
 
 struct edge_stats {
     int tried, bad_usable, bad_place, bad_content, bad_zero, failed;
@@ -246,7 +228,7 @@ static void try_size(memkind_t k, const struct test_region *r, size_t size, int 
     es->bad_usable += usable < size;
     es->bad_place += !in_range(p, usable, r->base, r->size) || (uintptr_t)p % align != 0;
     if (how == 1)
-        es->bad_zero += !all_zero(p, size);
+        es->bad_zero += !bytes_all(p, size, 0);
     pattern_fill(p, 0, usable, (unsigned)size);
     es->bad_content += !pattern_ok(p, 0, usable, (unsigned)size);
     memkind_free(k, p);
@@ -287,8 +269,7 @@ static void test_size_classes(void)
 {
     struct test_region r = region_new(64 * MiB, 0x5a);
     REQUIRE(r.base != NULL);
-    memkind_t k;
-    REQUIRE(memkind_create_fixed(r.base, r.size, &k) == 0);
+    memkind_t k = region_kind(&r);
     struct edge_stats es = {0};
     int classes = 0;
     for (size_t s = 1; s <= 4 * MiB;) {

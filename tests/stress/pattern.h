@@ -12,6 +12,8 @@
 #ifndef MKF_TEST_PATTERN_H
 #define MKF_TEST_PATTERN_H
 
+#include "tests/c/rng.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,9 +27,7 @@ static inline void pattern_init(void)
 {
     uint64_t x = 0x2545f4914f6cdd1dull;
     for (size_t i = 0; i < PATTERN_PERIOD; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        rng_xorshift(&x);
         pattern_buf[i] = pattern_buf[i + PATTERN_PERIOD] = (unsigned char)(x >> 32);
     }
 }

@@ -15,6 +15,8 @@
  * Exits 1 while the problem is there: get_capacity slower than 10 ms, or a
  * kind creation on another thread blocked for more than 100 ms by get_stats.
  */
+#include "tests/c/clock.h"
+
 #include <memkind_fixed.h>
 
 #include <pthread.h>
@@ -24,13 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static memkind_t g_big;
 static double g_stats_time;
 
@@ -38,9 +33,9 @@ static void *stats_thread(void *arg)
 {
     (void)arg;
     struct memkind_fixed_stats st;
-    double t0 = now();
+    double t0 = now_seconds();
     memkind_fixed_get_stats(g_big, &st);
-    g_stats_time = now() - t0;
+    g_stats_time = now_seconds() - t0;
     return NULL;
 }
 
@@ -54,19 +49,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "no %zu GiB region here\n", gib);
         return 2;
     }
-    double t0 = now();
+    double t0 = now_seconds();
     ssize_t cap = memkind_get_capacity(g_big);
-    double cap_time = now() - t0;
+    double cap_time = now_seconds() - t0;
 
     /* While another thread reads the statistics, make a small kind. */
     static char small[1 << 16] __attribute__((aligned(4096)));
     pthread_t t;
     pthread_create(&t, NULL, stats_thread, NULL);
     usleep(20000);
-    t0 = now();
+    t0 = now_seconds();
     memkind_t k;
     int err = memkind_create_fixed(small, sizeof(small), &k);
-    double create_time = now() - t0;
+    double create_time = now_seconds() - t0;
     pthread_join(t, NULL);
     if (err == 0)
         memkind_destroy_kind(k);

@@ -21,7 +21,10 @@
  * for a long plain run: bazel run //tests/stress:stress_test -- --seconds 300
  */
 #include "tests/c/check.h"
+#include "tests/c/clock.h"
+#include "tests/c/proc.h"
 #include "tests/c/region.h"
+#include "tests/c/rng.h"
 #include "tests/stress/pattern.h"
 
 #include <memkind_fixed.h>
@@ -70,21 +73,6 @@ static atomic_int g_stop;
 static atomic_ullong g_errors, g_ops, g_allocs, g_enomem, g_passed, g_cross;
 static atomic_ullong g_churn_kinds, g_forks;
 
-static uint64_t next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void error(const char *what, const void *p)
 {
     fprintf(stderr, "stress: %s (%p)\n", what, p);
@@ -102,32 +90,32 @@ static bool in_kind(int ki, const void *p, size_t len)
 
 static size_t pick_size(uint64_t *s)
 {
-    uint64_t r = next(s) % 100;
+    uint64_t r = rng_xorshift(s) % 100;
     if (r < 70)
-        return 1 + next(s) % 256;
+        return 1 + rng_xorshift(s) % 256;
     if (r < 95)
-        return 1 + next(s) % (16 * KiB);
+        return 1 + rng_xorshift(s) % (16 * KiB);
     if (r < 99)
-        return 1 + next(s) % (512 * KiB);
-    return 1 + next(s) % (4 * MiB);
+        return 1 + rng_xorshift(s) % (512 * KiB);
+    return 1 + rng_xorshift(s) % (4 * MiB);
 }
 
 /* A new block from kind ki, or NULL when the kind is full for now. */
 static bool alloc_block(uint64_t *s, struct block *b)
 {
-    int ki = (int)(next(s) % 2);
+    int ki = (int)(rng_xorshift(s) % 2);
     size_t size = pick_size(s);
     size_t align = size <= 8 ? 8 : 16; /* aligned for any type that fits */
     memkind_t k = g_kinds[ki].k;
     unsigned char *p = NULL;
     bool zero = false;
-    switch (next(s) % 4) {
+    switch (rng_xorshift(s) % 4) {
     case 0:
         p = memkind_calloc(k, 1, size);
         zero = true;
         break;
     case 1:
-        align = (size_t)16 << (next(s) % 10);
+        align = (size_t)16 << (rng_xorshift(s) % 10);
         if (memkind_posix_memalign(k, (void **)&p, align, size) != 0)
             p = NULL;
         break;
@@ -149,7 +137,7 @@ static bool alloc_block(uint64_t *s, struct block *b)
                 error("calloc memory not zero", p);
                 break;
             }
-    *b = (struct block){p, size, (unsigned)next(s), ki};
+    *b = (struct block){p, size, (unsigned)rng_xorshift(s), ki};
     pattern_fill(p, 0, size, b->tag);
     return true;
 }
@@ -163,7 +151,7 @@ static void check_block(const struct block *b)
 static void free_block(uint64_t *s, struct block *b)
 {
     check_block(b);
-    memkind_free(next(s) % 2 ? NULL : g_kinds[b->kind].k, b->p);
+    memkind_free(rng_xorshift(s) % 2 ? NULL : g_kinds[b->kind].k, b->p);
     b->p = NULL;
 }
 
@@ -172,7 +160,8 @@ static void realloc_block(uint64_t *s, struct block *b)
 {
     check_block(b);
     size_t size = pick_size(s);
-    unsigned char *q = memkind_realloc(next(s) % 2 ? NULL : g_kinds[b->kind].k, b->p, size);
+    memkind_t through = rng_xorshift(s) % 2 ? NULL : g_kinds[b->kind].k;
+    unsigned char *q = memkind_realloc(through, b->p, size);
     if (q == NULL) {
         atomic_fetch_add(&g_enomem, 1);
         check_block(b); /* untouched */
@@ -232,8 +221,8 @@ static void *worker(void *arg)
     while (!atomic_load_explicit(&g_stop, memory_order_relaxed) &&
            (g_max_ops == 0 || ops < g_max_ops)) {
         ops++;
-        struct block *b = &own[next(&s) % OWN];
-        uint64_t what = next(&s) % 100;
+        struct block *b = &own[rng_xorshift(&s) % OWN];
+        uint64_t what = rng_xorshift(&s) % 100;
         if (b->p == NULL) {
             struct block got;
             if (what < 30 && receive_block(me, &got)) {
@@ -246,7 +235,7 @@ static void *worker(void *arg)
         } else if (what < 35) {
             free_block(&s, b);
         } else if (what < 60) {
-            int to = (int)(next(&s) % (uint64_t)g_threads);
+            int to = (int)(rng_xorshift(&s) % (uint64_t)g_threads);
             check_block(b);
             if (to != me && send_block(to, b)) {
                 atomic_fetch_add(&g_passed, 1);
@@ -257,9 +246,9 @@ static void *worker(void *arg)
         } else if (what < 98) {
             check_block(b);
         } else if (what < 99) {
-            check_stats((int)(next(&s) % 2));
-        } else if (next(&s) % 64 == 0) {
-            if (memkind_fixed_purge(g_kinds[next(&s) % 2].k) != 0)
+            check_stats((int)(rng_xorshift(&s) % 2));
+        } else if (rng_xorshift(&s) % 64 == 0) {
+            if (memkind_fixed_purge(g_kinds[rng_xorshift(&s) % 2].k) != 0)
                 error("memkind_fixed_purge failed", NULL);
         }
     }
@@ -283,7 +272,8 @@ static void *churn(void *arg)
     void *blocks[200];
     while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
         memkind_t k;
-        size_t off = (next(&s) % 16) * 4096 + next(&s) % 4096; /* unaligned starts */
+        /* unaligned starts */
+        size_t off = (rng_xorshift(&s) % 16) * 4096 + rng_xorshift(&s) % 4096;
         /* The churn region is reused, so never ZEROED; PURGE as the others. */
         if (memkind_create_fixed_flags((char *)r.base + off, r.size - off,
                                        g_flags & MEMKIND_REGION_PURGE, &k) != 0) {
@@ -291,7 +281,7 @@ static void *churn(void *arg)
             break;
         }
         for (int i = 0; i < 200; i++) {
-            size_t size = 1 + next(&s) % 20000;
+            size_t size = 1 + rng_xorshift(&s) % 20000;
             blocks[i] = memkind_malloc(k, size);
             if (blocks[i] == NULL || !in_range(blocks[i], size, r.base, r.size))
                 error("churn: bad block", blocks[i]);
@@ -310,8 +300,9 @@ static void *churn(void *arg)
 
 /* In a child of fork(): the shared kinds work, and the parent's lock holders are
  * gone. Only the child's own blocks are touched. */
-static int child(void)
+static int child(void *arg)
 {
+    (void)arg;
     uint64_t s = g_seed ^ (uint64_t)getpid();
     struct block b[64] = {{0}};
     int bad = 0;
@@ -387,15 +378,10 @@ int main(int argc, char **argv)
         REQUIRE(pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i) == 0);
     REQUIRE(pthread_create(&churner, NULL, churn, NULL) == 0);
 
-    double end = now() + g_seconds;
-    while (now() < end) {
+    double end = now_seconds() + g_seconds;
+    while (now_seconds() < end) {
         if (g_fork) {
-            pid_t pid = fork();
-            REQUIRE(pid >= 0);
-            if (pid == 0)
-                _exit(child());
-            int status = 0;
-            waitpid(pid, &status, 0);
+            int status = proc_run(child, NULL);
             CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
             atomic_fetch_add(&g_forks, 1);
         }
