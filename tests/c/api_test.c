@@ -20,8 +20,7 @@ static size_t page;
 
 static void test_create_bad_input(void)
 {
-    struct test_region r = region_new(4 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(4 * MiB, 0x5a);
     memkind_t kind = (memkind_t)0x1;
 
     CHECK_EQ(memkind_create_fixed(NULL, 4 * MiB, &kind), MEMKIND_ERROR_INVALID);
@@ -65,8 +64,7 @@ static void test_create_bad_input(void)
 
 static void test_destroy_and_use_after_destroy(void)
 {
-    struct test_region r = region_new(2 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(2 * MiB, 0);
     memkind_t kind = region_kind(&r);
     CHECK_EQ(memkind_check_available(kind), MEMKIND_SUCCESS);
     void *live = memkind_malloc(kind, 100); /* destroyed with the kind, as memkind allows */
@@ -101,8 +99,7 @@ static void test_destroy_and_use_after_destroy(void)
  * thread cache are not. */
 static void test_destroy_counts_live_blocks(void)
 {
-    struct test_region r = region_new(4 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(4 * MiB, 0);
     struct memkind_destroy_stats s0, s1, s2;
     CHECK_EQ(memkind_get_destroy_stats(NULL), MEMKIND_ERROR_INVALID);
     REQUIRE(memkind_get_destroy_stats(&s0) == MEMKIND_SUCCESS);
@@ -377,8 +374,7 @@ static void test_stats(memkind_t kind, struct test_region *r)
 
 static void test_fixed_mmap_and_regions(void)
 {
-    struct test_region r = region_new(8 * MiB, 0x11);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(8 * MiB, 0x11);
     memkind_t kind;
     REQUIRE(memkind_create_fixed(r.base, 4 * MiB, &kind) == MEMKIND_SUCCESS);
     void *m = memkind_fixed_mmap(kind, NULL, 10000);
@@ -441,8 +437,7 @@ static void test_memkind_create_ops(void)
     errno = 0;
     CHECK(memkind_malloc(kind, 64) == NULL);
     CHECK_EQ(errno, ENOMEM);
-    struct test_region r = region_new(2 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(2 * MiB, 0);
     CHECK_EQ(memkind_fixed_add_region(kind, r.base, r.size, 0), MEMKIND_SUCCESS);
     void *p = memkind_malloc(kind, 64);
     CHECK(in_range(p, 64, r.base, r.size));
@@ -533,8 +528,7 @@ static void test_region_helpers(void)
 
 static void test_region_limit(void)
 {
-    struct test_region r = region_new(70 * 64 * 1024, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(70 * 64 * 1024, 0);
     memkind_t kind;
     REQUIRE(memkind_create_fixed(r.base, 64 * 1024, &kind) == 0);
     int added = 1, rc = 0;
@@ -576,8 +570,7 @@ static int add_spare(memkind_t kind, size_t size, void *arg)
 
 static void test_oom_callback(void)
 {
-    struct test_region r = region_new(8 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(8 * MiB, 0);
     memkind_t kind;
     REQUIRE(memkind_create_fixed(r.base, 2 * MiB, &kind) == 0);
     struct spare spare = {(char *)r.base + 2 * MiB, 6 * MiB, 0};
@@ -610,8 +603,7 @@ static void test_purge_policy(void)
     unsigned flags[2] = {0, MEMKIND_REGION_PURGE};
     size_t resident_after[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
-        struct test_region r = region_new(16 * MiB, -1);
-        REQUIRE(r.base != NULL);
+        struct test_region r = region_require(16 * MiB, -1);
         memkind_t kind;
         REQUIRE(memkind_create_fixed_flags(r.base, r.size, flags[i], &kind) == 0);
         struct memkind_fixed_stats st;
@@ -644,8 +636,7 @@ int main(void)
     test_destroy_and_use_after_destroy();
     test_destroy_counts_live_blocks();
 
-    struct test_region r = region_new(32 * MiB, 0xa5);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(32 * MiB, 0xa5);
     memkind_t kind = region_kind(&r);
     test_malloc_sizes(kind, &r);
     test_calloc_zero_on_dirty_memory(kind, &r);

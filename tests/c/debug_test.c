@@ -120,9 +120,7 @@ static struct run run_scenario(const char *self, const char *name, const char *d
     struct run r;
     int out[2], err[2];
     REQUIRE(pipe(out) == 0 && pipe(err) == 0);
-    fflush(stdout);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         dup2(out[1], 1);
         dup2(err[1], 2);

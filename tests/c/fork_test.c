@@ -58,8 +58,7 @@ static int child_work(void *arg)
 
 int main(void)
 {
-    struct test_region r = region_new(32 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(32 * MiB, 0);
     kind = region_kind(&r);
     pthread_t t;
     pthread_create(&t, NULL, churn, NULL);

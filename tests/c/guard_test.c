@@ -45,8 +45,7 @@ static void stamp(struct block *b) { stamp_seq(b->p, b->size, b->tag); }
 
 int main(void)
 {
-    struct test_region r = region_new(48 * MiB, 0xcd);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(48 * MiB, 0xcd);
     memkind_t kind = region_kind(&r);
     static struct block blocks[SLOTS];
     size_t allocs = 0, ooms = 0, bad_place = 0, bad_content = 0, bad_zero = 0;

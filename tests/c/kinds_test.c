@@ -56,8 +56,7 @@ static void test_many_alive(void)
 {
     enum { N = 2000 };
     static memkind_t kinds[N];
-    struct test_region r = region_new(N * 64 * KiB, -1);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(N * 64 * KiB, -1);
     int created = 0, used = 0;
     for (int i = 0; i < N; i++) {
         char *base = (char *)r.base + (size_t)i * 64 * KiB;
@@ -94,8 +93,7 @@ static void cycle(struct test_region *r)
 
 static void test_create_destroy_cycles(void)
 {
-    struct test_region r = region_new(1 << 20, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(1 << 20, 0);
     int failed_before = check_failed;
     for (int i = 0; i < 200; i++) /* warm-up: jemalloc's own first allocations */
         cycle(&r);
@@ -145,8 +143,7 @@ static void *use_all_kinds(void *arg)
 
 static void test_thread_cache_limit(void)
 {
-    cache_region = region_new((size_t)CACHE_KINDS * 64 * KiB, -1);
-    REQUIRE(cache_region.base != NULL);
+    cache_region = region_require((size_t)CACHE_KINDS * 64 * KiB, -1);
     for (int i = 0; i < CACHE_KINDS; i++)
         REQUIRE(memkind_create_fixed((char *)cache_region.base + (size_t)i * 64 * KiB,
                                      64 * KiB, &cache_kinds[i]) == 0);
@@ -241,8 +238,7 @@ static void test_recycled_arena(void)
     CHECK_EQ(outside, 0);
 
     /* A fresh kind on a fresh region of the same size, for comparison. */
-    struct test_region r3 = region_new(4 << 20, 0);
-    REQUIRE(r3.base != NULL);
+    struct test_region r3 = region_require(4 << 20, 0);
     fresh = region_kind(&r3);
     size_t n_fresh = fill_count(fresh, &r3, 3000, &outside);
     printf("recycled arena %u: %zu blocks of 3000 B (a fresh kind: %zu)\n", arena_b, n_b,

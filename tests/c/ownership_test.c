@@ -41,8 +41,7 @@ static void test_generated_names_never_collide(void)
         snprintf(name, sizeof(name), "memkind_fixed_%d", i);
         REQUIRE(memkind_create(&default_ops, name, &user[i]) == MEMKIND_SUCCESS);
     }
-    struct test_region r = region_new(4 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(4 * MiB, 0);
     memkind_t fixed[3];
     for (int i = 0; i < 3; i++) {
         int err = memkind_create_fixed((char *)r.base + (size_t)i * MiB, MiB, &fixed[i]);
@@ -63,11 +62,22 @@ static void test_generated_names_never_collide(void)
 
 /* Fixed blocks freed through MEMKIND_DEFAULT go back to their kind; the default
  * heap never hands out an address of the region. */
+/* m blocks of 64 B from `kind`, kept in blocks[]: how many lie in the region r. */
+static int taken_inside(memkind_t kind, void **blocks, int m, const struct test_region *r)
+{
+    int inside = 0;
+    for (int i = 0; i < m; i++) {
+        blocks[i] = memkind_malloc(kind, 64);
+        REQUIRE(blocks[i] != NULL);
+        inside += in_range(blocks[i], 1, r->base, r->size);
+    }
+    return inside;
+}
+
 static void test_free_through_default(void)
 {
     enum { N = 64, M = 2000 };
-    struct test_region r = region_new(4 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(4 * MiB, 0);
     memkind_t k = region_kind(&r);
     void *p[N];
     for (int i = 0; i < N; i++) {
@@ -77,13 +87,7 @@ static void test_free_through_default(void)
     for (int i = 0; i < N; i++)
         memkind_free(MEMKIND_DEFAULT, p[i]);
     static void *d[M];
-    int inside = 0;
-    for (int i = 0; i < M; i++) {
-        d[i] = memkind_malloc(MEMKIND_DEFAULT, 64);
-        REQUIRE(d[i] != NULL);
-        inside += in_range(d[i], 1, r.base, r.size);
-    }
-    CHECK_EQ(inside, 0);
+    CHECK_EQ(taken_inside(MEMKIND_DEFAULT, d, M, &r), 0);
 
     /* realloc and usable_size through the wrong kind act on the owner. */
     char *q = memkind_malloc(k, 3000);
@@ -107,8 +111,7 @@ static void test_free_through_default(void)
 static void test_free_through_arena_kind(void)
 {
     enum { N = 64, M = 2000 };
-    struct test_region r = region_new(4 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(4 * MiB, 0);
     memkind_t k, a;
     k = region_kind(&r);
     REQUIRE(memkind_create(&test_arena_ops, "ownership_arena", &a) == MEMKIND_SUCCESS);
@@ -119,13 +122,7 @@ static void test_free_through_arena_kind(void)
     for (int i = 0; i < N; i++)
         memkind_free(a, p[i]);
     static void *x[M];
-    int inside = 0;
-    for (int i = 0; i < M; i++) {
-        x[i] = memkind_malloc(a, 64);
-        REQUIRE(x[i] != NULL);
-        inside += in_range(x[i], 1, r.base, r.size);
-    }
-    CHECK_EQ(inside, 0);
+    CHECK_EQ(taken_inside(a, x, M, &r), 0);
     /* Arena blocks freed through the default kind and through the fixed kind go
      * back to the arena kind: new default blocks never come from its arena. */
     for (int i = 0; i < M; i++)
@@ -149,8 +146,7 @@ static void test_free_through_arena_kind(void)
 static void test_free_through_destroyed_kind(void)
 {
     enum { M = 20000 };
-    struct test_region r = region_new(2 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(2 * MiB, 0);
     memkind_t dead, a;
     dead = region_kind(&r);
     REQUIRE(memkind_destroy_kind(dead) == MEMKIND_SUCCESS);
@@ -204,8 +200,7 @@ static void test_foreign_pointer_ignored(void)
  * and the heap stays whole. */
 static void test_large_block_misuse_ignored(void)
 {
-    struct test_region r = region_new(4 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(4 * MiB, 0);
     memkind_t k = region_kind(&r);
     char *p = memkind_malloc(k, 100000);
     REQUIRE(p != NULL);
@@ -249,8 +244,7 @@ static void *toggle_zero(void *arg)
 /* Under ThreadSanitizer this reports a data race unless the flag is atomic. */
 static void test_allow_zero_allocs_no_race(void)
 {
-    struct test_region r = region_new(2 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(2 * MiB, 0);
     race_kind = region_kind(&r);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, toggle_zero, NULL) == 0);

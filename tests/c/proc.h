@@ -37,14 +37,21 @@ static inline int proc_exit_code(int status)
 /* Wait for child `pid`; its exit code as proc_exit_code() gives it. */
 static inline int proc_wait_exit(pid_t pid) { return proc_exit_code(proc_wait(pid)); }
 
-/* Run fn(arg) in a child process that exits with its result, and wait for it:
- * the child's wait status. stdout is flushed first, so the child does not print
- * the parent's buffered lines again. */
-static inline int proc_run(int (*fn)(void *), void *arg)
+/* fork(), with stdout flushed first (so the child does not print the parent's
+ * buffered lines again); a test that cannot fork cannot go on. */
+static inline pid_t proc_fork(void)
 {
     fflush(stdout);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
+    return pid;
+}
+
+/* Run fn(arg) in a child process that exits with its result, and wait for it:
+ * the child's wait status. */
+static inline int proc_run(int (*fn)(void *), void *arg)
+{
+    pid_t pid = proc_fork();
     if (pid == 0)
         _exit(fn(arg));
     return proc_wait(pid);

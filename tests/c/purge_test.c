@@ -121,8 +121,7 @@ static unsigned long run(unsigned flags)
     atomic_store(&g_bad_blocks, 0);
     atomic_store(&g_outside, 0);
     atomic_store(&g_blocks, 0);
-    g_region = region_new(16 * MiB, (flags & MEMKIND_REGION_ZEROED) ? 0 : 0x5a);
-    REQUIRE(g_region.base != NULL);
+    g_region = region_require(16 * MiB, (flags & MEMKIND_REGION_ZEROED) ? 0 : 0x5a);
     REQUIRE(memkind_create_fixed_flags(g_region.base, g_region.size, flags, &g_kind) == 0);
     pthread_t th[THREADS];
     for (unsigned i = 0; i < THREADS; i++)

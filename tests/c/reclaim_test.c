@@ -126,8 +126,7 @@ static void free_fill(memkind_t kind, void **blocks, size_t n, size_t size)
  * takes: the figure the other cases are compared with. */
 static size_t fresh_count(size_t region_size, size_t size, void **blocks, size_t max)
 {
-    struct test_region r = region_new(region_size, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(region_size, 0x5a);
     memkind_t kind = region_kind(&r);
     size_t n = fill(kind, &r, size, blocks, max);
     free_fill(kind, blocks, n, size);
@@ -186,8 +185,7 @@ static void *holder_main(void *arg)
 
 static int run_holders(int in_turn)
 {
-    struct test_region r = region_new(64 * KiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * KiB, 0x5a);
     memkind_t kind = region_kind(&r);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, HOLDERS);
@@ -262,8 +260,7 @@ static void *idler_main(void *arg)
 static size_t fill_beside_idlers(size_t region_size, int nthreads, const struct mix *mix,
                                  int nmix, size_t size, void **blocks, size_t max)
 {
-    struct test_region r = region_new(region_size, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(region_size, 0x5a);
     memkind_t kind = region_kind(&r);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
@@ -407,8 +404,7 @@ static void test_stats_zero(void)
     enum { N = OWNERS + 2 * PAIRS };
     static unsigned char *handed[PAIRS][HANDED];
     static size_t handed_size[PAIRS][HANDED];
-    struct test_region r = region_new(32 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(32 * MiB, 0x5a);
     memkind_t kind = region_kind(&r);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, N + 1);

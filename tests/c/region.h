@@ -41,6 +41,14 @@ static inline struct test_region region_new(size_t size, int fill)
     return r;
 }
 
+/* region_new(), for a test that cannot go on without the region. */
+static inline struct test_region region_require(size_t size, int fill)
+{
+    struct test_region r = region_new(size, fill);
+    REQUIRE(r.base != NULL);
+    return r;
+}
+
 static inline void region_free(struct test_region *r)
 {
     if (r->map != NULL)

@@ -61,8 +61,7 @@ static void test_size_pairs(void)
     const size_t max = region / 64 + 1024;
     void **blocks = malloc(max * sizeof *blocks);
     REQUIRE(blocks != NULL);
-    struct test_region r = region_new(region, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(region, 0x5a);
 
     size_t fresh[NS];
     for (int b = 0; b < NS; b++) {
@@ -122,8 +121,7 @@ static void test_size_pairs(void)
 static void test_eight_of_eight(void)
 {
     void *blocks[16];
-    struct test_region r = region_new(64 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0x5a);
     memkind_t kind = region_kind(&r);
     struct fill f = fill_kind(kind, &r, 8 * MiB, blocks, 16, end_tag_write);
     check_fill("8 MiB blocks", 8 * MiB, f);
@@ -168,8 +166,7 @@ static void test_ninety_nine(void)
     void **blocks = malloc(max * sizeof *blocks);
     REQUIRE(blocks != NULL);
     for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
-        struct test_region r = region_new(regions[i], 0x5a);
-        REQUIRE(r.base != NULL);
+        struct test_region r = region_require(regions[i], 0x5a);
         size_t size = r.size / 100 * 99;
         memkind_t kind = region_kind(&r);
         int ok = take_whole(kind, &r, size, "99% of a fresh region");
@@ -275,8 +272,7 @@ static void test_largest_free(void)
 {
     static const size_t pages[] = {37, 256 + 5, 2048 + 3};
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
-        struct test_region r = region_new(pages[i] * page, 0x5a);
-        REQUIRE(r.base != NULL);
+        struct test_region r = region_require(pages[i] * page, 0x5a);
         memkind_t kind = region_kind(&r);
         struct memkind_fixed_stats st;
         CHECK_EQ(memkind_fixed_get_stats(kind, &st), 0);
@@ -303,8 +299,7 @@ static void test_mixed_fill(void)
     enum { MAXB = 1 << 16 };
     static void *blocks[MAXB];
     static size_t sizes[MAXB];
-    struct test_region r = region_new(64 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0x5a);
     for (uint64_t seed = 1; seed <= 3; seed++) {
         memkind_t kind = region_kind(&r);
         uint64_t s = seed;
@@ -360,8 +355,7 @@ static void test_calloc_reuse(void)
     const size_t max = 16 * MiB / 64 + 64;
     void **blocks = malloc(max * sizeof *blocks);
     REQUIRE(blocks != NULL);
-    struct test_region r = region_new(16 * MiB, 0xa5);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(16 * MiB, 0xa5);
     memkind_t kind = region_kind(&r);
 
     for (int i = 0; i < NS; i++) {
@@ -426,8 +420,7 @@ static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 + (i >> 9)
  * the last, so that the block cannot always grow where it is. */
 static void test_realloc_growth(void)
 {
-    struct test_region r = region_new(64 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0x5a);
     for (int blockers = 0; blockers <= 1; blockers++) {
         memkind_t kind = region_kind(&r);
         void *blocking[32];
@@ -491,8 +484,7 @@ static void test_memalign(void)
 {
     static const size_t sizes[] = {16 * KiB + 1, 100000, MiB, 3 * MiB + 4097};
     enum { NS = sizeof sizes / sizeof sizes[0] };
-    struct test_region r = region_new(64 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0x5a);
     memkind_t kind = region_kind(&r);
     int failures = 0;
     for (size_t align = 4 * KiB; align <= 2 * MiB; align *= 2) {
@@ -540,8 +532,7 @@ static void test_usable_size(void)
     enum { MAXB = 1 << 15 };
     static unsigned char *blocks[MAXB];
     static size_t usable[MAXB];
-    struct test_region r = region_new(8 * MiB + 3 * page, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(8 * MiB + 3 * page, 0x5a);
     memkind_t kind = region_kind(&r);
     uint64_t seed = 11;
     size_t n = 0, small = 0, outside = 0, cap = r.size / 4;

@@ -20,8 +20,7 @@ static void test_fresh_fill(void)
 {
     enum { MAXB = 256 };
     static void *blocks[MAXB];
-    struct test_region r = region_new(64 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0);
     memkind_t kind = region_kind(&r);
     size_t n = fill_kind(kind, NULL, MiB, blocks, MAXB, NULL).n;
     CHECK(n * MiB >= r.size * 97 / 100); /* 1 MiB blocks fill >= 97% */
@@ -34,8 +33,7 @@ static void test_small_then_large(void)
 {
     enum { MAXB = (64 << 20) / 64 + 16 };
     static void *blocks[MAXB];
-    struct test_region r = region_new(64 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0);
     memkind_t kind = region_kind(&r);
 
     size_t fresh8 = fill_kind(kind, NULL, 8 * MiB, blocks, MAXB, NULL).n;
@@ -82,8 +80,7 @@ static void *x_free(void *arg)
 
 static void test_cross_thread(void)
 {
-    struct test_region r = region_new(64 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0);
     xkind = region_kind(&r);
     pthread_t t;
     size_t first = 0, second = 0;
@@ -106,8 +103,7 @@ static void test_rounds(void)
 {
     enum { ROUNDS = 1000, MAXB = 4096 };
     static void *blocks[MAXB];
-    struct test_region r = region_new(8 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(8 * MiB, 0);
     memkind_t kind = region_kind(&r);
     /* Sizes vary by round so that every size class gets freed into; each round
      * must hold 99% of the blocks the first round of its size held. (Blocks of an
@@ -135,8 +131,7 @@ static void test_rounds(void)
 
 static void test_in_place_growth(void)
 {
-    struct test_region r = region_new(64 * MiB, 0);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0);
     memkind_t kind = region_kind(&r);
     char *p = memkind_malloc(kind, MiB);
     REQUIRE(p != NULL);

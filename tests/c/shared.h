@@ -6,6 +6,7 @@
 #define MKF_TEST_SHARED_H
 
 #include "check.h"
+#include "proc.h"
 
 #include <memkind_fixed.h>
 
@@ -20,6 +21,17 @@ static inline struct memkind_shared_stats shared_stats(memkind_t k)
     struct memkind_shared_stats s;
     REQUIRE(memkind_shared_get_stats(k, &s) == 0);
     return s;
+}
+
+/* Fork a child attached to k's heap anew (a slot of its own): 0 in the child,
+ * with *c its kind (a child that cannot attach exits with 10), and the child's
+ * pid in the parent. */
+static inline pid_t shared_fork_attached(memkind_t k, memkind_t *c)
+{
+    pid_t pid = proc_fork();
+    if (pid == 0 && memkind_shared_attach_fd(memkind_shared_fd(k), c) != 0)
+        _exit(10);
+    return pid;
 }
 
 /* "/<prefix>_<pid>_<64 random bits in hex>" into buf: parallel runs (bazel

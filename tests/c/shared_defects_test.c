@@ -66,17 +66,6 @@ static const char *new_name(const char *what)
     return shared_name(g_name, sizeof(g_name), prefix);
 }
 
-/* Fork a child attached to k's heap anew (a slot of its own): returns 0 in the
- * child, with *c its kind, and the child's pid in the parent. */
-static pid_t fork_attached(memkind_t k, memkind_t *c)
-{
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0 && memkind_shared_attach_fd(memkind_shared_fd(k), c) != 0)
-        _exit(10);
-    return pid;
-}
-
 /* ---- 1: liveness ---------------------------------------------------------------- */
 
 /* The parent holds 64 small blocks of 4 KiB stamped 0x5a (one slab's worth and
@@ -94,7 +83,7 @@ static void liveness(bool no_proc)
         memset(b[i], 0x5a, 4096);
     }
     memkind_t c;
-    pid_t pid = fork_attached(k, &c);
+    pid_t pid = shared_fork_attached(k, &c);
     if (pid == 0) {
         if (no_proc) {
             if (unshare(CLONE_NEWNS) != 0 ||
@@ -148,7 +137,7 @@ static void test_empty_slot(void)
     REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
     unsigned mine = shared_stats(k).slot;
     memkind_t c, d;
-    pid_t pid = fork_attached(k, &c);
+    pid_t pid = shared_fork_attached(k, &c);
     if (pid == 0) {
         int fd = memkind_shared_fd(c);
         int spare = dup(fd); /* for the attachment below */
@@ -208,7 +197,7 @@ static void test_paths(void)
     int tell[2];
     REQUIRE(pipe(tell) == 0);
     memkind_t c;
-    pid_t pid = fork_attached(k, &c);
+    pid_t pid = shared_fork_attached(k, &c);
     if (pid == 0) {
         int bad_usable = 0, bad_bytes = 0, bad_realloc = 0;
         for (int i = 0; i < NMADE; i++) {
@@ -261,7 +250,7 @@ static void test_many_small(void)
     int tell[2];
     REQUIRE(pipe(tell) == 0);
     memkind_t c;
-    pid_t pid = fork_attached(k, &c);
+    pid_t pid = shared_fork_attached(k, &c);
     if (pid == 0) {
         uint64_t bad_usable = 0, bad_bytes = 0;
         for (int i = 0; i < N; i++) {
@@ -291,8 +280,7 @@ static void test_huge(void)
 {
     /* In a child with an alarm: if the library reserved the petabyte it would
      * be killed after a second (a few GiB at most), before the OOM killer acts. */
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         alarm(1);
         memkind_t k;
@@ -321,7 +309,7 @@ static void grown(bool grow)
     int tell[2];
     REQUIRE(pipe(tell) == 0);
     memkind_t c;
-    pid_t pid = fork_attached(k, &c);
+    pid_t pid = shared_fork_attached(k, &c);
     if (pid == 0) { /* allocates 2 MiB and dies holding it */
         void *p = memkind_malloc(c, 2 * MiB);
         if (p == NULL)
@@ -376,8 +364,7 @@ static void test_dead_freed(void)
     REQUIRE(pipe(tell) == 0);
     int failed_at = 0;
     for (int i = 1; i <= 70 && failed_at == 0; i++) {
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
+        pid_t pid = proc_fork();
         if (pid == 0) {
             memkind_t c;
             if (memkind_shared_attach_fd(memkind_shared_fd(k), &c) != 0) {
@@ -414,8 +401,7 @@ static void test_all_dead(void)
     memkind_t k;
     REQUIRE(memkind_shared_create(name, 16 * MiB, 0, &k) == 0);
     for (int i = 0; i < MEMKIND_SHARED_MAX_PROCESSES - 1; i++) {
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
+        pid_t pid = proc_fork();
         if (pid == 0) {
             memkind_t c;
             if (memkind_shared_attach(name, &c) != 0)
@@ -488,8 +474,7 @@ static int run_damaged(void (*damage)(struct mkf_shm_header *h, size_t len),
     size_t len;
     struct mkf_shm_header *h = map_raw(memkind_shared_fd(k), &len);
     damage(h, len);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         alarm(30);
         _exit(op(k));
@@ -607,7 +592,7 @@ static void test_slot_lines(void)
     int tell[2];
     REQUIRE(pipe(tell) == 0);
     memkind_t c;
-    pid_t pid = fork_attached(k, &c);
+    pid_t pid = shared_fork_attached(k, &c);
     if (pid == 0) {
         if (memkind_malloc(c, 64) == NULL)
             _exit(10);
@@ -654,9 +639,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
             continue;
-        fflush(stdout);
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
+        pid_t pid = proc_fork();
         if (pid == 0) {
             alarm(120);
             tests[i].run();

@@ -158,8 +158,7 @@ static void test_processes(const char *name)
     char *msg = memkind_malloc(k, 32);
     strcpy(msg, "hello child");
     uint64_t off = memkind_shared_offset(k, msg);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         memkind_t c;
         if (memkind_shared_attach(name, &c) != 0)
@@ -220,8 +219,7 @@ static void test_fork_child(void)
     char *p = memkind_malloc(k, 100);
     strcpy(p, "before fork");
     unsigned parent_slot = shared_stats(k).slot;
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         /* No slot until the child's first allocation (a child that only execs
          * takes none). */
@@ -259,8 +257,7 @@ static void test_crash(void)
     int fd = memkind_shared_fd(k);
     int pfd[2];
     REQUIRE(pipe(pfd) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         memkind_t c;
         setenv("MKF_SHARED_TEST_CRASH_AT", "3", 1);
@@ -349,8 +346,7 @@ static void test_first_fit(void)
 
     /* After a process died holding the lock half-way through taking pages, the
      * repair recomputes the bound: the next block is the lowest free one. */
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         memkind_t c;
         setenv("MKF_SHARED_TEST_CRASH_AT", "1", 1);
@@ -453,8 +449,7 @@ static void test_parked_by_dead_process(void)
         REQUIRE(memkind_shared_create(NULL, 16 * MiB, 0, &k) == 0);
         int fd = memkind_shared_fd(k), pfd[2];
         REQUIRE(pipe(pfd) == 0);
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
+        pid_t pid = proc_fork();
         if (pid == 0) {
             memkind_t c;
             if (hold_lock)
@@ -522,8 +517,7 @@ static void test_unpark_for_another(void)
     REQUIRE(memkind_shared_create(NULL, 8 * MiB, 0, &k) == 0);
     int fd = memkind_shared_fd(k), to_child[2], to_parent[2];
     REQUIRE(pipe(to_child) == 0 && pipe(to_parent) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         memkind_t c;
         if (memkind_shared_attach_fd(fd, &c) != 0)

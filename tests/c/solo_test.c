@@ -156,8 +156,7 @@ static void test_fork_child_thread(void)
     REQUIRE(pthread_barrier_init(&forked, NULL, 2) == 0);
     REQUIRE(pthread_create(&t, NULL, parent_thread, &pr) == 0);
     pthread_barrier_wait(&forked);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = proc_fork();
     if (pid == 0) {
         /* What the parent thread's cache held stays allocated here (the cache
          * of a thread that does not exist in the child is dropped, not used). */
@@ -208,8 +207,7 @@ static void test_kind_made_again(void)
 
 int main(void)
 {
-    region = region_new(64 * MiB, 0);
-    REQUIRE(region.base != NULL);
+    region = region_require(64 * MiB, 0);
     struct test_region whole = region;
     REQUIRE(memkind_create_fixed(region.base, region.size / 2, &kind) == MEMKIND_SUCCESS);
     region.size /= 2;

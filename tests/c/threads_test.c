@@ -187,8 +187,7 @@ static void test_threads_sharing_a_slot(void)
 
 int main(void)
 {
-    shared_region = region_new(64 * MiB, 0);
-    REQUIRE(shared_region.base != NULL);
+    shared_region = region_require(64 * MiB, 0);
     shared_kind = region_kind(&shared_region);
 
     pthread_t t[THREADS];

@@ -36,8 +36,7 @@ static void test_max_kinds(void)
     static memkind_t kinds[N];
     const size_t each = 64 * KiB;
     double t0 = now_seconds();
-    struct test_region r = region_new((N + 1) * each, -1);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require((N + 1) * each, -1);
     int created = 0, good = 0;
     for (int i = 0; i < N; i++) {
         unsigned char *base = (unsigned char *)r.base + (size_t)i * each;
@@ -86,8 +85,7 @@ static void test_max_kinds(void)
  * half its size. */
 static void test_small_region(void)
 {
-    struct test_region r = region_new(64 * KiB, 0x77);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * KiB, 0x77);
     memkind_t k = region_kind(&r);
     CHECK_EQ(memkind_get_capacity(k), (ssize_t)r.size);
     static void *blocks[2048];
@@ -267,8 +265,7 @@ static void try_realloc(memkind_t k, const struct test_region *r, size_t edge,
 
 static void test_size_classes(void)
 {
-    struct test_region r = region_new(64 * MiB, 0x5a);
-    REQUIRE(r.base != NULL);
+    struct test_region r = region_require(64 * MiB, 0x5a);
     memkind_t k = region_kind(&r);
     struct edge_stats es = {0};
     int classes = 0;
