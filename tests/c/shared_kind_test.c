@@ -75,6 +75,8 @@ static void test_basics(void)
     CHECK(s.used >= 300000);
     CHECK_EQ(s.process_used, s.used);
 
+    size_t peak_before = s.used;
+
     memkind_free(k, small);
     memkind_free(NULL, grown);
     memkind_free(k, z);
@@ -82,6 +84,11 @@ static void test_basics(void)
     CHECK_EQ(memkind_fixed_purge(k), 0);
     s = shared_stats(k);
     CHECK_EQ(s.used, 0);
+    /* The fixed statistics' peak of a shared kind: the segment's, all processes. */
+    struct memkind_fixed_stats fs;
+    CHECK_EQ(memkind_fixed_get_stats(k, &fs), 0);
+    CHECK(fs.peak_used >= peak_before);
+    CHECK(fs.peak_used <= 8 * MiB);
     CHECK_EQ(s.process_allocated, 0);
     CHECK_EQ(s.largest_free, 8 * MiB);
 
