@@ -93,6 +93,11 @@ PYTHONPATH="$pythonpath" python3 bench/python_shared_bench.py "${quick[@]}" \
     --json "$out/python_shared.json" | tee "$out/python_shared.txt"
 
 echo
+echo "== Python shared kind: 64 MiB between two Dask workers (bench/python_dask_bench.py)"
+PYTHONPATH="$pythonpath" python3 bench/python_dask_bench.py "${quick[@]}" \
+    --json "$out/python_dask.json" | tee "$out/python_dask.txt"
+
+echo
 echo "== Rust benchmark: cargo run --release --example bench (rust/memkind-fixed)"
 if command -v cargo >/dev/null 2>&1; then
     (cd rust && cargo run -q --release --offline --example bench -- "${quick[@]}") |

@@ -13,6 +13,8 @@ linked into the extension module: nothing else to install or preload. numpy is
 optional. See docs/python.md for the memory-safety rules.
 """
 
+import sys as _sys
+
 from ._errors import MemkindError, OutOfMemoryError, error_message
 from ._kind import POLICIES, Allocation, DestroyStats, FixedKind, KindStats, destroy_stats
 from ._native import ffi, lib
@@ -47,6 +49,13 @@ __version__ = "{}.{}.{}".format(
     lib.MEMKIND_FIXED_VERSION_MINOR,
     lib.MEMKIND_FIXED_VERSION_PATCH,
 )
+
+
+if "distributed" in _sys.modules:  # a Dask process: SharedArrays go as handles (dask.py)
+    try:
+        from . import dask as _dask  # noqa: F401
+    except ImportError:  # distributed without numpy, or a broken install: bytes then
+        pass
 
 
 def api_version() -> int:

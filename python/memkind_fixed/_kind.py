@@ -22,8 +22,8 @@ import operator
 import os
 import sys
 import weakref
-from typing import (TYPE_CHECKING, Any, NoReturn, Optional, SupportsIndex, Tuple, TypeVar,
-                    Union, cast, overload)
+from typing import (TYPE_CHECKING, Any, NoReturn, Optional, Protocol, Sequence, SupportsIndex,
+                    Tuple, TypeVar, Union, overload)
 
 from . import _native
 from ._errors import MemkindError, OutOfMemoryError, check, raise_for
@@ -51,9 +51,23 @@ _POINTER_SIZE = ffi.sizeof("void *")
 _SIZE_MAX = (1 << (8 * ffi.sizeof("size_t"))) - 1
 _INT_MAX = (1 << (8 * ffi.sizeof("int") - 1)) - 1
 
-#: The shapes that FixedKind.empty/zeros take: one length or a tuple of them.
-_ShapeLike = Union[SupportsIndex, Tuple[SupportsIndex, ...]]
+#: The shapes that FixedKind.empty/zeros/full take: one length or a tuple or list of them.
+_ShapeLike = Union[SupportsIndex, Sequence[SupportsIndex]]
 _ScalarT = TypeVar("_ScalarT", bound="numpy.generic")
+
+if TYPE_CHECKING:
+    class _ShapeConstructor(Protocol):
+        """FixedKind.empty and zeros, (shape, dtype=float) -> a C-ordered array, typed
+        as numpy's functions are: float64 without a dtype, the scalar type of a
+        dtype given as a type or numpy.dtype, else Any."""
+
+        @overload
+        def __call__(self, shape: _ShapeLike) -> NDArray[numpy.float64]: ...
+        @overload
+        def __call__(self, shape: _ShapeLike,
+                     dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
+        @overload
+        def __call__(self, shape: _ShapeLike, dtype: DTypeLike) -> NDArray[Any]: ...
 
 
 def _int_arg(value: Any, what: str) -> int:
@@ -387,13 +401,16 @@ class FixedKind(_native.KindBase):
 
     # ------------------------------------------------------------ heap
 
-    # malloc(size) and free(allocation) are KindBase's, in C (mkf_python.c): a
-    # small block costs one call. So are the halves of calloc, memalign and realloc
-    # that allocate: only C code makes an Allocation, from the block it was just
-    # given, and only after the methods below have checked the numbers.
+    # malloc(size), calloc(num, size) and free(allocation) are KindBase's, in C
+    # (mkf_python.c): a small block costs one call. So are the halves of memalign
+    # and realloc that allocate: only C code makes an Allocation, from the block it
+    # was just given, and only after the methods below have checked the numbers.
     if TYPE_CHECKING:
         def malloc(self, size: int) -> Allocation:
             """Allocate `size` uninitialised bytes (16-byte aligned)."""
+
+        def calloc(self, num: int, size: int) -> Allocation:
+            """Allocate `num` * `size` zeroed bytes."""
 
         def free(self, allocation: Allocation) -> None:
             """Free a block now (same as allocation.release())."""
@@ -401,7 +418,6 @@ class FixedKind(_native.KindBase):
         def _own(self, allocation: Allocation) -> None:
             """TypeError unless a block, ValueError unless one of this kind."""
 
-        def _calloc(self, num: int, size: int) -> Allocation: ...
         def _memalign(self, alignment: int, size: int) -> Allocation: ...
         def _realloc(self, allocation: Allocation, size: int) -> Allocation: ...
 
@@ -412,17 +428,19 @@ class FixedKind(_native.KindBase):
         self._heap()
         return self.malloc(size)
 
+    def _calloc(self, num: Any, size: Any) -> Allocation:
+        # calloc() of anything but exact ints whose product fits a Py_ssize_t, or on
+        # a closed kind: the same.
+        num = _size_arg(num, "num")
+        size = _size_arg(size)
+        _size_arg(num * size, "num * size")
+        self._heap()
+        return self.calloc(num, size)
+
     def _alloc_failed(self, what: str, err: int) -> NoReturn:
         # KindBase's report of a failed allocation (errno `err`).
         heap = self._heap_ref
         raise_for(err, f"{what} in a region of {heap.size} bytes" if heap else what)
-
-    def calloc(self, num: int, size: int) -> Allocation:
-        """Allocate `num` * `size` zeroed bytes."""
-        num = _size_arg(num, "num")
-        size = _size_arg(size)
-        _size_arg(num * size, "num * size")
-        return self._calloc(num, size)
 
     def memalign(self, alignment: int, size: int) -> Allocation:
         """Allocate `size` bytes at a multiple of `alignment` (a power of two, at
@@ -481,63 +499,44 @@ class FixedKind(_native.KindBase):
 
     # ------------------------------------------------------------ numpy
 
-    # empty/zeros/array are typed as numpy's own functions are: float64 without a
-    # dtype, the scalar type of a dtype given as a type or numpy.dtype, else Any.
-    @overload
-    def empty(self, shape: _ShapeLike) -> NDArray[numpy.float64]: ...
-    @overload
-    def empty(self, shape: _ShapeLike,
-              dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
-    @overload
-    def empty(self, shape: _ShapeLike, dtype: DTypeLike) -> NDArray[Any]: ...
+    # empty/zeros/full/array are KindBase's, in C (mkf_python.c): the array is made
+    # there around the block, so that a small one costs about what numpy's own
+    # constructor does (the docstrings are there too).
+    if TYPE_CHECKING:
+        empty: _ShapeConstructor
+        zeros: _ShapeConstructor
 
-    def empty(self, shape: _ShapeLike, dtype: DTypeLike = float) -> NDArray[Any]:
-        """A C-ordered numpy array of uninitialised data in the region."""
-        return self._array(shape, dtype, zero=False)
+        @overload
+        def full(self, shape: _ShapeLike, fill_value: object,
+                 dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
+        @overload
+        def full(self, shape: _ShapeLike, fill_value: object,
+                 dtype: Optional[DTypeLike] = None) -> NDArray[Any]: ...
 
-    @overload
-    def zeros(self, shape: _ShapeLike) -> NDArray[numpy.float64]: ...
-    @overload
-    def zeros(self, shape: _ShapeLike,
-              dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
-    @overload
-    def zeros(self, shape: _ShapeLike, dtype: DTypeLike) -> NDArray[Any]: ...
+        def full(self, shape: _ShapeLike, fill_value: object,
+                 dtype: Optional[DTypeLike] = None) -> NDArray[Any]:
+            """A C-ordered numpy array in the region, every element fill_value (as
+            numpy.full: the dtype is fill_value's when none is given)."""
 
-    def zeros(self, shape: _ShapeLike, dtype: DTypeLike = float) -> NDArray[Any]:
-        """A C-ordered numpy array of zeros in the region."""
-        return self._array(shape, dtype, zero=True)
+        @overload
+        def array(self, obj: NDArray[_ScalarT], dtype: None = None) -> NDArray[_ScalarT]: ...
+        @overload
+        def array(self, obj: object,
+                  dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
+        @overload
+        def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> NDArray[Any]: ...
 
-    @overload
-    def array(self, obj: NDArray[_ScalarT], dtype: None = None) -> NDArray[_ScalarT]: ...
-    @overload
-    def array(self, obj: object,
-              dtype: type[_ScalarT] | numpy.dtype[_ScalarT]) -> NDArray[_ScalarT]: ...
-    @overload
-    def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> NDArray[Any]: ...
+        def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> NDArray[Any]:
+            """A C-ordered copy of obj (anything numpy.asarray takes) in the region."""
 
-    def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> NDArray[Any]:
-        """A copy of obj (anything numpy.asarray takes) in the region."""
-        import numpy
-        source = numpy.asarray(obj, dtype=dtype)
-        result = self._array(source.shape, source.dtype, zero=False)
-        result[...] = source
-        return result
-
-    def _array(self, shape: _ShapeLike, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
-        dims, dt, count, nbytes = _array_layout(shape, dtype)
-        import numpy
-        if dt.alignment > 16:
-            block = self.memalign(dt.alignment, nbytes)
-            if zero:
-                memoryview(block).cast("B")[:] = bytes(nbytes)
-        elif zero:
-            block = self.calloc(1, nbytes)
-        else:
-            block = self.malloc(nbytes)
-        # frombuffer holds a buffer export: the block can't be freed under the array.
-        # (numpy's stubs name buffer types, not the buffer protocol: hence the cast.)
-        flat = numpy.frombuffer(cast("memoryview", block), dtype=dt, count=count)
-        return flat.reshape(dims)
+    def _array_args(self, shape: Any, dtype: Any
+                    ) -> Tuple[Tuple[int, ...], "numpy.dtype[Any]"]:
+        # The array constructors' checked path (mkf_python.c): shapes other than
+        # exact ints, unusable dtypes and sizes past any buffer raise here; anything
+        # else comes back as (dims, dtype).
+        dims, dt, _, nbytes = _array_layout(shape, dtype)
+        _size_arg(nbytes, "the array's size")
+        return dims, dt
 
 
 def _array_layout(shape: _ShapeLike, dtype: DTypeLike
@@ -550,7 +549,7 @@ def _array_layout(shape: _ShapeLike, dtype: DTypeLike
     dt = numpy.dtype(dtype)
     if dt.hasobject:
         raise TypeError("arrays of Python objects cannot live in a region")
-    dims = (_int_arg(shape, "shape"),) if not isinstance(shape, tuple) else tuple(
+    dims = (_int_arg(shape, "shape"),) if not isinstance(shape, (tuple, list)) else tuple(
         _int_arg(n, "a dimension") for n in shape)
     if dt.itemsize == 0:
         # numpy.frombuffer refuses these; and with no bytes to count, a huge

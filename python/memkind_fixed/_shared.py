@@ -27,21 +27,39 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, SupportsIndex, Tuple
+from typing import (TYPE_CHECKING, Any, Dict, List, Optional, Protocol, SupportsIndex, Tuple,
+                    TypeVar, overload)
 
+from . import _native
 from ._errors import check
-from ._kind import (FixedKind, KindStats, _address, _array_layout, _destroy, _Heap, _int_arg,
-                    _ShapeLike, _size_arg, _span)
+from ._kind import (FixedKind, KindStats, _address, _destroy, _Heap, _int_arg,
+                    _ScalarT, _ShapeLike, _size_arg, _span)
 from ._native import SharedBlock as _SharedBlock
 from ._native import array_data as _array_data
 from ._native import ffi, lib
 
 if TYPE_CHECKING:
     import numpy
-    from numpy.typing import DTypeLike, NDArray
+    from numpy import ndarray as _ndarray
+    from numpy.typing import DTypeLike
+    _ndarray_new: Any
+
+_DTypeT_co = TypeVar("_DTypeT_co", bound="numpy.dtype[Any]", covariant=True)
+
+if TYPE_CHECKING:
+    class _SharedShapeConstructor(Protocol):
+        """SharedKind.empty and zeros: FixedKind's, giving SharedArrays."""
+
+        @overload
+        def __call__(self, shape: _ShapeLike) -> SharedArray[numpy.dtype[numpy.float64]]: ...
+        @overload
+        def __call__(self, shape: _ShapeLike, dtype: type[_ScalarT] | numpy.dtype[_ScalarT]
+                     ) -> SharedArray[numpy.dtype[_ScalarT]]: ...
+        @overload
+        def __call__(self, shape: _ShapeLike, dtype: DTypeLike
+                     ) -> SharedArray[numpy.dtype[Any]]: ...
 
 __all__ = ["SharedArray", "SharedKind", "SharedStats", "shared_cleanup", "SHM_PREFIX"]
 
@@ -161,6 +179,7 @@ class SharedKind(FixedKind):
             check(lib.memkind_shared_attach(name.encode(), out),
                   f"attaching shared heap {name!r}")
         kind = out[0]
+        self._shared_arrays = True
         try:
             if self._creator:
                 self._unlinker = weakref.finalize(self, _unlink, name, os.getpid())
@@ -298,36 +317,40 @@ class SharedKind(FixedKind):
 
     # ------------------------------------------------------------ numpy
 
+    # empty/zeros/full/array are FixedKind's (KindBase's, in C), which make a
+    # SharedArray over a SharedBlock for a SharedKind (`_shared_arrays`).
     if TYPE_CHECKING:
-        # FixedKind's empty, zeros and array, typed as what they give on a
-        # SharedKind: its _array makes SharedArrays (disown(), shared_offset, ...).
-        def empty(self, shape: _ShapeLike, dtype: DTypeLike = float) -> SharedArray: ...
-        def zeros(self, shape: _ShapeLike, dtype: DTypeLike = float) -> SharedArray: ...
-        def array(self, obj: object, dtype: Optional[DTypeLike] = None) -> SharedArray: ...
+        empty: _SharedShapeConstructor
+        zeros: _SharedShapeConstructor
 
-    def _array(self, shape: Any, dtype: DTypeLike, zero: bool) -> NDArray[Any]:
-        # The block is a SharedBlock (which can be disowned, unlike an Allocation),
-        # the array's base. One length of a plain dtype, the common case, skips
-        # _array_layout's general checks; the rest goes through them.
-        if _dtype is None:
-            _array_layout(shape, dtype)  # raises ImportError: no numpy
-        dt = _dtype(dtype)
-        if type(shape) is int and shape >= 0 and dt.itemsize and not dt.hasobject \
-                and shape <= _SSIZE_MAX // dt.itemsize:
-            dims: Tuple[int, ...] = (shape,)
-            nbytes = shape * dt.itemsize
-        else:
-            dims, dt, _, nbytes = _array_layout(shape, dtype)
-            nbytes = _size_arg(nbytes, "the array's size")
-        alignment = dt.alignment
-        block = self._shared_block(nbytes, zero, alignment if alignment > 16 else 0)
-        array: SharedArray = _ndarray_new(SharedArray, dims, dt, block)
-        return array
+        @overload
+        def full(self, shape: _ShapeLike, fill_value: object,
+                 dtype: type[_ScalarT] | numpy.dtype[_ScalarT]
+                 ) -> SharedArray[numpy.dtype[_ScalarT]]: ...
+        @overload
+        def full(self, shape: _ShapeLike, fill_value: object,
+                 dtype: Optional[DTypeLike] = None) -> SharedArray[numpy.dtype[Any]]: ...
 
-    if TYPE_CHECKING:
+        def full(self, shape: _ShapeLike, fill_value: object,
+                 dtype: Optional[DTypeLike] = None) -> SharedArray[numpy.dtype[Any]]:
+            """A C-ordered SharedArray of fill_value in the shared heap."""
+
+        @overload
+        def array(self, obj: numpy.ndarray[Any, numpy.dtype[_ScalarT]], dtype: None = None
+                  ) -> SharedArray[numpy.dtype[_ScalarT]]: ...
+        @overload
+        def array(self, obj: object, dtype: type[_ScalarT] | numpy.dtype[_ScalarT]
+                  ) -> SharedArray[numpy.dtype[_ScalarT]]: ...
+        @overload
+        def array(self, obj: object, dtype: Optional[DTypeLike] = None
+                  ) -> SharedArray[numpy.dtype[Any]]: ...
+
+        def array(self, obj: object, dtype: Optional[DTypeLike] = None
+                  ) -> SharedArray[numpy.dtype[Any]]:
+            """A C-ordered SharedArray copy of obj in the shared heap."""
+
         # KindBase's, in C (mkf_python.c).
-        def _shared_block(self, size: int, zero: bool, alignment: int) -> _SharedBlock: ...
-        def _shared_view(self, address: int, size: int) -> _SharedBlock: ...
+        def _shared_view(self, address: int, size: int, lease: int = 0) -> _SharedBlock: ...
 
     def free_array(self, arr: "numpy.ndarray[Any, Any]") -> None:
         """Free the block under `arr` now, whichever process allocated it (a
@@ -375,9 +398,11 @@ def _registered(name: str) -> SharedKind:
 
 def _rebuild(name: str, offset: int, nbytes: int, data_offset: int,
              shape: Tuple[int, ...], dtype: Any,
-             strides: Tuple[int, ...]) -> "SharedArray":
+             strides: Tuple[int, ...], lease: int = 0) -> "SharedArray[Any]":
     """Unpickle a SharedArray: the block of `nbytes` at `offset` in segment `name`,
-    the array's data `data_offset` bytes into it."""
+    the array's data `data_offset` bytes into it. `lease`, when not 0, is the
+    offset of a lease counter that the view gives a unit back to when it goes
+    (memkind_fixed.dask)."""
     kind = _registered(name)
     heap = kind._heap_ref
     assert isinstance(heap, _SharedHeap)
@@ -385,24 +410,24 @@ def _rebuild(name: str, offset: int, nbytes: int, data_offset: int,
     if rel < 0 or nbytes < 0 or rel + nbytes > heap.size:
         raise ValueError(f"a block of {nbytes} bytes at offset {offset} is not in "
                          f"the shared heap {name!r}")
-    block = kind._shared_view(heap.start + rel, nbytes)
+    lease_address = kind.address_of(lease) if lease else 0
+    block = kind._shared_view(heap.start + rel, nbytes, lease_address)
     # numpy checks that offset, shape and strides stay inside the block.
-    array: SharedArray = _ndarray_new(SharedArray, shape, dtype, block, data_offset, strides)
+    array: SharedArray[Any] = _ndarray_new(SharedArray, shape, dtype, block, data_offset, strides)
     return array
 
 
-try:
-    import numpy as _numpy
-except ImportError:  # numpy is optional: no SharedArray without it
-    _ndarray: Any = object
-    _dtype: Any = None
-    _ndarray_new: Any = None
-else:
-    _ndarray = _numpy.ndarray
-    _dtype = _numpy.dtype
-    _ndarray_new = _numpy.ndarray.__new__
-
-_SSIZE_MAX = sys.maxsize
+if not TYPE_CHECKING:
+    try:
+        import numpy as _numpy
+    except ImportError:  # numpy is optional: no SharedArray without it
+        class _ndarray:
+            def __class_getitem__(cls, item):
+                return cls
+        _ndarray_new = None
+    else:
+        _ndarray = _numpy.ndarray
+        _ndarray_new = _numpy.ndarray.__new__
 
 # How a handle names its dtype: a plain one by its string ('<f8'), which numpy
 # parses faster than it unpickles a dtype, and which, being the same str object
@@ -419,9 +444,9 @@ def _dtype_code(dt: "numpy.dtype[Any]") -> Any:
     return code
 
 
-class SharedArray(_ndarray):  # type: ignore[misc]
-    """A numpy array whose data is a block of a SharedKind (what its empty, zeros
-    and array return; views of it are SharedArrays too).
+class SharedArray(_ndarray[Tuple[Any, ...], _DTypeT_co]):
+    """A numpy array whose data is a block of a SharedKind (what its empty, zeros,
+    full and array return; views of it are SharedArrays too).
 
     Pickles as a handle (segment name, offsets, shape, dtype, strides): the receiver
     gets a SharedArray over its own mapping of the same bytes, no copy, that frees
@@ -432,7 +457,7 @@ class SharedArray(_ndarray):  # type: ignore[misc]
     # pickle asks for __reduce_ex__ first: answering here skips numpy's own
     # (which would call back into __reduce__ for a subclass).
     def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        block = self.base
+        block: Any = self.base
         if type(block) is not _SharedBlock:
             block = _block_of(self)
         if block is None or block.released or not isinstance(block.heap, _SharedHeap):
@@ -449,7 +474,7 @@ class SharedArray(_ndarray):  # type: ignore[misc]
     def __reduce__(self) -> Any:
         return self.__reduce_ex__(2)
 
-    def disown(self) -> "SharedArray":
+    def disown(self) -> "SharedArray[_DTypeT_co]":
         """This process will not free the block (a receiver takes it over with
         SharedKind.free_array or adopt). Returns self."""
         block = _block_of(self)
@@ -474,6 +499,13 @@ class SharedArray(_ndarray):  # type: ignore[misc]
             raise ValueError("not an array of a SharedKind block")
         heap = block.heap
         return heap.data_offset + _array_data(self) - heap.start
+
+
+if not TYPE_CHECKING and _ndarray_new is not None:
+    # The class above is the source of SharedArray's methods; the type itself is made
+    # in C (mkf_python.c says why), and it is what SharedKind.empty/zeros/full/array
+    # make.
+    SharedArray = _native.shared_array_type(SharedArray)
 
 
 def shared_cleanup(prefix: str = SHM_PREFIX) -> List[str]:

@@ -12,6 +12,8 @@
 #      smoke.py (a FixedKind, malloc, numpy arrays whose data lie in the region,
 #      stats) and the README's Python example. `mypy --strict` passes on the
 #      README's example and on smoke.py, whose assert_type lines need typed arrays.
+#   4. The wheel with the extra `[dask]` (distributed from the registry), then
+#      `mypy --strict` on the installed package and on docs/python.md's examples.
 #
 # Tools and build requirements are pinned by tools/requirements.txt (installed by
 # tools/setup.sh), which is also the PIP_CONSTRAINT of every pip run here.
@@ -112,6 +114,25 @@ t0=$SECONDS
 run "$tmp/pip-wheel.log" "$tmp/venv-wheel/bin/pip" install "$fixed" numpy
 check wheel "$tmp/venv-wheel" --bundled-numa
 say "wheel: installed and checked in $((SECONDS - t0)) s"
+
+# The Dask extra as a user asks for it (distributed from the registry, pinned by
+# PIP_CONSTRAINT); then `mypy --strict` over the installed package itself (dask.py
+# included) and over every Python example of docs/python.md.
+t0=$SECONDS
+run "$tmp/pip-dask.log" "$tmp/venv-wheel/bin/pip" install "$fixed[dask]"
+"$tmp/venv-wheel/bin/python" -c 'import distributed, memkind_fixed.dask as d; assert d.lent() == 0' ||
+    fail "memkind_fixed.dask with the extra installed"
+awk '/^```python$/ {on = 1; n++; file = sprintf("docs_python_%d.py", n); next}
+     on && /^```$/ {on = 0; next}
+     on {print > file}' "$top/docs/python.md"
+compgen -G "docs_python_*.py" >/dev/null || fail "no python example in docs/python.md"
+run "$tmp/mypy-package.log" "$py" -m mypy --strict --no-incremental --cache-dir "$tmp/mypy-cache" \
+    --python-executable "$tmp/venv-wheel/bin/python" -p memkind_fixed
+run "$tmp/mypy-docs.log" "$py" -m mypy --strict --no-incremental --cache-dir "$tmp/mypy-cache" \
+    --python-executable "$tmp/venv-wheel/bin/python" docs_python_*.py
+say "wheel[dask]: installed; package $(tail -n 1 "$tmp/mypy-package.log"), docs/python.md's" \
+    "$(ls docs_python_*.py | wc -l) examples $(tail -n 1 "$tmp/mypy-docs.log") (mypy --strict)" \
+    "in $((SECONDS - t0)) s"
 
 t0=$SECONDS
 "$py" -m venv "$tmp/venv-sdist"

@@ -43,6 +43,24 @@ if "TEST_SRCDIR" not in os.environ and os.environ.get("MEMKIND_FIXED_TEST_INSTAL
     _build_checkout_module()
 
 
+def _repo_file(*parts):
+    """A file of the repository: under Bazel a data dependency in the runfiles tree,
+    else the checkout's."""
+    for root in (os.environ.get("TEST_SRCDIR", ""), TOP):
+        for candidate in (os.path.join(root, "memkind_fixed", *parts),
+                          os.path.join(root, *parts)):
+            if os.path.isfile(candidate):
+                return candidate
+    raise FileNotFoundError(os.path.join(*parts))
+
+
+@pytest.fixture
+def repo_file():
+    """_repo_file: the path of a file of the repository, for tests that read docs/
+    or run bench/ (their BUILD data)."""
+    return _repo_file
+
+
 @pytest.fixture
 def kind():
     """A 4 MiB kind, closed after the test."""

@@ -275,7 +275,7 @@ def test_import_and_use_without_numpy():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout
-    assert out.splitlines() == ["zeros: FixedKind.empty/zeros/array need numpy",
+    assert out.splitlines() == ["zeros: FixedKind.empty/zeros/full/array need numpy",
                                 "handler: ImportError"]
 
 

@@ -1,29 +1,19 @@
 """The Python example of docs/shared.md runs as printed, in its own process (its
 ProcessPoolExecutor spawns workers that import memkind_fixed), prints the sum its
-arrays hold, and leaves nothing in /dev/shm."""
+arrays hold, and leaves nothing in /dev/shm; so does the Dask example of
+docs/python.md (a LocalCluster of two worker processes on 127.0.0.1)."""
 
 import os
 import re
 import subprocess
 import sys
 
-TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+import pytest
 
-
-def _docs_file(name):
-    # Under Bazel the file is a data dependency in the runfiles tree.
-    for root in (os.environ.get("TEST_SRCDIR", ""), TOP):
-        for candidate in (os.path.join(root, "memkind_fixed", "docs", name),
-                          os.path.join(root, "docs", name)):
-            if os.path.isfile(candidate):
-                return candidate
-    raise FileNotFoundError(name)
-
-
-def _python_example(text):
-    section = text[text.index("\n## Python"):]
+def _python_example(text, heading="\n## Python"):
+    section = text[text.index(heading):]
     match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "docs/shared.md has no Python example after '## Python'"
+    assert match, f"no Python example after {heading.strip()!r}"
     return match.group(1)
 
 
@@ -31,9 +21,11 @@ def _ours():
     return {n for n in os.listdir("/dev/shm") if n.startswith("mkf-")}
 
 
-def test_shared_md_python_example(tmp_path):
-    with open(_docs_file("shared.md")) as f:
-        code = _python_example(f.read())
+def _run_example(path, tmp_path, heading):
+    """Run the first Python block after `heading` of the file `path` in its own
+    process and return the last line it printed; it must leave nothing in /dev/shm."""
+    with open(path) as f:
+        code = _python_example(f.read(), heading)
     script = tmp_path / "example.py"
     script.write_text(code)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
@@ -41,7 +33,18 @@ def test_shared_md_python_example(tmp_path):
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+    assert _ours() <= before
+    return run.stdout.strip().splitlines()[-1]
+
+
+def test_shared_md_python_example(tmp_path, repo_file):
     # 100 arrays of range(i, i + 8192): sum = 8192 * (0 + ... + 99) + 100 * (0 + ... + 8191)
     expected = 8192 * sum(range(100)) + 100 * sum(range(8192))
-    assert float(run.stdout.strip().splitlines()[-1]) == expected
-    assert _ours() <= before
+    shared_md = repo_file("docs", "shared.md")
+    assert float(_run_example(shared_md, tmp_path, "\n## Python")) == expected
+
+
+def test_python_md_dask_example(tmp_path, repo_file):
+    pytest.importorskip("distributed")
+    python_md = repo_file("docs", "python.md")
+    assert float(_run_example(python_md, tmp_path, "\n## Dask")) == 8 << 20  # 8 Mi ones

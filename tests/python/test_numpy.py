@@ -194,3 +194,118 @@ def test_handler_empty_arrays(kind):
     assert get_handler_name(e) == "memkind_fixed"
     del e, f
     assert handler.live_blocks == 0
+
+
+# ------------------------------------------------ the constructors made in C (issue 24)
+
+@pytest.mark.parametrize("fill, dtype", [
+    (1.5, None), (7, None), (True, None), (2 + 1j, None), ("ab", None),
+    (300, numpy.int16), (2.75, numpy.float32), (numpy.float32(3), None),
+    ([1, 2, 3], None), ([[1.0], [2.0]], "f4"),
+])
+def test_full_is_numpy_full_in_the_region(kind, fill, dtype):
+    shape = (2, 3)
+    want = numpy.full(shape, fill, dtype=dtype)
+    got = kind.full(shape, fill, dtype=dtype) if dtype is not None else kind.full(shape, fill)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert numpy.array_equal(got, want) and kind.contains(got)
+    assert got.flags.c_contiguous and got.flags.owndata
+
+
+def test_full_refuses_what_numpy_refuses(kind):
+    with pytest.raises(OverflowError):
+        numpy.full(3, 300, dtype=numpy.int8)
+    with pytest.raises(OverflowError):
+        kind.full(3, 300, dtype=numpy.int8)
+    with pytest.raises(TypeError, match="Python objects"):
+        kind.full(3, None)
+    with pytest.raises(ValueError):
+        kind.full(3, [1, 2])  # does not broadcast to (3,)
+
+
+def test_arrays_own_their_data_through_the_kinds_handler():
+    kind = mkf.FixedKind(size=1 << 20)
+    ref = weakref.ref(kind._heap())
+    arrays = [kind.empty(10), kind.zeros((2, 2)), kind.full(3, 1.0), kind.array([1, 2])]
+    for arr in arrays:
+        assert arr.flags.owndata and arr.base is None
+        assert get_handler_name(arr) == "memkind_fixed" and kind.contains(arr)
+    del arr
+    kind.close()
+    gc.collect()
+    assert ref() is not None  # each array holds the handler, which holds the kind
+    arrays.pop()
+    gc.collect()
+    assert ref() is not None and arrays[2].tolist() == [1.0] * 3
+    del arrays
+    gc.collect()
+    assert ref() is None
+
+
+def test_zeros_on_reused_memory_is_zero(kind):
+    for _ in range(3):
+        dirty = kind.empty(4096)
+        dirty[:] = 12345.0
+        address = dirty.ctypes.data
+        del dirty
+        clean = kind.zeros(4096)
+        assert not clean.any()
+        reused = clean.ctypes.data == address
+        del clean
+    assert reused  # the block really was the dirty one
+
+
+def test_shapes_and_dtypes_as_numpy_takes_them(kind):
+    assert kind.zeros(numpy.int64(3)).shape == (3,)
+    assert kind.zeros([2, 3]).shape == (2, 3)
+    assert kind.empty((2, numpy.uint8(4)), dtype="i2").shape == (2, 4)
+    assert kind.zeros((), dtype=numpy.float32).shape == ()
+    assert kind.empty(3, numpy.dtype("<u2")).dtype == numpy.dtype("<u2")
+    assert kind.zeros(3, dtype=None).dtype == numpy.float64
+    with pytest.raises(TypeError):
+        kind.zeros(3.0)
+    with pytest.raises(TypeError):
+        kind.zeros((2, True))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        kind.zeros(3, order="F")
+    with pytest.raises(TypeError):
+        kind.zeros(3, dtype="no such type")
+
+
+def test_array_copies_and_converts(kind):
+    src = numpy.arange(12.5, step=0.5).reshape(5, 5)
+    for got, want in [(kind.array(src), src), (kind.array(src, dtype="i4"), src.astype("i4")),
+                      (kind.array(range(100)), numpy.array(range(100))),
+                      (kind.array(src.T), src.T), (kind.array(7), numpy.array(7)),
+                      (kind.array([[1, 2], [3, 4]], numpy.uint8),
+                       numpy.array([[1, 2], [3, 4]], numpy.uint8))]:
+        assert got.dtype == want.dtype and numpy.array_equal(got, want)
+        assert kind.contains(got) and got.flags.c_contiguous
+        assert got.size == 0 or got.ctypes.data != want.ctypes.data
+    with pytest.raises(TypeError, match="Python objects"):
+        kind.array([object()])
+
+
+def test_large_arrays_release_the_gil_and_land_in_the_region():
+    with mkf.FixedKind(size=64 << 20) as kind:
+        big = kind.zeros(1 << 20)  # 8 MiB
+        assert kind.contains(big) and not big.any()
+        big = kind.full(1 << 20, 2.0)
+        assert float(big.sum()) == 2.0 * (1 << 20)
+
+
+def test_calloc_fast_and_checked_paths(kind):
+    a = kind.calloc(3, 8)
+    assert bytes(a) == bytes(24) and kind.contains(a)
+    b = kind.calloc(numpy.int32(2), 4)  # any integer, through the checked path
+    assert len(b) == 8
+    with pytest.raises(TypeError):
+        kind.calloc(True, 8)
+    with pytest.raises(ValueError):
+        kind.calloc(-1, 8)
+    with pytest.raises(mkf.OutOfMemoryError):
+        kind.calloc(1 << 40, 1 << 40)
+    with pytest.raises(TypeError):
+        kind.calloc(1)
+    with pytest.raises(mkf.OutOfMemoryError):
+        kind.calloc(1, 64 << 20)  # more than the region

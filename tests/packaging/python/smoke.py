@@ -3,9 +3,9 @@
     smoke.py VENV [--bundled-numa]
 
 Run from outside the repository with VENV's python; also checked with
-`mypy --strict`, where the assert_type lines fail unless empty/zeros/array return
-numpy.typing.NDArray types (Any would not match). Exits non-zero on any failure and
-prints one line of figures.
+`mypy --strict`, where the assert_type lines fail unless empty/zeros/full/array return
+numpy.typing.NDArray types (Any would not match), and SharedKind's SharedArrays.
+Exits non-zero on any failure and prints one line of figures.
 """
 
 import os
@@ -44,6 +44,11 @@ def main() -> None:
         raw = kind.empty(100, dtype="u1")
         assert_type(raw, npt.NDArray[Any])
         assert kind.contains(raw)
+        halves = kind.full((4, 4), 0.5)
+        assert_type(halves, npt.NDArray[Any])
+        small = kind.full(3, 7, dtype=numpy.int16)
+        assert_type(small, npt.NDArray[numpy.int16])
+        assert kind.contains(halves) and float(halves.sum()) == 8.0 and int(small.sum()) == 21
 
         with mkf.numpy_allocator(kind):
             ones = numpy.ones(10_000)
@@ -52,6 +57,15 @@ def main() -> None:
         stats = kind.stats()
         assert stats.allocated >= 4096 + table.nbytes + ones.nbytes, stats
         assert stats.used <= stats.capacity <= kind.size and stats.failed_allocs == 0, stats
+
+    with mkf.SharedKind.create(4 << 20) as shared:
+        handles = shared.zeros(8)
+        assert_type(handles, mkf.SharedArray[numpy.dtype[numpy.float64]])
+        counts = shared.array([1, 2, 3], dtype=numpy.int64)
+        assert_type(counts, mkf.SharedArray[numpy.dtype[numpy.int64]])
+        assert isinstance(handles, mkf.SharedArray) and shared.contains(counts)
+        assert int(counts.sum()) == 6 and not handles.any()
+        del handles, counts
 
     if "--bundled-numa" in sys.argv[2:]:
         # auditwheel's copy of libnuma, next to the package, is the one loaded.
