@@ -57,7 +57,7 @@ static int reclaim(struct memkind *kind)
 static void *tag_shared(struct memkind *kind, void *p)
 {
     struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
-    if (p != NULL && fx != NULL)
+    if (p != NULL && fx != NULL && fx->pages->tags_blocks)
         fx->pages->tag(fx, p, mkf_je_sallocx(p, 0));
     return p;
 }
@@ -68,14 +68,36 @@ static void tag_one(void *ctx, void *ptr, size_t usable)
     fx->pages->tag(fx, ptr, usable);
 }
 
-/* After a request that may have filled the thread's cache (inside its handshake):
- * for a page source that wants every block tagged, each block now in that size
- * class's bin, which the inline fast path will hand out without a tag. */
-static void tag_bin(struct memkind *kind, struct mkf_tc_sel sel, size_t size)
+/* For a page source that wants every block tagged: the size class a request of
+ * `size` with `flags` (alignment included) takes, when the thread cache's bin of
+ * it is empty (the request will fill it), else 0. Inside the cache's handshake. */
+static size_t bin_to_tag(struct mkf_tc_sel sel, size_t size, int flags)
 {
-    struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
-    if (fx != NULL && fx->pages->tags_blocks)
-        mkf_je_tc_bin_each(mkf_je_tc_get(sel.tcache), size, tag_one, fx);
+    size_t usize = mkf_je_nallocx(size, flags);
+    return mkf_je_tc_bin_each(mkf_je_tc_get(sel.tcache), usize, NULL, NULL) == 0 ? usize : 0;
+}
+
+/* mallocx() (ptr NULL) or rallocx() for a page source that wants every block
+ * tagged, inside the cache's handshake: a request that finds its bin empty fills
+ * it, and each block of the filled bin is tagged (the inline fast path hands them
+ * out without a tag), then the block returned. */
+static MKF_NOINLINE void *tagged_xallocx(struct memkind *kind, struct mkf_tc_sel sel,
+                                         void *ptr, size_t size, int flags)
+{
+    struct mkf_fixed *fx = kind->priv;
+    size_t fill = bin_to_tag(sel, size, flags);
+    void *p = ptr == NULL ? mkf_je_mallocx(size, flags) : mkf_je_rallocx(ptr, size, flags);
+    if (p != NULL && fill != 0)
+        mkf_je_tc_bin_each(mkf_je_tc_get(sel.tcache), fill, tag_one, fx);
+    if (p != NULL)
+        fx->pages->tag(fx, p, mkf_je_sallocx(p, 0));
+    return p;
+}
+
+static bool wants_tags(const struct memkind *kind)
+{
+    const struct mkf_fixed *fx = kind->fixed ? kind->priv : NULL;
+    return fx != NULL && fx->pages->tags_blocks;
 }
 
 /* mallocx() / rallocx() through the calling thread's cache for `kind`. */
@@ -86,11 +108,11 @@ static void *cached_mallocx(struct memkind *kind, size_t size, int extra_flags)
     if (sel.tcache == MKF_NO_TCACHE || t == NULL)
         return tag_shared(kind, mkf_je_mallocx(size, sel.flags | extra_flags));
     mkf_cache_enter_wait(t);
-    void *p = mkf_je_mallocx(size, sel.flags | extra_flags);
-    if (p != NULL)
-        tag_bin(kind, sel, size);
+    void *p = MKF_UNLIKELY(wants_tags(kind))
+                  ? tagged_xallocx(kind, sel, NULL, size, sel.flags | extra_flags)
+                  : mkf_je_mallocx(size, sel.flags | extra_flags);
     mkf_cache_exit(t);
-    return tag_shared(kind, p);
+    return p;
 }
 
 static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
@@ -100,9 +122,10 @@ static void *cached_rallocx(struct memkind *kind, void *ptr, size_t size)
     if (sel.tcache == MKF_NO_TCACHE || t == NULL)
         return tag_shared(kind, mkf_je_rallocx(ptr, size, sel.flags));
     mkf_cache_enter_wait(t);
-    void *p = mkf_je_rallocx(ptr, size, sel.flags);
+    void *p = MKF_UNLIKELY(wants_tags(kind)) ? tagged_xallocx(kind, sel, ptr, size, sel.flags)
+                                             : mkf_je_rallocx(ptr, size, sel.flags);
     mkf_cache_exit(t);
-    return tag_shared(kind, p);
+    return p;
 }
 
 void mkf_arena_free_slow(struct memkind *kind, void *ptr)

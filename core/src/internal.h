@@ -65,6 +65,7 @@ void *mkf_je_rallocx(void *ptr, size_t size, int flags);
 size_t mkf_je_xallocx(void *ptr, size_t size, size_t extra, int flags);
 void mkf_je_dallocx(void *ptr, int flags);
 size_t mkf_je_sallocx(const void *ptr, int flags);
+size_t mkf_je_nallocx(size_t size, int flags);
 void *mkf_je_malloc(size_t size);
 void *mkf_je_calloc(size_t num, size_t size);
 void *mkf_je_realloc(void *ptr, size_t size);
@@ -81,9 +82,10 @@ void *mkf_je_tc_malloc(size_t size, void *tc, unsigned *hs, struct memkind *kind
 void mkf_je_tc_free(void *ptr, void *tc, unsigned *hs, struct memkind *kind);
 void *mkf_je_tc_get(unsigned tcache);
 int mkf_je_tc_flush(unsigned tcache);
-/* Call fn for every block that cache tc's bin of size's small class holds. */
-void mkf_je_tc_bin_each(void *tc, size_t size, void (*fn)(void *ctx, void *ptr, size_t usable),
-                        void *ctx);
+/* Call fn (unless NULL) for every block that cache tc's bin of size's small class
+ * holds; returns how many it holds. */
+size_t mkf_je_tc_bin_each(void *tc, size_t size,
+                          void (*fn)(void *ctx, void *ptr, size_t usable), void *ctx);
 int mkf_je_arena_of(const void *ptr, unsigned *out);
 int mkf_je_arena_live(unsigned arena, uint64_t *blocks, uint64_t *bytes);
 int mkf_je_block_check(const void *ptr, unsigned *arena);

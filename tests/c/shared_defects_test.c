@@ -242,7 +242,14 @@ static void test_many_small(void)
     static uint64_t off[N];
     for (int i = 0; i < N; i++) {
         size_t size = sizes[i / PER];
-        unsigned char *p = memkind_malloc(k, size);
+        /* malloc, calloc and aligned blocks: each way can fill a cache's bin */
+        unsigned char *p = NULL;
+        if (i % 3 == 0)
+            p = memkind_malloc(k, size);
+        else if (i % 3 == 1)
+            p = memkind_calloc(k, 1, size);
+        else
+            REQUIRE(memkind_posix_memalign(k, (void **)&p, 64 << (i % 4), size) == 0);
         REQUIRE(p != NULL);
         memset(p, (unsigned char)i, size);
         off[i] = memkind_shared_offset(k, p);

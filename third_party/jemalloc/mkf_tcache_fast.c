@@ -20,10 +20,11 @@
  *                          otherwise it calls mkf_arena_free_slow(kind, ptr);
  *   mkf_je_tc_get(ind)     the cache behind explicit-cache index ind (the pointer
  *                          the two above take), NULL if there is none;
- *   mkf_je_tc_bin_each(tc, size, fn, ctx)  calls fn for every block that cache
- *                          tc's bin of size's class holds now (a shared heap
- *                          records their size class where other processes
- *                          read it, after a fill);
+ *   mkf_je_tc_bin_each(tc, size, fn, ctx)  calls fn (unless NULL) for every
+ *                          block that cache tc's bin of size's class holds now,
+ *                          and returns how many (a shared heap records their
+ *                          size class where other processes read it, after a
+ *                          fill);
  *   mkf_je_tc_flush(ind)   empties that cache into its arena and keeps it (the
  *                          "tcache.flush" mallctl destroys it, so that the next
  *                          use re-creates it at another address).
@@ -89,7 +90,7 @@ MKF_TC_ENTRY int mkf_je_arena_live(unsigned arena_ind, uint64_t *blocks,
     uint64_t *bytes);
 MKF_TC_ENTRY int mkf_je_block_check(const void *ptr, unsigned *arena_out);
 MKF_TC_ENTRY int mkf_je_arena_coalesce_eagerly(unsigned arena_ind);
-MKF_TC_ENTRY void mkf_je_tc_bin_each(void *tc, size_t size,
+MKF_TC_ENTRY size_t mkf_je_tc_bin_each(void *tc, size_t size,
     void (*fn)(void *ctx, void *ptr, size_t usable), void *ctx);
 static int park_set(tsdn_t *tsdn, unsigned ind, bool on);
 
@@ -809,21 +810,22 @@ mkf_je_slab_parked(unsigned arena_ind) {
 	return pages << LG_PAGE;
 }
 
-void
+size_t
 mkf_je_tc_bin_each(void *tc, size_t size,
     void (*fn)(void *ctx, void *ptr, size_t usable), void *ctx) {
 	if (tc == NULL || size == 0 || size > SC_SMALL_MAXCLASS) {
-		return;
+		return 0;
 	}
 	szind_t binind = sz_size2index(size);
 	if (binind >= nhbins) {
-		return;
+		return 0;
 	}
 	cache_bin_t *bin = &((tcache_t *)tc)->bins[binind];
 	cache_bin_sz_t n = cache_bin_ncached_get_local(bin,
 	    &tcache_bin_info[binind]);
 	size_t usable = sz_index2size(binind);
-	for (cache_bin_sz_t i = 0; i < n; i++) {
+	for (cache_bin_sz_t i = 0; fn != NULL && i < n; i++) {
 		fn(ctx, bin->stack_head[i], usable);
 	}
+	return n;
 }
