@@ -33,9 +33,9 @@
  *   unpark_others: give back the blocks that other users of the memory keep
  *   parked (before a request fails); returns the bytes given.
  * - largest_free, used, peak_used: statistics of the memory this kind sees (used:
- *   the pages held by this kind in this process). large_bytes: bytes of large
- *   blocks the program holds (the parked one is free); the region map's needs
- *   fx->lock held.
+ *   the pages held by this kind in this process), called without fx->lock (each
+ *   source takes its own). large_bytes: bytes of large blocks the program holds
+ *   (the parked one is free); the region map's needs fx->lock held.
  * - tag: a small block was just handed out (others may need its size class).
  *   With tags_blocks, every small block must be tagged before it can be handed
  *   out: the engine tags each block a thread cache is filled with (the inline

@@ -413,9 +413,12 @@ static void region_discard(struct mkf_fixed *fx, void *addr, size_t size)
         (void)madvise(addr, size, MADV_DONTNEED);
 }
 
+/* Takes fx->lock: the free ranges change under it (the page source's statistics
+ * are read without the kind's lock, page_source.h). */
 static size_t region_largest_free(struct mkf_fixed *fx)
 {
     size_t best = 0;
+    pthread_mutex_lock(&fx->lock);
     for (unsigned ri = 0; ri < fx->nregions; ri++) {
         struct mkf_region *r = &fx->regions[ri];
         for (size_t i = 0; i < r->nfree; i++) {
@@ -424,6 +427,7 @@ static size_t region_largest_free(struct mkf_fixed *fx)
                 best = len;
         }
     }
+    pthread_mutex_unlock(&fx->lock);
     return best;
 }
 
